@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Configuration;
+
+namespace AmDistill.AppHost;
+
+public static class GpuTrainerExtensions
+{
+    /// <summary>
+    /// The GPU trainer container (PyTorch + transformers, <c>services/trainer-gpu</c>), started explicitly
+    /// (dashboard Start button) so that a machine without a container runtime or a GPU runs the rest.
+    /// <c>AmDistill:Trainer=off</c> leaves it out; <c>AmDistill:TrainerImage</c> names a prebuilt local image.
+    /// </summary>
+    public static IResourceBuilder<ContainerResource>? AddGpuTrainer(this IDistributedApplicationBuilder builder, string name = "trainer-gpu")
+    {
+        if (string.Equals(builder.Configuration["AmDistill:Trainer"], "off", StringComparison.OrdinalIgnoreCase)) return null;
+
+        var image = builder.Configuration["AmDistill:TrainerImage"];
+        var trainer = image is { Length: > 0 } && builder.ExecutionContext.IsRunMode
+            ? builder.AddContainer(name, image).WithImagePullPolicy(ImagePullPolicy.Never)
+            : builder.AddDockerfile(name, Path.Combine("..", "services", "trainer-gpu"));
+
+        if (builder.Configuration.GetValue("AmDistill:TrainerGpus", true))
+            trainer.WithContainerRuntimeArgs("--gpus", "all");
+        return trainer
+            .WithEnvironment("NVIDIA_VISIBLE_DEVICES", "all")
+            .WithExplicitStart();
+    }
+}

@@ -1,0 +1,30 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AmDistill.Messaging;
+
+namespace AmDistill.Contracts;
+
+/// <summary>The pipeline's streams, in the order work flows through them.</summary>
+public static class Streams
+{
+    /// <summary>Feeder → generation workers.</summary>
+    public static readonly MessageStream<GenerationTask> Generation = new("amdistill:generation", ContractsJsonContext.Default.GenerationTask);
+
+    /// <summary>Generation workers → verification workers.</summary>
+    public static readonly MessageStream<GeneratedResponse> Verification = new("amdistill:verification", ContractsJsonContext.Default.GeneratedResponse);
+
+    /// <summary>Verification workers → scoring workers.</summary>
+    public static readonly MessageStream<VerifiedResponse> Scoring = new("amdistill:scoring", ContractsJsonContext.Default.VerifiedResponse);
+
+    /// <summary>Api → trainer service.</summary>
+    public static readonly MessageStream<TrainingJob> Training = new("amdistill:training", ContractsJsonContext.Default.TrainingJob);
+
+    public static IReadOnlyList<string> All { get; } = [Generation.Name, Verification.Name, Scoring.Name, Training.Name];
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(GenerationTask))]
+[JsonSerializable(typeof(GeneratedResponse))]
+[JsonSerializable(typeof(VerifiedResponse))]
+[JsonSerializable(typeof(TrainingJob))]
+public sealed partial class ContractsJsonContext : JsonSerializerContext;

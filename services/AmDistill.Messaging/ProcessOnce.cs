@@ -1,0 +1,34 @@
+using StackExchange.Redis;
+
+namespace AmDistill.Messaging;
+
+/// <summary>
+/// Makes a handler's Redis writes exactly-once per key under at-least-once delivery: the writes and a
+/// "done" marker commit in one MULTI/EXEC guarded by the marker's absence, so a redelivered entry
+/// (crash between the writes and the ack, a duplicate publish) changes nothing.
+/// </summary>
+public static class ProcessOnce
+{
+    public const string MarkerPrefix = "amdistill:once:";
+
+    /// <summary>
+    /// Queues <paramref name="writes"/> on a transaction that commits only if <paramref name="key"/> was never
+    /// processed in <paramref name="scope"/>. The writes must not be awaited inside the delegate.
+    /// </summary>
+    /// <returns>True when the writes were applied now; false when the key had been processed before.</returns>
+    public static Task<bool> ExecuteAsync(IDatabase db, string scope, string key, Action<ITransaction> writes, TimeSpan? retention = null)
+    {
+        var marker = MarkerKey(scope, key);
+        var transaction = db.CreateTransaction();
+        transaction.AddCondition(Condition.KeyNotExists(marker));
+        writes(transaction);
+        var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        _ = retention is { } ttl ? transaction.StringSetAsync(marker, doneAt, ttl) : transaction.StringSetAsync(marker, doneAt);
+        return transaction.ExecuteAsync();
+    }
+
+    /// <summary>Whether <paramref name="key"/> was processed in <paramref name="scope"/>.</summary>
+    public static Task<bool> IsDoneAsync(IDatabase db, string scope, string key) => db.KeyExistsAsync(MarkerKey(scope, key));
+
+    public static string MarkerKey(string scope, string key) => $"{MarkerPrefix}{scope}:{key}";
+}
