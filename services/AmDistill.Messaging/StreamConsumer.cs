@@ -375,53 +375,55 @@ public sealed class StreamConsumer<T>
         {
             var slots = TryAcquireSlots();
             if (slots == 0) return;
-            var db = Db;
-            var result = await db.StreamAutoClaimAsync(_key, _options.Group, _options.ConsumerName,
-                (long)_options.VisibilityTimeout.TotalMilliseconds, _claimCursor, slots).ConfigureAwait(false);
-            _claimCursor = result.NextStartId;
-            var claimed = result.ClaimedEntries.Where(e => !e.IsNull).ToArray();
-            _slots.Release(slots - claimed.Length);
-
-            if (result.DeletedIds.Length > 0) // trimmed or deleted while pending: nothing left to handle
-                await db.StreamAcknowledgeAsync(_key, _options.Group, result.DeletedIds).ConfigureAwait(false);
-
-            if (claimed.Length > 0)
+            var dispatched = 0; // each dispatched entry takes its slot along to the worker
+            try
             {
-                var deliveries = await DeliveryCountsAsync(db, claimed).ConfigureAwait(false);
-                foreach (var entry in claimed)
+                var db = Db;
+                var result = await db.StreamAutoClaimAsync(_key, _options.Group, _options.ConsumerName,
+                    (long)_options.VisibilityTimeout.TotalMilliseconds, _claimCursor, slots).ConfigureAwait(false);
+                _claimCursor = result.NextStartId;
+
+                if (result.DeletedIds.Length > 0) // trimmed or deleted while pending: nothing left to handle
+                    await db.StreamAcknowledgeAsync(_key, _options.Group, result.DeletedIds).ConfigureAwait(false);
+
+                var claimed = result.ClaimedEntries.Where(e => !e.IsNull).ToArray();
+                if (claimed.Length > 0)
                 {
-                    var count = deliveries.GetValueOrDefault(entry.Id, _options.MaxDeliveries + 1);
-                    if (count > _options.MaxDeliveries)
+                    var deliveries = await DeliveryCountsAsync(db, claimed).ConfigureAwait(false);
+                    foreach (var entry in claimed)
                     {
-                        var lastError = await db.HashGetAsync(_stream.ErrorsName, entry.Id).ConfigureAwait(false);
-                        var reason = lastError.IsNull
-                            ? $"delivered {count - 1} times and never acknowledged: its consumer crashed or was killed while handling it"
-                            : lastError.ToString();
-                        try
+                        var count = deliveries.GetValueOrDefault(entry.Id, 2); // acknowledged meanwhile: a harmless redelivery
+                        if (count > _options.MaxDeliveries)
                         {
-                            await DeadLetterAsync(entry, count - 1, reason).ConfigureAwait(false);
+                            var lastError = await db.HashGetAsync(_stream.ErrorsName, entry.Id).ConfigureAwait(false);
+                            await DeadLetterAsync(entry, count - 1, lastError.IsNull
+                                ? $"delivered {count - 1} times and never acknowledged: its consumer crashed or was killed while handling it"
+                                : lastError.ToString()).ConfigureAwait(false);
+                            continue;
                         }
-                        finally
-                        {
-                            _slots.Release();
-                        }
-                        continue;
+                        MessagingTelemetry.Reclaimed.Add(1, _streamTag);
+                        Dispatch(entry, count);
+                        dispatched++;
                     }
-                    MessagingTelemetry.Reclaimed.Add(1, _streamTag);
-                    Dispatch(entry, count);
+                    _logger.LogInformation("Reclaimed {Count} abandoned entries of {Stream}", claimed.Length, _stream.Name);
                 }
-                _logger.LogInformation("Reclaimed {Count} abandoned entries of {Stream}", claimed.Length, _stream.Name);
+            }
+            finally
+            {
+                if (slots > dispatched) _slots.Release(slots - dispatched);
             }
             if (_claimCursor == "0-0") return; // scanned the whole pending list
         }
     }
 
+    /// <summary>Delivery counts of just-claimed entries: one XPENDING per id, pipelined (claims are rare).</summary>
     private async Task<Dictionary<RedisValue, int>> DeliveryCountsAsync(IDatabase db, StreamEntry[] claimed)
     {
-        var ids = claimed.Select(e => e.Id).OrderBy(id => StreamId.Parse(id)).ToArray();
-        var pending = await db.StreamPendingMessagesAsync(_key, _options.Group, claimed.Length + _owned.Count + 16,
-            _options.ConsumerName, ids[0], ids[^1]).ConfigureAwait(false);
-        return pending.ToDictionary(p => p.MessageId, p => p.DeliveryCount);
+        var lookups = claimed.Select(e => db.StreamPendingMessagesAsync(_key, _options.Group, 1, _options.ConsumerName, e.Id, e.Id)).ToArray();
+        var counts = new Dictionary<RedisValue, int>(claimed.Length);
+        foreach (var info in (await Task.WhenAll(lookups).ConfigureAwait(false)).SelectMany(x => x))
+            counts[info.MessageId] = info.DeliveryCount;
+        return counts;
     }
 
     /// <summary>Deletes entries older than anything any group still needs, so the stream holds only the backlog.</summary>

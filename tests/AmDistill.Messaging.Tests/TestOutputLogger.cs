@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace AmDistill.Messaging.Tests;
+
+/// <summary>Sends the messaging layer's logs to the test output, so a failing test tells what happened.</summary>
+internal sealed class TestOutputLogger<T>(ITestOutputHelper output) : ILogger<T>
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        try
+        {
+            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}");
+        }
+        catch (InvalidOperationException)
+        {
+            // The test has finished; its output is closed.
+        }
+    }
+}
