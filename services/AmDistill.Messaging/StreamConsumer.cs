@@ -122,7 +122,7 @@ public sealed class StreamConsumer<T>
                 // StackExchange.Redis multiplexes one connection, so XREADGROUP cannot BLOCK: poll with a growing idle delay.
                 entries = await Db.StreamReadGroupAsync(_key, _options.Group, _options.ConsumerName, StreamPosition.NewMessages, slots).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsMissingGroup(e) || RedisErrors.IsTransient(e))
+            catch (RedisException e)
             {
                 _slots.Release(slots);
                 await HandleReadErrorAsync(e, stoppingToken).ConfigureAwait(false);
@@ -186,6 +186,11 @@ public sealed class StreamConsumer<T>
             try
             {
                 await HandleAsync(delivery, handlerToken).ConfigureAwait(false);
+            }
+            catch (RedisException e)
+            {
+                // Dead-lettering failed: the entry stays pending and is reclaimed after the visibility timeout.
+                _logger.LogWarning("Could not settle {Stream} entry {Id}: {Error}", _stream.Name, delivery.Entry.Id.ToString(), e.Message);
             }
             finally
             {
@@ -266,7 +271,7 @@ public sealed class StreamConsumer<T>
             // Kept pending and no longer renewed: it becomes claimable after the visibility timeout.
             await Db.HashSetAsync(_stream.ErrorsName, entry.Id, reason).ConfigureAwait(false);
         }
-        catch (Exception e) when (RedisErrors.IsTransient(e))
+        catch (RedisException e)
         {
             _logger.LogWarning("Could not record the failure of {Id}: {Error}; the entry stays pending", entry.Id.ToString(), e.Message);
         }
@@ -312,11 +317,11 @@ public sealed class StreamConsumer<T>
                     MessagingTelemetry.Consumed.Add(batch.Count, _streamTag);
                     break;
                 }
-                catch (Exception e) when (RedisErrors.IsTransient(e) && attempt < 10)
+                catch (RedisException) when (attempt < 10)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
                 }
-                catch (Exception e) when (RedisErrors.IsTransient(e))
+                catch (RedisException e)
                 {
                     // Left pending: they are redelivered, and idempotent handlers skip them.
                     _logger.LogWarning("Could not acknowledge {Count} entries of {Stream}: {Error}", batch.Count, _stream.Name, e.Message);
@@ -339,7 +344,7 @@ public sealed class StreamConsumer<T>
                 {
                     await Db.StreamClaimIdsOnlyAsync(_key, _options.Group, _options.ConsumerName, 0, chunk).ConfigureAwait(false);
                 }
-                catch (Exception e) when (RedisErrors.IsTransient(e))
+                catch (RedisException e)
                 {
                     _logger.LogWarning("Renewing entries of {Stream} failed: {Error}", _stream.Name, e.Message);
                 }
@@ -392,6 +397,8 @@ public sealed class StreamConsumer<T>
                     var deliveries = await DeliveryCountsAsync(db, claimed).ConfigureAwait(false);
                     foreach (var entry in claimed)
                     {
+                        // Our own entry, still in a handler whose renewals were delayed (e.g. by a Redis restart).
+                        if (_owned.ContainsKey(entry.Id)) continue;
                         var count = deliveries.GetValueOrDefault(entry.Id, 2); // acknowledged meanwhile: a harmless redelivery
                         if (count > _options.MaxDeliveries)
                         {

@@ -34,14 +34,8 @@ public sealed class ReliabilityTests(RedisFixture fx, ITestOutputHelper output) 
         var handler = new CountingHandler(fx.Redis, results, TimeSpan.Zero);
         using var stop = new CancellationTokenSource();
         var survivor = new StreamConsumer<TestMessage>(fx.Redis, stream, handler, FastOptions("survivor"), Log).RunAsync(stop.Token);
-        try {
         await WaitUntilAsync(async () => await Db.HashLengthAsync(results) == 400 && await PendingAsync(Db, stream.Name) == 0,
             TimeSpan.FromSeconds(30), "all 400 entries are handled and acknowledged");
-        } catch (TimeoutException) {
-            var p = await Db.StreamPendingAsync(stream.Name, "g");
-            var cs = await Db.StreamConsumerInfoAsync(stream.Name, "g");
-            throw new Exception($"hlen={await Db.HashLengthAsync(results)} pending={p.PendingMessageCount} low={p.LowestPendingMessageId} inv={handler.Invocations} dup={handler.Duplicates} consumers={string.Join(";", cs.Select(c => $"{c.Name}:{c.PendingMessageCount}:{c.IdleTimeInMilliseconds}"))} xlen={await Db.StreamLengthAsync(stream.Name)}");
-        }
         await stop.CancelAsync();
         await survivor;
 
@@ -81,6 +75,33 @@ public sealed class ReliabilityTests(RedisFixture fx, ITestOutputHelper output) 
         Assert.Equal("g", dead["group"]);
         Assert.False(dead["source_id"].IsNullOrEmpty);
         Assert.Equal(0, await Db.HashLengthAsync($"{stream.Name}:errors"));
+    }
+
+    [Fact]
+    public async Task An_entry_whose_consumers_keep_crashing_is_dead_lettered_with_that_reason()
+    {
+        var stream = New();
+        var producer = new StreamProducer<TestMessage>(fx.Redis, stream);
+        var id = await producer.PublishAsync(new TestMessage(7, "kills its consumer"), "crasher");
+        // Three consumers took it and died without a word: delivered 3 times, idle long since.
+        await Db.StreamCreateConsumerGroupAsync(stream.Name, "g", StreamPosition.Beginning);
+        await Db.StreamReadGroupAsync(stream.Name, "g", "ghost", StreamPosition.NewMessages, 1);
+        await Db.ExecuteAsync("XCLAIM", stream.Name, "g", "ghost", 0, id, "IDLE", 60_000, "RETRYCOUNT", 3);
+
+        var handler = new ThrowingHandler("none");
+        var options = FastOptions("c");
+        options.MaxDeliveries = 3;
+        using var stop = new CancellationTokenSource();
+        var consumer = new StreamConsumer<TestMessage>(fx.Redis, stream, handler, options, Log).RunAsync(stop.Token);
+        await WaitUntilAsync(async () => await Db.StreamLengthAsync(stream.DeadLetterName) == 1, TimeSpan.FromSeconds(10), "dead-lettered");
+        await stop.CancelAsync();
+        await consumer;
+
+        Assert.Equal(0, handler.Handled);
+        var dead = (await Db.StreamRangeAsync(stream.DeadLetterName)).Single();
+        Assert.Equal("3", dead["deliveries"]);
+        Assert.Contains("crashed or was killed", dead["error"].ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, await PendingAsync(Db, stream.Name));
     }
 
     [Fact]
