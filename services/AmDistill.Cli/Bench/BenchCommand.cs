@@ -1,0 +1,26 @@
+using System.CommandLine;
+
+namespace AmDistill.Cli.Bench;
+
+/// <summary><c>amdistill bench …</c>: throughput figures of the parts that must never slow the teachers down.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var messages = new Option<int>("--messages") { Description = "Entries per phase.", DefaultValueFactory = _ => 200_000 };
+        var payload = new Option<int>("--payload") { Description = "Payload size in bytes.", DefaultValueFactory = _ => 1024 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Handlers running at once in the consumer.", DefaultValueFactory = _ => 16 };
+        var consumers = new Option<int>("--consumers") { Description = "Consumers in the group (each with its own connection).", DefaultValueFactory = _ => 2 };
+        var redis = new Option<string?>("--redis") { Description = "Redis connection string; default: a throwaway redis-server started from PATH." };
+
+        var queue = new Command("queue", "Messages/s through produce → consume → ack over Redis Streams.")
+        {
+            messages, payload, concurrency, consumers, redis,
+        };
+        queue.SetAction((result, cancellationToken) => QueueBenchmark.RunAsync(new QueueBenchmark.Settings(
+            result.GetValue(messages), result.GetValue(payload), result.GetValue(concurrency), result.GetValue(consumers), result.GetValue(redis)),
+            Console.Out, cancellationToken));
+
+        return new Command("bench", "Measure throughput on this machine.") { queue };
+    }
+}

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AmDistill.AppHost.Tests;
+
+public sealed class AppHostTests
+{
+    private static readonly string[] Services = ["teacher-sim", "api", "generation", "verification", "scoring", "trainer"];
+
+    /// <summary>The whole system, as <c>dotnet run</c> starts it on a machine with redis-server and no container runtime.</summary>
+    [Fact]
+    public async Task Every_service_comes_up_healthy_with_a_local_redis_server()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(
+            ["--AmDistill:Redis=local"], cts.Token);
+        await using var app = await builder.BuildAsync(cts.Token);
+        await app.StartAsync(cts.Token);
+
+        foreach (var service in Services)
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, cts.Token);
+
+        // The control plane reads the pipeline's streams from that Redis.
+        using var api = app.CreateHttpClient("api");
+        using var response = await api.GetAsync("/api/queues", cts.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var queues = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cts.Token));
+        Assert.Equal(["amdistill:generation", "amdistill:verification", "amdistill:scoring", "amdistill:training"],
+            queues.RootElement.EnumerateArray().Select(q => q.GetProperty("stream").GetString()));
+
+        // The GPU trainer is declared but waits for an explicit start.
+        Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
+        Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
+    }
+
+    /// <summary>What <c>azd</c> deploys: every service, Redis as a container with a secret password, the trainer image build.</summary>
+    [Fact]
+    public async Task The_manifest_lists_every_service_and_redis_as_a_container()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"amdistill-manifest-{Guid.NewGuid():N}.json");
+        var appHost = Projects.AmDistill_AppHost.ProjectPath;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "run", "--project", appHost, "--no-build", "--", "--publisher", "manifest", "--output-path", output })
+            info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var log = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(process.ExitCode == 0, await log + await errors);
+
+        using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(output));
+        File.Delete(output);
+        var resources = manifest.RootElement.GetProperty("resources");
+        Assert.StartsWith("container.", resources.GetProperty("redis").GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.Contains("{redis-password.value}", resources.GetProperty("redis").GetProperty("connectionString").GetString(), StringComparison.Ordinal);
+        Assert.Equal("parameter.v0", resources.GetProperty("redis-password").GetProperty("type").GetString());
+        foreach (var service in Services)
+        {
+            Assert.Equal("project.v0", resources.GetProperty(service).GetProperty("type").GetString());
+        }
+        foreach (var service in Services.Except(["teacher-sim"]))
+        {
+            var environment = resources.GetProperty(service).GetProperty("env");
+            Assert.Equal("{redis.connectionString}", environment.GetProperty("ConnectionStrings__redis").GetString());
+        }
+        var trainer = resources.GetProperty("trainer-gpu");
+        Assert.Equal("container.v1", trainer.GetProperty("type").GetString());
+        Assert.EndsWith("trainer-gpu", trainer.GetProperty("build").GetProperty("context").GetString(), StringComparison.Ordinal);
+    }
+}
