@@ -1,11 +1,3 @@
-// The teacher simulator: an OpenAI-compatible endpoint with several simulated teacher models,
+// The teacher simulator: an OpenAI-compatible endpoint serving a weak, a medium and a strong simulated teacher,
 // the embedded default that makes the whole pipeline runnable with no GPU and no network.
-var builder = WebApplication.CreateBuilder(args);
-
-builder.AddServiceDefaults();
-
-var app = builder.Build();
-
-app.MapDefaultEndpoints();
-
-app.Run();
+AmDistill.TeacherSim.TeacherSimApp.Build(args).Run();

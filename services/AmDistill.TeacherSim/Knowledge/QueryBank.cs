@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace AmDistill.TeacherSim.Knowledge;
+
+/// <summary>A query the simulated teachers know the answer to.</summary>
+public sealed record KnownQuery(string Id, string Category, string Source, string? ReferenceAnswer, string? Solution, double Difficulty);
+
+/// <summary>
+/// The queries (shared query schema, JSONL) whose reference answers and solutions the simulator knows, found by
+/// the start of a prompt's text, so instructions appended to a question do not hide it.
+/// </summary>
+public sealed class QueryBank
+{
+    private const int KeyLength = 160;
+    private readonly Dictionary<string, KnownQuery> _byPrefix = new(StringComparer.Ordinal);
+
+    public int Count => _byPrefix.Count;
+
+    public static QueryBank Load(IEnumerable<string> files, ILogger logger)
+    {
+        var bank = new QueryBank();
+        foreach (var file in files)
+        {
+            if (!File.Exists(file))
+            {
+                logger.LogWarning("Query file {File} not found; the teachers will not know its answers", file);
+                continue;
+            }
+            foreach (var line in File.ReadLines(file))
+            {
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                using var record = JsonDocument.Parse(line);
+                bank.Add(record.RootElement);
+            }
+        }
+        logger.LogInformation("Teacher simulator knows {Count} queries", bank.Count);
+        return bank;
+    }
+
+    public void Add(JsonElement record)
+    {
+        var question = record.GetProperty("question").GetString() ?? "";
+        var meta = record.TryGetProperty("meta", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
+        var category = record.GetProperty("category").GetString() ?? "general";
+        var source = record.TryGetProperty("source", out var s) ? s.GetString() ?? "" : "";
+        var query = new KnownQuery(
+            record.GetProperty("id").GetString() ?? "",
+            category,
+            source,
+            record.TryGetProperty("reference_answer", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null,
+            Solution(question, meta),
+            Difficulty(category, source, meta));
+        _byPrefix[Key(question)] = query;
+    }
+
+    public KnownQuery? Find(string promptText) => _byPrefix.GetValueOrDefault(Key(promptText));
+
+    /// <summary>Lower-cased, whitespace collapsed, first characters only.</summary>
+    private static string Key(string text)
+    {
+        var builder = new StringBuilder(KeyLength);
+        var space = false;
+        foreach (var c in text.AsSpan().Trim())
+        {
+            if (builder.Length >= KeyLength) break;
+            if (char.IsWhiteSpace(c))
+            {
+                space = true;
+                continue;
+            }
+            if (space) builder.Append(' ');
+            space = false;
+            builder.Append(char.ToLowerInvariant(c));
+        }
+        return builder.ToString();
+    }
+
+    /// <summary>A correct program when the data has one: HumanEval's prompt + canonical body, MBPP's canonical solution.</summary>
+    private static string? Solution(string question, JsonElement meta)
+    {
+        if (meta.ValueKind != JsonValueKind.Object || !meta.TryGetProperty("canonical_solution", out var solution) || solution.ValueKind != JsonValueKind.String)
+            return null;
+        var code = solution.GetString()!;
+        // HumanEval's canonical solution is only the body of the function the prompt declares.
+        return code.StartsWith("def ", StringComparison.Ordinal) || code.Contains("\ndef ", StringComparison.Ordinal) ? code : question + code;
+    }
+
+    /// <summary>0 (trivial) … 1 (hardest): from the data's own grading where it has one.</summary>
+    private static double Difficulty(string category, string source, JsonElement meta)
+    {
+        string? Meta(string name) => meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty(name, out var v)
+            ? v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText()
+            : null;
+
+        if (Meta("level") is { } level && int.TryParse(level.Trim('"'), NumberStyles.Integer, CultureInfo.InvariantCulture, out var l))
+            return Math.Clamp(0.1 + (l - 1) * 0.15, 0, 1); // MATH levels 1–5
+        if (source.Contains("AIME", StringComparison.OrdinalIgnoreCase)) return 0.9;
+        switch (Meta("difficulty")?.ToLowerInvariant())
+        {
+            case "introductory" or "easy": return 0.35;
+            case "interview" or "medium": return 0.6;
+            case "competition" or "hard": return 0.85;
+        }
+        if (source.Contains("LiveCodeBench", StringComparison.OrdinalIgnoreCase)) return 0.7;
+        return category switch
+        {
+            "code" => 0.3,
+            "if" => 0.4,
+            _ => 0.5,
+        };
+    }
+}
