@@ -10,33 +10,43 @@ public enum QueryCategory
     Other,
 }
 
-/// <summary>Ask one teacher for one pass over one query (the paper: 3 teachers × 4 passes per query).</summary>
+/// <summary>
+/// Ask one teacher for some passes over one query (the paper: 3 teachers × 4 passes per query). Several passes
+/// travel together so that a teacher that accepts <c>n</c> &gt; 1 answers them in one request.
+/// </summary>
 public sealed record GenerationTask(
     string RunId,
     string QueryId,
     QueryCategory Category,
     string Teacher,
-    int Pass,
+    IReadOnlyList<int> Passes,
     string Prompt)
 {
-    /// <summary>Idempotency key: a (query, teacher, pass) is answered, and paid for, once per run.</summary>
-    public string Key => $"{RunId}/{QueryId}/{Teacher}/{Pass}";
+    /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
+    public string Key => $"{RunId}/{QueryId}/{Teacher}";
 }
 
 /// <summary>A teacher's answer, the think part kept apart from the final answer.</summary>
+/// <param name="SampleId">Deterministic: run, query, teacher, pass and a hash of the generation settings.</param>
+/// <param name="Truncated">The teacher stopped at its token limit: never to be verified as complete.</param>
 public sealed record GeneratedResponse(
+    string SampleId,
     string RunId,
     string QueryId,
     QueryCategory Category,
     string Teacher,
+    string Model,
     int Pass,
     string? Thinking,
     string Answer,
     string FinishReason,
+    bool Truncated,
     int PromptTokens,
-    int CompletionTokens)
+    int CompletionTokens,
+    double LatencyMs,
+    decimal CostUsd)
 {
-    public string Key => $"{RunId}/{QueryId}/{Teacher}/{Pass}";
+    public string Key => SampleId;
 }
 
 /// <summary>A response with its verify_score on the paper's per-category scale and whether it passed.</summary>

@@ -1,9 +1,13 @@
-// The generation worker: asks the teachers (OpenAI-compatible endpoints) for each generation task and publishes their responses.
-// It reads its stream as a member of a Redis consumer group, so replicas share the work.
+// The generation worker: asks the teachers (OpenAI-compatible endpoints, Azure OpenAI) for every pass of every
+// generation task and publishes each sample, once, to the verification stream. Replicas share the work through
+// the "generation" consumer group.
+using AmDistill.Generation;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddRedisMessaging();
+builder.AddGenerationServices();
 
 var app = builder.Build();
 

@@ -261,7 +261,7 @@ public sealed class StreamConsumer<T>
         var reason = $"{error.GetType().Name}: {error.Message}";
         try
         {
-            if (deliveryCount >= _options.MaxDeliveries)
+            if (deliveryCount >= _options.MaxDeliveries || error is PermanentMessageException)
             {
                 await DeadLetterAsync(entry, deliveryCount, reason).ConfigureAwait(false);
                 return;

@@ -76,6 +76,17 @@ public sealed class StreamProducer<T>
         MessagingTelemetry.Produced.Add(messages.Count, MessagingTelemetry.StreamTag(Stream.Name));
     }
 
+    /// <summary>
+    /// Queues the entry on <paramref name="transaction"/>, so that it is added if and only if the transaction commits:
+    /// the way a handler publishes its result exactly once together with its <see cref="ProcessOnce"/> marker.
+    /// Call <see cref="WaitForCapacityAsync"/> first to respect backpressure.
+    /// </summary>
+    public void AddTo(ITransaction transaction, T message, string key)
+    {
+        using var activity = StartActivity();
+        _ = transaction.StreamAddAsync(Stream.Name, BuildFields(message, key, activity));
+    }
+
     private Activity? StartActivity()
     {
         var activity = MessagingTelemetry.Source.StartActivity($"publish {Stream.Name}", ActivityKind.Producer);
@@ -100,7 +111,7 @@ public sealed class StreamProducer<T>
     /// Looks at the backlog only when this producer's budget is spent, so a fast producer costs one
     /// XINFO per (high-water mark − backlog) entries instead of one per entry.
     /// </summary>
-    private async Task WaitForCapacityAsync(int count, CancellationToken cancellationToken)
+    public async Task WaitForCapacityAsync(int count, CancellationToken cancellationToken)
     {
         if (_options.HighWaterMark <= 0) return;
         if (Interlocked.Add(ref _budget, -count) >= 0) return;

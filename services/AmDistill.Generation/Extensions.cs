@@ -1,0 +1,54 @@
+using AmDistill.Contracts;
+using AmDistill.Generation.Samples;
+using AmDistill.Generation.Teachers;
+using AmDistill.Messaging;
+using Microsoft.Extensions.Options;
+
+namespace AmDistill.Generation;
+
+public static class Extensions
+{
+    /// <summary>Teachers with their limits and HTTP pipelines, the generation consumer and the verification producer.</summary>
+    public static IHostApplicationBuilder AddGenerationServices(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(GenerationOptions.Section);
+        var options = section.Get<GenerationOptions>() ?? new GenerationOptions();
+        builder.Services.AddOptions<GenerationOptions>().Bind(section).Validate(o => o.Teachers.All(t => t.Name.Length > 0 && Uri.IsWellFormedUriString(t.Endpoint, UriKind.Absolute) && t.Model.Length > 0),
+            "every teacher needs a Name, an absolute Endpoint and a Model").ValidateOnStart();
+
+        builder.Services.AddSingleton<GenerationMetrics>();
+        builder.Services.AddSingleton<TeacherLimitsRegistry>();
+        builder.Services.AddSingleton<TeacherClient>();
+        foreach (var teacher in options.Teachers)
+        {
+            var http = builder.Services.AddHttpClient(TeacherClient.HttpClientName(teacher.Name));
+            // Teachers think for minutes: the service defaults' 10 s attempt timeout would kill every answer, so this
+            // client's standard handler is replaced by one with the teacher's timeouts (the supported way, still marked experimental).
+#pragma warning disable EXTEXP0001
+            http.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+            http.AddStandardResilienceHandler(resilience =>
+                {
+                    resilience.Retry.MaxRetryAttempts = Math.Max(1, teacher.MaxRetries);
+                    resilience.Retry.UseJitter = true;
+                    resilience.AttemptTimeout.Timeout = teacher.RequestTimeout;
+                    resilience.TotalRequestTimeout.Timeout = teacher.RequestTimeout * (teacher.MaxRetries + 2);
+                    resilience.CircuitBreaker.SamplingDuration = teacher.RequestTimeout * 2;
+                    resilience.CircuitBreaker.MinimumThroughput = 20;
+                    resilience.CircuitBreaker.FailureRatio = 0.5;
+                    resilience.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(15);
+                });
+            http.AddHttpMessageHandler(sp => new RateLimitPauseHandler(sp.GetRequiredService<TeacherLimitsRegistry>().For(teacher.Name), sp.GetRequiredService<GenerationMetrics>()));
+        }
+
+        builder.Services.AddStreamProducer(Streams.Verification);
+        builder.Services.AddStreamConsumer<GenerationTask, GenerationHandler>(Streams.Generation, consumer =>
+        {
+            consumer.Group = "generation";
+            consumer.Concurrency = options.Concurrency;
+            consumer.MaxDeliveries = options.MaxDeliveries;
+            consumer.VisibilityTimeout = options.VisibilityTimeout;
+        });
+        return builder;
+    }
+}

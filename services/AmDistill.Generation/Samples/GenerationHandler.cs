@@ -1,0 +1,129 @@
+using AmDistill.Contracts;
+using AmDistill.Generation.Teachers;
+using AmDistill.Messaging;
+using StackExchange.Redis;
+
+namespace AmDistill.Generation.Samples;
+
+/// <summary>
+/// Turns one generation task into samples on the verification stream, each exactly once: samples already committed
+/// are never requested again, and each sample is published atomically with its done-marker.
+/// </summary>
+public sealed class GenerationHandler(
+    TeacherClient teachers,
+    Microsoft.Extensions.Options.IOptions<GenerationOptions> options,
+    StreamProducer<GeneratedResponse> verification,
+    IConnectionMultiplexer redis,
+    GenerationMetrics metrics,
+    ILogger<GenerationHandler> logger) : IMessageHandler<GenerationTask>
+{
+    public const string OnceScope = "generation";
+
+    // Teachers found at run time to reject n > 1 although configured to accept it.
+    private readonly HashSet<string> _noN = [];
+
+    public async Task HandleAsync(MessageContext<GenerationTask> context, CancellationToken cancellationToken)
+    {
+        var task = context.Message;
+        var teacher = teachers.Find(task.Teacher)
+            ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is not configured (Generation:Teachers)");
+        var settings = SampleId.SettingsHash(teacher);
+        var db = redis.GetDatabase();
+
+        var samples = task.Passes.Select(pass => (Pass: pass, Id: SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))).ToArray();
+        var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, OnceScope, s.Id)));
+        var missing = samples.Where((_, i) => !done[i]).ToArray();
+        if (missing.Length == 0) return; // a redelivery of finished work: nothing to pay for
+
+        await verification.WaitForCapacityAsync(missing.Length, cancellationToken);
+        var useN = missing.Length > 1 && teacher.SupportsN && !IsNoN(teacher.Name);
+        if (useN)
+        {
+            try
+            {
+                var answer = await CompleteAsync(teacher.Name, task.Prompt, missing.Length, SampleId.Seed(task.RunId, task.QueryId, missing[0].Pass), cancellationToken);
+                await CommitAsync(db, task, teacher, missing, answer);
+                return;
+            }
+            catch (TeacherRequestException e) when (e.Status == 400)
+            {
+                logger.LogWarning("{Teacher} rejected n={N} ({Error}); asking for each pass separately from now on", teacher.Name, missing.Length, e.Message);
+                lock (_noN) _noN.Add(teacher.Name);
+            }
+        }
+
+        // One request per pass; commit what succeeded even if some failed, then retry only the rest.
+        var attempts = await Task.WhenAll(missing.Select(async sample =>
+        {
+            try
+            {
+                var answer = await CompleteAsync(teacher.Name, task.Prompt, 1, SampleId.Seed(task.RunId, task.QueryId, sample.Pass), cancellationToken);
+                await CommitAsync(db, task, teacher, [sample], answer);
+                return null;
+            }
+            catch (TeacherRequestException e)
+            {
+                return e;
+            }
+        }));
+        var failures = attempts.OfType<TeacherRequestException>().ToArray();
+        if (failures.Length == 0) return;
+        if (failures.All(f => !f.Transient))
+            throw new PermanentMessageException($"{failures.Length} of {missing.Length} passes rejected: {failures[0].Message}", failures[0]);
+        throw failures.First(f => f.Transient);
+    }
+
+    /// <summary>
+    /// Retries transient failures with exponential backoff and jitter within the retry budget, while the consumer keeps
+    /// the task leased; only then does the failure reach the queue and count as a delivery.
+    /// </summary>
+    private async Task<TeacherAnswer> CompleteAsync(string teacher, string prompt, int n, long seed, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return await teachers.CompleteAsync(teacher, prompt, n, seed, cancellationToken);
+            }
+            catch (TeacherRequestException e) when (e.Transient && System.Diagnostics.Stopwatch.GetElapsedTime(started) + delay < options.Value.TransientRetryBudget)
+            {
+                logger.LogDebug("{Teacher} failed transiently ({Error}); retrying in {Delay}", teacher, e.Message, delay);
+                await Task.Delay(delay * (0.5 + Random.Shared.NextDouble()), cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+            }
+        }
+    }
+
+    private bool IsNoN(string teacher)
+    {
+        lock (_noN) return _noN.Contains(teacher);
+    }
+
+    /// <summary>Publishes each sample with its done-marker in one transaction; a sample committed before is skipped.</summary>
+    private async Task CommitAsync(IDatabase db, GenerationTask task, TeacherOptions teacher, (int Pass, string Id)[] samples, TeacherAnswer answer)
+    {
+        if (answer.Choices.Count < samples.Length)
+            throw new TeacherRequestException(teacher.Name, 200, $"asked for {samples.Length} choices, got {answer.Choices.Count}", transient: true);
+
+        // Usage covers all choices: the prompt is shared, completion tokens are split by length.
+        var totalChars = Math.Max(1, answer.Choices.Take(samples.Length).Sum(c => (c.Content?.Length ?? 0) + (c.Reasoning?.Length ?? 0)));
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var choice = answer.Choices[i];
+            var (thinking, final) = ThinkSplitter.Split(choice.Content, choice.Reasoning);
+            var share = ((choice.Content?.Length ?? 0) + (choice.Reasoning?.Length ?? 0)) / (double)totalChars;
+            var promptTokens = answer.PromptTokens / samples.Length;
+            var completionTokens = (int)Math.Round(answer.CompletionTokens * share);
+            var cost = teacher.Cost(promptTokens, completionTokens);
+            var response = new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
+                thinking, final, choice.FinishReason, Truncated: choice.FinishReason == "length", promptTokens, completionTokens,
+                answer.Latency.TotalMilliseconds, cost);
+            var committed = await ProcessOnce.ExecuteAsync(db, OnceScope, samples[i].Id, transaction => verification.AddTo(transaction, response, response.Key));
+            if (!committed) continue;
+            metrics.Sample(teacher.Name, choice.FinishReason);
+            metrics.Usage(teacher.Name, promptTokens, completionTokens, cost);
+        }
+    }
+}

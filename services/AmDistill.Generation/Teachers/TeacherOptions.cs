@@ -1,0 +1,93 @@
+namespace AmDistill.Generation.Teachers;
+
+/// <summary>Configuration section <c>Generation</c>.</summary>
+public sealed class GenerationOptions
+{
+    public const string Section = "Generation";
+
+    /// <summary>
+    /// The a-m-team family's system prompt (paper.md §2; the DeepDistill paper does not state its own).
+    /// Set a teacher's <see cref="TeacherOptions.SystemPrompt"/> to "" to send none (DeepSeek's advice for R1).
+    /// </summary>
+    public const string AmSystemPrompt =
+        "You are a helpful assistant. To answer the user's question, you first think about the reasoning process and then " +
+        "provide the user with the answer. The reasoning process and answer are enclosed within <think> </think> and " +
+        "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.";
+
+    public List<TeacherOptions> Teachers { get; set; } = [];
+
+    /// <summary>Generation tasks handled at once by this replica (each may wait on its teacher's limits).</summary>
+    public int Concurrency { get; set; } = 256;
+
+    /// <summary>Deliveries of a task before it is dead-lettered.</summary>
+    public int MaxDeliveries { get; set; } = 5;
+
+    /// <summary>
+    /// How long a task keeps retrying a teacher that fails transiently (5xx, 429, timeouts, an open circuit) before
+    /// it gives the task back to the queue: a teacher outage must not burn the task's deliveries.
+    /// </summary>
+    public TimeSpan TransientRetryBudget { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>A task not renewed for this long is taken over by another replica.</summary>
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+public enum TeacherProvider
+{
+    /// <summary>Any OpenAI-compatible endpoint: OpenAI, vLLM, SGLang, DeepSeek, the teacher simulator.</summary>
+    OpenAI,
+
+    /// <summary>Azure OpenAI: <see cref="TeacherOptions.Model"/> is the deployment name.</summary>
+    Azure,
+}
+
+public sealed class TeacherOptions
+{
+    /// <summary>The name generation tasks use.</summary>
+    public string Name { get; set; } = "";
+
+    public TeacherProvider Provider { get; set; } = TeacherProvider.OpenAI;
+
+    /// <summary>Base URL, e.g. <c>https://api.deepseek.com/v1</c>, <c>http://vllm:8000/v1</c>, <c>http://teacher-sim/v1</c>.</summary>
+    public string Endpoint { get; set; } = "";
+
+    /// <summary>Model name (OpenAI-compatible) or deployment name (Azure).</summary>
+    public string Model { get; set; } = "";
+
+    /// <summary>Secret: set it from an Aspire secret parameter or the environment, never in a committed file.</summary>
+    public string? ApiKey { get; set; }
+
+    public double Temperature { get; set; } = 0.6;
+
+    public double TopP { get; set; } = 0.95;
+
+    public int MaxTokens { get; set; } = 32_768;
+
+    /// <summary>Null: the AM system prompt; empty: no system message.</summary>
+    public string? SystemPrompt { get; set; }
+
+    /// <summary>Whether the endpoint accepts <c>n</c> &gt; 1; if not, each pass is its own request.</summary>
+    public bool SupportsN { get; set; } = true;
+
+    public int MaxInFlight { get; set; } = 64;
+
+    /// <summary>0: no limit.</summary>
+    public int RequestsPerMinute { get; set; }
+
+    /// <summary>Prompt plus completion tokens per minute; 0: no limit.</summary>
+    public int TokensPerMinute { get; set; }
+
+    public decimal PricePerMillionInputTokens { get; set; }
+
+    public decimal PricePerMillionOutputTokens { get; set; }
+
+    /// <summary>One attempt's limit: long reasoning answers take minutes.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    public int MaxRetries { get; set; } = 3;
+
+    public string EffectiveSystemPrompt => SystemPrompt ?? GenerationOptions.AmSystemPrompt;
+
+    public decimal Cost(int inputTokens, int outputTokens) =>
+        (inputTokens * PricePerMillionInputTokens + outputTokens * PricePerMillionOutputTokens) / 1_000_000m;
+}

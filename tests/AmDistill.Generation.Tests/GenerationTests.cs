@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using AmDistill.Contracts;
+using AmDistill.Messaging;
+using StackExchange.Redis;
+using static AmDistill.Generation.Tests.TestData;
+
+namespace AmDistill.Generation.Tests;
+
+/// <summary>The generation service against the teacher simulator over real HTTP and a real redis-server.</summary>
+public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Every_pass_becomes_one_sample_with_thinking_and_answer_apart()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        // weak: reasoning_content and n; strong: inline <think> and no n (the worker must notice and split the passes).
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(
+            SimModel(0, "weak-sim", 0.3, 20).Concat(SimModel(1, "strong-sim", 0.9, 20, ("ThinkFormat", "Inline"), ("SupportsN", "false")))));
+        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+            Teacher(0, "weak", sim.V1, "weak-sim").Concat(Teacher(1, "strong", sim.V1, "strong-sim", ("PricePerMillionInputTokens", "0.55"), ("PricePerMillionOutputTokens", "2.19")))));
+
+        var queries = Queries.Where(q => q.Category == "math").Take(10).Concat(Queries.Where(q => q.Category == "code").Take(3)).ToArray();
+        await PublishAsync(redis, queries.SelectMany(q => new[] { NewTask("run1", q, "weak", 0, 1, 2, 3), NewTask("run1", q, "strong", 0, 1, 2, 3) }));
+
+        var db = redis.GetDatabase();
+        var expected = queries.Length * 2 * 4;
+        await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= expected, TimeSpan.FromSeconds(60), $"{expected} samples");
+        var samples = await SamplesAsync(db);
+
+        Assert.Equal(expected, samples.Count);
+        Assert.Equal(expected, samples.Select(s => s.SampleId).Distinct().Count());
+        foreach (var group in samples.GroupBy(s => (s.QueryId, s.Teacher)))
+            Assert.Equal([0, 1, 2, 3], group.Select(s => s.Pass).Order());
+        Assert.All(samples, s =>
+        {
+            Assert.False(string.IsNullOrWhiteSpace(s.Thinking));
+            Assert.DoesNotContain("<think>", s.Answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("</think>", s.Thinking!, StringComparison.Ordinal);
+            Assert.Equal("stop", s.FinishReason);
+            Assert.False(s.Truncated);
+            Assert.True(s.CompletionTokens > 0 && s.PromptTokens > 0);
+        });
+        Assert.All(samples.Where(s => s.Category == QueryCategory.Math), s => Assert.Contains("\\boxed{", s.Answer, StringComparison.Ordinal));
+        Assert.All(samples.Where(s => s.Category == QueryCategory.Code), s => Assert.Contains("```python", s.Answer, StringComparison.Ordinal));
+        Assert.All(samples.Where(s => s.Teacher == "strong"), s => Assert.True(s.CostUsd > 0));
+        Assert.All(samples.Where(s => s.Teacher == "weak"), s => Assert.Equal(0, s.CostUsd));
+        Assert.Equal("strong-sim", samples.First(s => s.Teacher == "strong").Model);
+    }
+
+    [Fact]
+    public async Task A_teachers_in_flight_and_requests_per_minute_limits_hold()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var slowSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "slow-sim", 0.5, 150)));
+        await using var paceSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "pace-sim", 0.5, 1)));
+        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+            Teacher(0, "narrow", slowSim.V1, "slow-sim", ("MaxInFlight", "3"))
+                .Concat(Teacher(1, "paced", paceSim.V1, "pace-sim", ("RequestsPerMinute", "600")))));
+
+        var math = Queries.Where(q => q.Category == "math").Take(30).ToArray();
+        await PublishAsync(redis, math.Take(24).Select(q => NewTask("run1", q, "narrow", 0)).Concat(math.Select(q => NewTask("run1", q, "paced", 0))));
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= 54, TimeSpan.FromSeconds(60), "54 samples");
+
+        Assert.Equal(3, slowSim.MaxInFlight); // reached, never exceeded
+        // 600/min = 10/s with a burst of one second's worth: 30 requests span at least ~2 s.
+        var times = paceSim.RequestTimes.Order().ToArray();
+        Assert.Equal(30, times.Length);
+        Assert.True(times[^1] - times[0] >= TimeSpan.FromSeconds(1.5), $"30 requests at 600/min took only {(times[^1] - times[0]).TotalSeconds:F2} s");
+    }
+
+    [Fact]
+    public async Task With_20_percent_injected_faults_every_task_ends_as_a_sample_or_a_dead_letter_with_a_reason()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "flaky-sim", 0.5, 30,
+            ("Faults:RateLimited", "0.05"), ("Faults:ServerError", "0.05"), ("Faults:Unavailable", "0.04"), ("Faults:Drop", "0.03"),
+            ("Faults:Timeout", "0.01"), ("Faults:Length", "0.02"), ("RetryAfterSeconds", "1"))
+            .Append(new("TimeoutFaultDuration", "00:00:30"))));
+        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+            Teacher(0, "flaky", sim.V1, "flaky-sim", ("RequestTimeout", "00:00:02"), ("MaxRetries", "2"), ("MaxInFlight", "16"))
+                .Append(new("Generation:MaxDeliveries", "3"))
+                .Append(new("Generation:VisibilityTimeout", "00:00:03"))
+                .Append(new("Generation:TransientRetryBudget", "00:00:20"))));
+
+        var queries = Queries.Take(80).ToArray();
+        var tasks = queries.Select(q => NewTask("run1", q, "flaky", 0)).Append(NewTask("run1", queries[0], "no-such-teacher", 0)).ToArray();
+        await PublishAsync(redis, tasks);
+
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) + await db.StreamLengthAsync(Streams.Generation.DeadLetterName) >= tasks.Length,
+            TimeSpan.FromSeconds(120), "every task is a sample or a dead letter");
+        await Task.Delay(500);
+
+        var samples = await SamplesAsync(db);
+        var dead = await db.StreamRangeAsync(Streams.Generation.DeadLetterName);
+        Assert.Equal(tasks.Length, samples.Count + dead.Length); // nothing lost, nothing twice
+        Assert.Equal(samples.Count, samples.Select(s => s.SampleId).Distinct().Count());
+        Assert.Contains(dead, d => d["error"].ToString().Contains("no-such-teacher", StringComparison.Ordinal));
+        Assert.All(dead, d => Assert.False(d["error"].IsNullOrEmpty));
+        var deadKeys = dead.Select(d => d["k"].ToString()).ToHashSet();
+        Assert.DoesNotContain(samples, s => deadKeys.Contains($"{s.RunId}/{s.QueryId}/{s.Teacher}"));
+        Assert.All(samples.Where(s => s.FinishReason == "length"), s => Assert.True(s.Truncated));
+        output.WriteLine($"{samples.Count} samples, {dead.Length} dead letters; responses by status: " +
+            string.Join(", ", sim.Responses.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Key}: {g.Count()}")));
+        foreach (var reason in dead.GroupBy(d => d["error"].ToString()).Take(5)) output.WriteLine($"dead letter ×{reason.Count()}: {reason.Key}");
+        Assert.Contains(sim.Responses, r => r.Status == 429);
+        Assert.True(samples.Count >= queries.Length * 0.9, $"only {samples.Count} of {queries.Length} tasks produced a sample");
+
+        // A 429 pauses the whole model: nothing is sent to it for its Retry-After (1 s), give or take scheduling.
+        foreach (var limited in sim.Responses.Where(r => r.Status == 429))
+        {
+            var early = sim.Responses.Where(r => r.Started > limited.Ended.AddMilliseconds(100) && r.Started < limited.Ended.AddMilliseconds(800)).ToArray();
+            Assert.True(early.Length == 0, $"{early.Length} requests sent during the pause after a 429 at {limited.Ended:HH:mm:ss.fff}");
+        }
+    }
+
+    [Fact]
+    public async Task A_teacher_that_keeps_failing_or_rejects_the_request_dead_letters_the_task_with_the_reason()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "down-sim", 0.5, 1, ("Faults:ServerError", "1"))));
+        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+            Teacher(0, "down", sim.V1, "down-sim", ("MaxRetries", "1"))
+                .Concat(Teacher(1, "misnamed", sim.V1, "no-such-model"))
+                .Append(new("Generation:MaxDeliveries", "2"))
+                .Append(new("Generation:VisibilityTimeout", "00:00:01"))
+                .Append(new("Generation:TransientRetryBudget", "00:00:01"))));
+
+        var query = Queries[0];
+        await PublishAsync(redis, [NewTask("run1", query, "down", 0), NewTask("run1", query, "misnamed", 0)]);
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Generation.DeadLetterName) == 2, TimeSpan.FromSeconds(60), "both tasks dead-lettered");
+
+        var dead = (await db.StreamRangeAsync(Streams.Generation.DeadLetterName)).ToDictionary(d => d["k"].ToString());
+        Assert.Contains("down answered 500", dead[$"run1/{query.Id}/down"]["error"].ToString(), StringComparison.Ordinal);
+        Assert.Equal("2", dead[$"run1/{query.Id}/down"]["deliveries"]);
+        Assert.Contains("misnamed answered 404", dead[$"run1/{query.Id}/misnamed"]["error"].ToString(), StringComparison.Ordinal);
+        Assert.Equal("1", dead[$"run1/{query.Id}/misnamed"]["deliveries"]); // permanent: no retry
+        Assert.Equal(0, await db.StreamLengthAsync(Streams.Verification.Name));
+    }
+
+    [Fact]
+    public async Task Killing_the_worker_mid_run_and_restarting_it_yields_each_sample_exactly_once()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "steady-sim", 0.5, 100)));
+        var queries = Queries.Take(100).ToArray();
+        await PublishAsync(redis, queries.Select(q => NewTask("run1", q, "steady", 0, 1)));
+        var db = redis.GetDatabase();
+
+        using (var first = StartWorker(redisServer.ConnectionString, sim.V1))
+        {
+            await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= 60, TimeSpan.FromSeconds(60), "60 samples");
+            first.Kill(entireProcessTree: true);
+            await first.WaitForExitAsync();
+        }
+        var atKill = await db.StreamLengthAsync(Streams.Verification.Name);
+        output.WriteLine($"{atKill} samples when the worker was killed");
+        Assert.True(atKill < 200, "killed mid-run");
+
+        using var second = StartWorker(redisServer.ConnectionString, sim.V1);
+        try
+        {
+            await WaitUntilAsync(async () => (await SamplesAsync(db)).Select(s => s.SampleId).Distinct().Count() == 200, TimeSpan.FromSeconds(60), "all 200 samples");
+            await Task.Delay(3000); // time for any duplicate to show up
+            var samples = await SamplesAsync(db);
+            Assert.Equal(200, samples.Count);
+            Assert.Equal(200, samples.Select(s => s.SampleId).Distinct().Count());
+            // The restarted worker paid only for what was missing, plus what the killed one had in flight.
+            output.WriteLine($"{sim.Completed} teacher requests for 200 samples");
+            Assert.True(sim.Completed <= 200 + 16 + 8, $"{sim.Completed} requests for 200 samples");
+        }
+        finally
+        {
+            second.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>The real generation service as its own process, so it can be killed like a crashed pod.</summary>
+    private static Process StartWorker(string redis, string endpoint)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "AmDistill.Generation.dll"), $"--contentRoot={Repo.EmptyDirectory()}"])
+        {
+            WorkingDirectory = Repo.EmptyDirectory(),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        info.Environment["ConnectionStrings__redis"] = redis;
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["Generation__VisibilityTimeout"] = "00:00:02";
+        info.Environment["Generation__Teachers__0__Name"] = "steady";
+        info.Environment["Generation__Teachers__0__Endpoint"] = endpoint;
+        info.Environment["Generation__Teachers__0__Model"] = "steady-sim";
+        info.Environment["Generation__Teachers__0__MaxInFlight"] = "8";
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+}

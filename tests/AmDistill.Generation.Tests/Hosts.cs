@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using AmDistill.Messaging;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+
+namespace AmDistill.Generation.Tests;
+
+internal static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string DemoQueries => Path.Combine(Root, "data", "demo", "queries.jsonl");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "AmDistill.sln"))) return dir.FullName;
+        throw new InvalidOperationException("AmDistill.sln not found above the test binaries");
+    }
+
+    /// <summary>An empty content root, so that no appsettings.json copied next to the tests leaks into a host.</summary>
+    public static string EmptyDirectory() => Directory.CreateTempSubdirectory("amdistill-host-").FullName;
+}
+
+/// <summary>The teacher simulator on a real loopback port, with a probe of its concurrent requests.</summary>
+internal sealed class SimHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _inFlight;
+    private int _maxInFlight;
+    private int _completed;
+
+    private SimHost(WebApplication app) => _app = app;
+
+    public string BaseUrl { get; private set; } = "";
+
+    public string V1 => BaseUrl + "/v1";
+
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+    public int Completed => Volatile.Read(ref _completed);
+
+    public ConcurrentBag<DateTime> RequestTimes { get; } = [];
+
+    /// <summary>Every chat request: when it started, when it ended, its status.</summary>
+    public ConcurrentBag<(DateTime Started, DateTime Ended, int Status)> Responses { get; } = [];
+
+    /// <param name="settings">Configuration keys under <c>TeacherSim:</c>, e.g. <c>Models:0:Name</c>.</param>
+    public static async Task<SimHost> StartAsync(IDictionary<string, string> settings)
+    {
+        var args = new List<string> { "--urls=http://127.0.0.1:0", $"--contentRoot={Repo.EmptyDirectory()}", $"--TeacherSim:QueryFiles:0={Repo.DemoQueries}", "--Logging:LogLevel:Default=Warning" };
+        args.AddRange(settings.Select(kv => $"--TeacherSim:{kv.Key}={kv.Value}"));
+        var app = TeacherSim.TeacherSimApp.Build([.. args]);
+        var host = new SimHost(app);
+        app.Use(async (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments("/v1/chat")) { await next(); return; }
+            var started = DateTime.UtcNow;
+            host.RequestTimes.Add(started);
+            var now = Interlocked.Increment(ref host._inFlight);
+            int max;
+            while (now > (max = Volatile.Read(ref host._maxInFlight)) && Interlocked.CompareExchange(ref host._maxInFlight, now, max) != max) { }
+            try { await next(); }
+            finally
+            {
+                Interlocked.Decrement(ref host._inFlight);
+                Interlocked.Increment(ref host._completed);
+                host.Responses.Add((started, DateTime.UtcNow, context.Response.StatusCode));
+            }
+        });
+        await app.StartAsync();
+        host.BaseUrl = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>The generation service's composition (service defaults, Redis messaging, teachers) in this process.</summary>
+internal sealed class GenerationHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private GenerationHost(IHost host) => _host = host;
+
+    public static async Task<GenerationHost> StartAsync(string redis, IDictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Repo.EmptyDirectory(), DisableDefaults = false });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis,
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddServiceDefaults();
+        builder.AddRedisMessaging();
+        builder.AddGenerationServices();
+        var host = builder.Build();
+        await host.StartAsync();
+        return new GenerationHost(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}
+
+public sealed class RedisFixture : IAsyncLifetime
+{
+    public LocalRedisServer Server { get; private set; } = null!;
+    public ConnectionMultiplexer Redis { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Server = await LocalRedisServer.StartAsync();
+        Redis = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Redis.DisposeAsync();
+        await Server.DisposeAsync();
+    }
+}

@@ -1,0 +1,132 @@
+// ChatCompletionOptions.Seed is marked experimental in the SDK; the wire field itself is standard.
+#pragma warning disable OPENAI001
+using System.ClientModel;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using static AmDistill.Generation.Tests.TestData;
+
+namespace AmDistill.Generation.Tests;
+
+/// <summary>The teacher simulator as OpenAI-compatible clients see it.</summary>
+public sealed class TeacherSimTests
+{
+    [Fact]
+    public async Task The_official_openai_npm_package_lists_models_and_streams_a_completion()
+    {
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>());
+        var client = Path.Combine(Repo.Root, "tests", "openai-node-client");
+        if (!Directory.Exists(Path.Combine(client, "node_modules", "openai")))
+            Assert.Equal(0, await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], client, TimeSpan.FromMinutes(3)));
+
+        var (exit, stdout) = await RunWithOutputAsync("node", ["check.mjs", sim.V1, "r1-distill-qwen-7b-sim"], client);
+        Assert.True(exit == 0, stdout);
+        using var seen = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        var root = seen.RootElement;
+        Assert.Equal(["r1-distill-qwen-1.5b-sim", "r1-distill-qwen-7b-sim", "deepseek-r1-sim"], root.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
+        Assert.True(root.GetProperty("chunks").GetInt32() > 3);
+        Assert.Contains("\\boxed{", root.GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.True(root.GetProperty("reasoningLength").GetInt32() > 100);
+        Assert.Equal("stop", root.GetProperty("finish").GetString());
+        Assert.True(root.GetProperty("usage").GetProperty("total_tokens").GetInt32() > 0);
+        Assert.Equal(2, root.GetProperty("choices").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_official_dotnet_client_reads_completions_and_streams()
+    {
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>());
+        var chat = new OpenAIClient(new ApiKeyCredential("none"), new OpenAIClientOptions { Endpoint = new Uri(sim.V1) }).GetChatClient("deepseek-r1-sim");
+        var question = Queries.First(q => q.Category == "math").Question;
+
+        ChatCompletion completion = await chat.CompleteChatAsync([new UserChatMessage(question)], new ChatCompletionOptions { Seed = 3, MaxOutputTokenCount = 8000 });
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.StartsWith("<think>", completion.Content[0].Text, StringComparison.Ordinal); // this model thinks inline
+        Assert.True(completion.Usage.OutputTokenCount > 0);
+
+        var streamed = "";
+        ChatFinishReason? finish = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage(question)], new ChatCompletionOptions { Seed = 3 }))
+        {
+            streamed += string.Concat(update.ContentUpdate.Select(p => p.Text));
+            finish ??= update.FinishReason;
+        }
+        Assert.Equal(completion.Content[0].Text, streamed); // same seed, same answer, whether streamed or not
+        Assert.Equal(ChatFinishReason.Stop, finish);
+
+        ChatCompletion cut = await chat.CompleteChatAsync([new UserChatMessage(question)], new ChatCompletionOptions { MaxOutputTokenCount = 20 });
+        Assert.Equal(ChatFinishReason.Length, cut.FinishReason);
+    }
+
+    [Fact]
+    public async Task Stronger_teachers_answer_more_queries_correctly_and_harder_queries_less_often()
+    {
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>());
+        using var http = new HttpClient { BaseAddress = new Uri(sim.BaseUrl) };
+        http.DefaultRequestHeaders.Add("X-Sim-Latency-Ms", "0");
+        var math = Queries.Where(q => q.Category == "math").ToArray();
+        var rates = new Dictionary<string, double>();
+        foreach (var model in new[] { "r1-distill-qwen-1.5b-sim", "r1-distill-qwen-7b-sim", "deepseek-r1-sim" })
+        {
+            int correct = 0, math500 = 0, aime = 0;
+            await Parallel.ForEachAsync(math, async (query, _) =>
+            {
+                using var response = await http.PostAsJsonAsync("/v1/chat/completions", new
+                {
+                    model, n = 4, seed = 1, messages = new[] { new { role = "user", content = query.Question } },
+                });
+                using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                var right = body.RootElement.GetProperty("choices").EnumerateArray()
+                    .Count(c => c.GetProperty("message").GetProperty("content").GetString()!.Contains($"\\boxed{{{query.ReferenceAnswer}}}", StringComparison.Ordinal));
+                Interlocked.Add(ref correct, right);
+                Interlocked.Add(ref query.Id.StartsWith("aime", StringComparison.Ordinal) ? ref aime : ref math500, right);
+            });
+            rates[model] = correct / (math.Length * 4.0);
+            var aimeCount = math.Count(q => q.Id.StartsWith("aime", StringComparison.Ordinal));
+            Assert.True(math500 / (4.0 * (math.Length - aimeCount)) > aime / (4.0 * aimeCount), $"{model}: AIME is not harder than MATH-500");
+        }
+        Assert.True(rates["r1-distill-qwen-1.5b-sim"] < rates["r1-distill-qwen-7b-sim"] && rates["r1-distill-qwen-7b-sim"] < rates["deepseek-r1-sim"],
+            string.Join(", ", rates.Select(r => $"{r.Key}: {r.Value:P0}")));
+    }
+
+    [Fact]
+    public async Task Injected_faults_answer_as_real_servers_do()
+    {
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>());
+        using var http = new HttpClient { BaseAddress = new Uri(sim.BaseUrl) };
+        async Task<HttpResponseMessage> Send(string fault)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { model = "deepseek-r1-sim", messages = new[] { new { role = "user", content = "hi" } } }),
+            };
+            request.Headers.Add("X-Sim-Fault", fault);
+            return await http.SendAsync(request);
+        }
+
+        using var limited = await Send("rate-limit");
+        Assert.Equal(429, (int)limited.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), limited.Headers.RetryAfter?.Delta);
+        Assert.Equal(500, (int)(await Send("server-error")).StatusCode);
+        Assert.Equal(503, (int)(await Send("unavailable")).StatusCode);
+        await Assert.ThrowsAsync<HttpRequestException>(() => Send("drop"));
+        using var length = await Send("length");
+        using var body = JsonDocument.Parse(await length.Content.ReadAsStringAsync());
+        Assert.Equal("length", body.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    private static async Task<int> RunAsync(string file, string[] args, string directory, TimeSpan timeout) =>
+        (await RunWithOutputAsync(file, args, directory, timeout)).Exit;
+
+    private static async Task<(int Exit, string Output)> RunWithOutputAsync(string file, string[] args, string directory, TimeSpan? timeout = null)
+    {
+        var info = new ProcessStartInfo(file, args) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromMinutes(1));
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}
