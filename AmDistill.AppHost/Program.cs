@@ -21,9 +21,11 @@ builder.AddProject<Projects.AmDistill_Api>("api")
     .WithHttpHealthCheck("/health");
 
 // amdistill:generation → generation → amdistill:verification
+// Teachers: the three simulated ones of its appsettings.json, then the real ones of AmDistill:Teachers.
 builder.AddProject<Projects.AmDistill_Generation>("generation")
     .WithPipelineRedis(redis)
     .WithReference(teacherSim).WaitFor(teacherSim)
+    .WithTeachers(builder, firstIndex: 3)
     .WithHttpHealthCheck("/health");
 
 // amdistill:verification → verification → amdistill:scoring

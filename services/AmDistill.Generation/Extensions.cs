@@ -37,6 +37,8 @@ public static class Extensions
                     resilience.CircuitBreaker.MinimumThroughput = 20;
                     resilience.CircuitBreaker.FailureRatio = 0.5;
                     resilience.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(15);
+                    // The standard handler's own concurrency limiter (1,000, no queue) must not refuse what MaxInFlight allows.
+                    resilience.RateLimiter.DefaultRateLimiterOptions.PermitLimit = Math.Max(1000, teacher.MaxInFlight * 2);
                 });
             http.AddHttpMessageHandler(sp => new RateLimitPauseHandler(sp.GetRequiredService<TeacherLimitsRegistry>().For(teacher.Name), sp.GetRequiredService<GenerationMetrics>()));
         }

@@ -27,6 +27,9 @@ public sealed class LocalRedisServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    /// <summary>The server process (for CPU accounting in benchmarks); null while it is killed.</summary>
+    public System.Diagnostics.Process? Process => _process;
+
     /// <summary>For StackExchange.Redis; <c>abortConnect=false</c> so clients ride out a restart.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},abortConnect=false";
 

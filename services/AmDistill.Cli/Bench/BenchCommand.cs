@@ -21,6 +21,16 @@ internal static class BenchCommand
             result.GetValue(messages), result.GetValue(payload), result.GetValue(concurrency), result.GetValue(consumers), result.GetValue(redis)),
             Console.Out, cancellationToken));
 
-        return new Command("bench", "Measure throughput on this machine.") { queue };
+        var requests = new Option<int>("--requests") { Description = "Generation requests in all.", DefaultValueFactory = _ => 10_000 };
+        var inFlight = new Option<int>("--in-flight") { Description = "Requests in flight to the teacher.", DefaultValueFactory = _ => 1000 };
+        var latency = new Option<int>("--latency-ms") { Description = "The simulated teacher's latency per request.", DefaultValueFactory = _ => 2000 };
+        var teacher = new Command("teacher", "Responses/s through the generation service against the teacher simulator, against Little's law.")
+        {
+            requests, inFlight, latency,
+        };
+        teacher.SetAction((result, cancellationToken) => TeacherBenchmark.RunAsync(new TeacherBenchmark.Settings(
+            result.GetValue(requests), result.GetValue(inFlight), result.GetValue(latency)), Console.Out, cancellationToken));
+
+        return new Command("bench", "Measure throughput on this machine.") { queue, teacher };
     }
 }

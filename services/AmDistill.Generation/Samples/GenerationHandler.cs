@@ -27,7 +27,7 @@ public sealed class GenerationHandler(
         var task = context.Message;
         var teacher = teachers.Find(task.Teacher)
             ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is not configured (Generation:Teachers)");
-        var settings = SampleId.SettingsHash(teacher);
+        var settings = teachers.SettingsHash(teacher.Name);
         var db = redis.GetDatabase();
 
         var samples = task.Passes.Select(pass => (Pass: pass, Id: SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))).ToArray();

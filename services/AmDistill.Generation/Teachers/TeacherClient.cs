@@ -32,6 +32,7 @@ public sealed class TeacherRequestException(string teacher, int status, string m
 public sealed class TeacherClient
 {
     private readonly Dictionary<string, (TeacherOptions Options, ChatClient Chat)> _teachers;
+    private readonly Dictionary<string, string> _settingsHashes;
     private readonly TeacherLimitsRegistry _limits;
     private readonly GenerationMetrics _metrics;
 
@@ -40,7 +41,11 @@ public sealed class TeacherClient
         _limits = limits;
         _metrics = metrics;
         _teachers = options.Value.Teachers.ToDictionary(t => t.Name, t => (t, CreateChatClient(t, httpClients.CreateClient(HttpClientName(t.Name)))), StringComparer.Ordinal);
+        _settingsHashes = options.Value.Teachers.ToDictionary(t => t.Name, Samples.SampleId.SettingsHash, StringComparer.Ordinal);
     }
+
+    /// <summary>The teacher's <see cref="Samples.SampleId.SettingsHash"/>, computed once.</summary>
+    public string SettingsHash(string teacher) => _settingsHashes[teacher];
 
     public static string HttpClientName(string teacher) => $"teacher:{teacher}";
 
