@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Cli.Select;
+
+/// <summary><c>amdistill select</c>: applies a selection policy to per-query score records, streaming.</summary>
+internal static class SelectCommand
+{
+    public static Command Create()
+    {
+        var input = new Option<FileInfo>("--input") { Description = "Per-query score records (JSONL; see QueryRecordFormat).", Required = true };
+        var output = new Option<FileInfo?>("--output") { Description = "Selected queries (JSONL); default: standard output." };
+        var policy = new Option<string>("--policy") { Description = "stage1 (Algorithm 1), stage2 (annealing) or band.", DefaultValueFactory = _ => "stage1" };
+        policy.AcceptOnlyFromAmong("stage1", "stage2", "band");
+        var cvThreshold = new Option<double>("--cv-threshold") { Description = "CV_t for every category.", DefaultValueFactory = _ => 0.05 };
+        var std = new Option<string>("--std") { Description = "sample (reproduces the paper's examples) or population (its formula).", DefaultValueFactory = _ => "sample" };
+        std.AcceptOnlyFromAmong("sample", "population");
+        var seed = new Option<int>("--seed") { Description = "Seed of the random choices.", DefaultValueFactory = _ => 0 };
+        var teacher = new Option<string>("--teacher") { Description = "Whose responses are scored and selected.", DefaultValueFactory = _ => "deepseek-r1" };
+        var cap = new Option<string[]>("--cap") { Description = "stage2: at most N queries of a category, e.g. --cap science=20000.", AllowMultipleArgumentsPerToken = true };
+        var band = new Option<string>("--band") { Description = "band: the open pass-rate interval, min,max.", DefaultValueFactory = _ => "0,1" };
+        var explain = new Option<bool>("--explain") { Description = "Also write dropped queries, with the reason." };
+
+        var command = new Command("select", "Pick the training set from scored queries with the paper's policies.")
+        {
+            input, output, policy, cvThreshold, std, seed, teacher, cap, band, explain,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var options = new SelectionOptions
+            {
+                Teacher = result.GetValue(teacher)!,
+                CvThreshold = result.GetValue(cvThreshold),
+                Std = result.GetValue(std) == "population" ? StdConvention.Population : StdConvention.Sample,
+                Seed = result.GetValue(seed),
+            };
+            var bandLimits = result.GetValue(band)!.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            var caps = (result.GetValue(cap) ?? []).Select(c => c.Split('=')).ToDictionary(
+                c => QueryRecordFormat.ParseCategory(c[0]), c => int.Parse(c[1], CultureInfo.InvariantCulture));
+            return await RunAsync(result.GetValue(input)!, result.GetValue(output), result.GetValue(policy)!, options, caps,
+                bandLimits, result.GetValue(explain), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo input, FileInfo? output, string policy, SelectionOptions options,
+        Dictionary<Category, int> caps, double[] band, bool explain, CancellationToken cancellationToken)
+    {
+        await using var stream = output is null ? Console.OpenStandardOutput() : output.Create();
+        await using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        var stageTwo = policy == "stage2" ? new StageTwoSelector(options, caps) : null;
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var (kept, dropped, bad, lineNumber) = (0, 0, 0, 0);
+
+        void Emit(Selection selection)
+        {
+            QueryRecordFormat.Write(writer, selection, options.Teacher);
+            writer.Flush();
+            writer.Reset(); // one JSON value per line
+            stream.WriteByte((byte)'\n');
+        }
+
+        using var reader = input.OpenText();
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            QueryRecord record;
+            try
+            {
+                record = QueryRecordFormat.Parse(line);
+            }
+            catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
+            {
+                bad++;
+                await Console.Error.WriteLineAsync($"{input.Name}:{lineNumber}: skipped: {e.Message}");
+                continue;
+            }
+            var selection = policy switch
+            {
+                "stage2" => stageTwo!.Offer(record),
+                "band" => SelectionPolicies.Band(record, options, band[0], band[1]),
+                _ => SelectionPolicies.StageOne(record, options),
+            };
+            if (selection.Kept) kept++;
+            else dropped++;
+            var why = selection.Reason.Split(':')[0];
+            counts[why] = counts.GetValueOrDefault(why) + 1;
+            if (stageTwo is null && (selection.Kept || explain)) Emit(selection);
+        }
+        if (stageTwo is not null)
+        {
+            kept = 0;
+            foreach (var selection in stageTwo.Results())
+            {
+                kept++;
+                Emit(selection);
+            }
+        }
+        await Console.Error.WriteLineAsync($"{policy}: {kept} queries kept, {(stageTwo is null ? dropped : lineNumber - bad - kept)} dropped, {bad} bad lines; " +
+            string.Join(", ", counts.OrderByDescending(c => c.Value).Select(c => $"{c.Key}: {c.Value}")));
+        return bad == 0 ? 0 : 2;
+    }
+}

@@ -1,0 +1,31 @@
+namespace AmDistill.Scoring.Core;
+
+/// <summary>The categories as the paper scores them (§3): each with its verify_score scale and pass threshold.</summary>
+public enum Category
+{
+    Math,
+    Code,
+    Science,
+    InstructionFollowing,
+    Other,
+}
+
+/// <summary>
+/// Pass thresholds per category (paper §3.1): a response passes when verify_score &gt; threshold.
+/// Defaults: math, code, IF 0.99 (scale [0,1]); science 4.99 (scale [0,5]); other and multi-turn 0.7 (scale [0,1]).
+/// </summary>
+public sealed record Thresholds(double Math = 0.99, double Code = 0.99, double Science = 4.99, double InstructionFollowing = 0.99, double Other = 0.7)
+{
+    public static Thresholds Paper { get; } = new();
+
+    public double For(Category category) => category switch
+    {
+        Category.Math => Math,
+        Category.Code => Code,
+        Category.Science => Science,
+        Category.InstructionFollowing => InstructionFollowing,
+        _ => Other,
+    };
+
+    public bool Passes(Category category, double verifyScore) => verifyScore > For(category);
+}
