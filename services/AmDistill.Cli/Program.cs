@@ -2,9 +2,11 @@
 using System.CommandLine;
 using AmDistill.Cli.Bench;
 using AmDistill.Cli.Select;
+using AmDistill.Cli.Verify;
 
 var root = new RootCommand("AmDistill: turn reasoning queries into a verified, difficulty-graded training set.")
 {
+    VerifyCommand.Create(),
     SelectCommand.Create(),
     BenchCommand.Create(),
 };

@@ -1,0 +1,700 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace AmDistill.Verifiers.Math;
+
+/// <summary>
+/// Parses an extracted answer (LaTeX or plain text) into a <see cref="Node"/>. Recursive descent over a normalised
+/// string; noise (sizing commands, \text units, currency, degrees) is dropped first. Throws <see cref="FormatException"/>
+/// on what it cannot read.
+/// </summary>
+public sealed partial class Parser
+{
+    private const int MaxDepth = 200;
+    private readonly string _s;
+    private readonly Budget _budget;
+    private int _pos;
+    private int _depth;
+
+    private Parser(string text, Budget budget)
+    {
+        _s = text;
+        _budget = budget;
+    }
+
+    public static Node Parse(string answer, Budget budget)
+    {
+        if (answer.Length > 20_000) throw new FormatException("answer too long");
+        var parser = new Parser(Normalize(answer), budget);
+        parser.SkipSpaces();
+        if (parser.AtEnd) throw new FormatException("empty answer");
+        var node = parser.ParseList();
+        parser.SkipSpaces();
+        if (!parser.AtEnd) throw new FormatException($"unexpected '{parser._s[parser._pos..System.Math.Min(parser._s.Length, parser._pos + 10)]}'");
+        return node;
+    }
+
+    // ---------- normalisation ----------
+
+    private static readonly (string From, string To)[] Replacements =
+    [
+        ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""), ("\\Bigr", ""), ("\\big", ""), ("\\Big", ""),
+        ("\\displaystyle", ""), ("\\!", ""), ("\\,", " "), ("\\;", " "), ("\\:", " "), ("\\ ", " "), ("\\quad", " "), ("\\qquad", " "), ("~", " "),
+        ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("\\dbinom", "\\binom"),
+        ("\\leqslant", "\\le"), ("\\geqslant", "\\ge"), ("\\leq", "\\le"), ("\\geq", "\\ge"), ("\\lt", "<"), ("\\gt", ">"), ("\\neq", "\\ne"),
+        ("\\cdot", "*"), ("\\times", "*"), ("\\div", "/"), ("\\ast", "*"),
+        ("−", "-"), ("–", "-"), ("×", "*"), ("÷", "/"), ("≤", "\\le"), ("≥", "\\ge"), ("≠", "\\ne"), ("∞", "\\infty"), ("π", "\\pi"), ("√", "\\sqrt"),
+        ("^\\circ", ""), ("^{\\circ}", ""), ("\\circ", ""), ("°", ""), ("\\degree", ""),
+        ("\\$", ""), ("€", ""), ("£", ""), ("¥", ""), ("m²", ""),
+        ("\\%", "%"), ("\\textstyle", ""), ("\\{", "⦃"), ("\\}", "⦄"), ("\\lbrace", "⦃"), ("\\rbrace", "⦄"),
+        ("\\mathrm{e}", "\\e"), ("\\operatorname", ""), ("\\limits", ""),
+    ];
+
+    internal static string Normalize(string text)
+    {
+        var s = text.Trim();
+        foreach (var (from, to) in Replacements) s = s.Replace(from, to, StringComparison.Ordinal);
+        s = PercentWords().Replace(s, "%");
+        s = s.Replace("<=", "\\le", StringComparison.Ordinal).Replace(">=", "\\ge", StringComparison.Ordinal).Replace("!=", "\\ne", StringComparison.Ordinal);
+        s = s.Trim().TrimEnd('.', ' ', '\n').TrimStart('$').TrimEnd('$').Trim();
+        // "x \in \boxed{…}" leftovers and trailing words are noise; a trailing "." already went.
+        return s;
+    }
+
+    [GeneratedRegex(@"\s*\b(percentage|percent|pct)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex PercentWords();
+
+    // ---------- scanning helpers ----------
+
+    private bool AtEnd => _pos >= _s.Length;
+    private char Peek => _pos < _s.Length ? _s[_pos] : '\0';
+
+    private void SkipSpaces()
+    {
+        while (_pos < _s.Length && (char.IsWhiteSpace(_s[_pos]) || (_s[_pos] == '\\' && _pos + 1 < _s.Length && _s[_pos + 1] == '\\' && false))) _pos++;
+    }
+
+    private bool TryConsume(string token)
+    {
+        SkipSpaces();
+        if (string.CompareOrdinal(_s, _pos, token, 0, token.Length) != 0) return false;
+        // A command must not be a prefix of a longer command (\in vs \infty).
+        if (token[0] == '\\' && char.IsAsciiLetter(token[^1]) && _pos + token.Length < _s.Length && char.IsAsciiLetter(_s[_pos + token.Length])) return false;
+        _pos += token.Length;
+        return true;
+    }
+
+    private void Expect(string token)
+    {
+        if (!TryConsume(token)) throw new FormatException($"expected '{token}' at {_pos}");
+    }
+
+    private T Nest<T>(Func<T> parse)
+    {
+        _budget.Step();
+        if (++_depth > MaxDepth) throw new FormatException("nesting too deep");
+        try
+        {
+            return parse();
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    // ---------- grammar ----------
+
+    /// <summary>list := rel ((',' | ';' | 'and' | 'or') rel)*</summary>
+    private Node ParseList()
+    {
+        var items = new List<Node> { ParseRelation() };
+        while (true)
+        {
+            _budget.Step();
+            SkipSpaces();
+            if (TryConsume(",") || TryConsume(";") || TryConsume("\\text{ and }") || TryConsume("\\text{and}") || TryConsume("\\text{ or }") || TryConsume("\\text{or}")
+                || TryWord("and") || TryWord("or"))
+            {
+                SkipSpaces();
+                if (AtEnd || Peek is ')' or ']' or '⦄' or '}') break;
+                items.Add(ParseRelation());
+                continue;
+            }
+            break;
+        }
+        return items.Count == 1 ? items[0] : new Tuple(items, Parenthesised: false);
+    }
+
+    private bool TryWord(string word)
+    {
+        SkipSpaces();
+        if (string.CompareOrdinal(_s, _pos, word, 0, word.Length) != 0) return false;
+        var end = _pos + word.Length;
+        if (end < _s.Length && char.IsLetter(_s[end])) return false;
+        if (_pos > 0 && char.IsLetter(_s[_pos - 1])) return false;
+        _pos = end;
+        return true;
+    }
+
+    private static readonly (string Token, string Op)[] RelationOps =
+    [
+        ("\\le", "<="), ("\\ge", ">="), ("\\ne", "!="), ("\\approx", "≈"), ("\\equiv", "="), ("\\sim", "="), ("=", "="), ("<", "<"), (">", ">"), (":", ":"),
+    ];
+
+    /// <summary>rel := set-expr (relop set-expr)* | set-expr \in set-expr</summary>
+    private Node ParseRelation() => Nest(() =>
+    {
+        var first = ParseSetExpression();
+        if (TryConsume("\\in")) return new Membership(first, ParseSetExpression());
+        var sides = new List<Node> { first };
+        var ops = new List<string>();
+        while (true)
+        {
+            _budget.Step();
+            var matched = false;
+            foreach (var (token, op) in RelationOps)
+            {
+                if (!TryConsume(token)) continue;
+                ops.Add(op);
+                sides.Add(ParseSetExpression());
+                matched = true;
+                break;
+            }
+            if (!matched) break;
+        }
+        return sides.Count == 1 ? first : new Relation(sides, ops);
+    });
+
+    /// <summary>set-expr := sum (\cup sum)*</summary>
+    private Node ParseSetExpression()
+    {
+        var parts = new List<Node> { ParseSum() };
+        while (TryConsume("\\cup") || TryConsume("∪") || TryConsume("U "))
+        {
+            _budget.Step();
+            parts.Add(ParseSum());
+        }
+        return parts.Count == 1 ? parts[0] : new Union(parts);
+    }
+
+    private Node ParseSum() => Nest(() =>
+    {
+        var terms = new List<Node> { ParseTerm() };
+        while (true)
+        {
+            _budget.Step();
+            SkipSpaces();
+            if (TryConsume("\\pm") || TryConsume("±"))
+            {
+                var right = ParseTerm();
+                var left = terms.Count == 1 ? terms[0] : new Add([.. terms]);
+                terms = [new PlusMinus(left, right)];
+            }
+            else if (TryConsume("\\mp"))
+            {
+                var right = ParseTerm();
+                var left = terms.Count == 1 ? terms[0] : new Add([.. terms]);
+                terms = [new PlusMinus(left, new Neg(right))];
+            }
+            else if (Peek == '+' && !NextIsOperatorRun()) { _pos++; terms.Add(ParseTerm()); }
+            else if (Peek == '-') { _pos++; terms.Add(new Neg(ParseTerm())); }
+            else break;
+        }
+        return terms.Count == 1 ? terms[0] : new Add(terms);
+    });
+
+    private bool NextIsOperatorRun() => _pos + 1 < _s.Length && _s[_pos + 1] == '+';
+
+    private Node ParseTerm() => Nest(() =>
+    {
+        var node = ParseUnary();
+        while (true)
+        {
+            _budget.Step();
+            SkipSpaces();
+            if (Peek == '*') { _pos++; node = Multiply(node, ParseUnary()); }
+            else if (Peek == '/' ) { _pos++; node = new Div(node, ParseUnary()); }
+            else if (StartsPrimary()) node = Multiply(node, ParseUnary(implicitFactor: true));
+            else break;
+        }
+        return node;
+    });
+
+    private static Node Multiply(Node left, Node right)
+    {
+        // Units and words after a number are noise: "125 \text{miles}", "10 cm" keep their number.
+        if (right is Text) return left;
+        if (left is Text) return right;
+        return left is Mul m ? new Mul([.. m.Factors, right]) : new Mul([left, right]);
+    }
+
+    private bool StartsPrimary()
+    {
+        SkipSpaces();
+        if (AtEnd) return false;
+        var c = Peek;
+        if (char.IsAsciiDigit(c) || char.IsLetter(c) || c is '(' or '⦃' or '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1])) return true;
+        if (c == '{') return true;
+        if (c == '\\')
+        {
+            var name = PeekCommand();
+            return name is not ("le" or "ge" or "ne" or "approx" or "in" or "cup" or "pm" or "mp" or "equiv" or "sim" or "end" or "\\" or "text" or "textbf" or "mbox" or "textnormal" or "mathrm" or "mathbf" or "quad")
+                   || (name is "text" or "textbf" or "mbox" or "textnormal" or "mathrm" or "mathbf" && !TextIsConnective());
+        }
+        return false;
+    }
+
+    private bool TextIsConnective()
+    {
+        var save = _pos;
+        try
+        {
+            _pos++;
+            var name = ReadCommandName();
+            var content = ReadGroupRaw().Trim();
+            return content is "and" or "or" or "," || content.Length == 0;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        finally
+        {
+            _pos = save;
+        }
+    }
+
+    private string PeekCommand()
+    {
+        var i = _pos + 1;
+        var start = i;
+        while (i < _s.Length && char.IsAsciiLetter(_s[i])) i++;
+        return i == start ? (i < _s.Length ? _s[i].ToString() : "") : _s[start..i];
+    }
+
+    private Node ParseUnary(bool implicitFactor = false) => Nest(() =>
+    {
+        SkipSpaces();
+        if (!implicitFactor && Peek == '-') { _pos++; return new Neg(ParseUnary()); }
+        if (!implicitFactor && Peek == '+') { _pos++; return ParseUnary(); }
+        return ParsePower();
+    });
+
+    private Node ParsePower() => Nest(() =>
+    {
+        var node = ParsePostfix(ParsePrimary());
+        SkipSpaces();
+        if (Peek == '^')
+        {
+            _pos++;
+            var exponent = ParseExponent();
+            node = ParsePostfix(new Pow(node, exponent));
+        }
+        return node;
+    });
+
+    private Node ParseExponent()
+    {
+        SkipSpaces();
+        if (Peek == '{') return ParseGroup();
+        if (Peek == '-') { _pos++; return new Neg(ParseExponent()); }
+        if (char.IsAsciiDigit(Peek)) return new Num(Rational.FromInteger(_s[_pos++] - '0'));
+        return ParsePrimary();
+    }
+
+    private Node ParsePostfix(Node node)
+    {
+        while (true)
+        {
+            _budget.Step();
+            SkipSpaces();
+            if (Peek == '!' ) { _pos++; node = new Factorial(node); }
+            else if (Peek == '%') { _pos++; node = new Percent(node); }
+            else if (Peek == '\'' ) { _pos++; node = new Sym(Name(node) + "'"); }
+            else break;
+        }
+        return node;
+    }
+
+    private static string Name(Node node) => node is Sym s ? s.Name : node.ToString();
+
+    private Node ParseGroup()
+    {
+        Expect("{");
+        SkipSpaces();
+        if (Peek == '}') { _pos++; return new Text(""); }
+        var inner = ParseList();
+        Expect("}");
+        // {1,3}: braces around a comma list read as a set, as Math-Verify does.
+        return inner is Tuple { Parenthesised: false } t ? new SetNode(t.Items) : inner;
+    }
+
+    private Node ParsePrimary() => Nest(() =>
+    {
+        SkipSpaces();
+        if (AtEnd) throw new FormatException("unexpected end");
+        var c = Peek;
+        if (char.IsAsciiDigit(c) || (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1]))) return ParseNumber();
+        if (c == '{') return ParseGroup();
+        if (c is '(' or '[') return ParseBracket();
+        if (c == '⦃')
+        {
+            _pos++;
+            SkipSpaces();
+            if (Peek == '⦄') { _pos++; return new SetNode([]); }
+            var inner = ParseList();
+            Expect("⦄");
+            return new SetNode(inner is Tuple t ? t.Items : [inner]);
+        }
+        if (c == '|')
+        {
+            _pos++;
+            var inner = ParseSum();
+            Expect("|");
+            return new Func("abs", inner);
+        }
+        if (c == '\\') return ParseCommand();
+        if (char.IsLetter(c)) return ParseIdentifier();
+        throw new FormatException($"unexpected '{c}'");
+    });
+
+    private Node ParseIdentifier()
+    {
+        var start = _pos;
+        _pos++;
+        var name = _s[start].ToString();
+        // Subscripts belong to the name: x_1, S_{ABC}, V_{1}.
+        SkipSpaces();
+        if (Peek == '_')
+        {
+            _pos++;
+            name += "_" + (Peek == '{' ? ReadGroupRaw() : _s[_pos++].ToString());
+        }
+        return new Sym(name);
+    }
+
+    private Node ParseNumber()
+    {
+        var start = _pos;
+        var text = new StringBuilder();
+        while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) text.Append(_s[_pos++]);
+        // Thousands groups: 7,425,000 / 1 000 / 11,111,111,100 (not "0,111", not "32, 349").
+        var grouped = false;
+        if (text.Length <= 3 && text[0] != '0')
+        {
+            while (_pos + 3 < _s.Length + 0 || _pos + 3 == _s.Length - 0)
+            {
+                if (_pos + 4 > _s.Length || _s[_pos] is not (',' or ' ')) break;
+                if (!(char.IsAsciiDigit(_s[_pos + 1]) && char.IsAsciiDigit(_s[_pos + 2]) && char.IsAsciiDigit(_s[_pos + 3]))) break;
+                if (_pos + 4 < _s.Length && char.IsAsciiDigit(_s[_pos + 4])) break;
+                // "1, 2" style lists use ", "; "1 000" uses a bare space; a comma group must be followed by a non-digit.
+                text.Append(_s, _pos + 1, 3);
+                _pos += 4;
+                grouped = true;
+            }
+        }
+        var decimals = 0;
+        if (_pos + 1 < _s.Length && (_s[_pos] == '.' || (_s[_pos] == ',' && !grouped && IsDecimalComma())) && char.IsAsciiDigit(_s[_pos + 1]))
+        {
+            _pos++;
+            text.Append('.');
+            while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) { text.Append(_s[_pos++]); decimals++; }
+        }
+        if (_pos + 1 < _s.Length && (_s[_pos] is 'e' or 'E') && (char.IsAsciiDigit(_s[_pos + 1]) || (_s[_pos + 1] is '-' or '+' && _pos + 2 < _s.Length && char.IsAsciiDigit(_s[_pos + 2]))))
+        {
+            var save = _pos;
+            var exp = new StringBuilder("e");
+            _pos++;
+            if (_s[_pos] is '-' or '+') exp.Append(_s[_pos++]);
+            while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) exp.Append(_s[_pos++]);
+            if (_pos < _s.Length && char.IsAsciiLetter(_s[_pos])) _pos = save; // "2e x" is 2·e·x, not an exponent
+            else text.Append(exp);
+        }
+        if (text.Length > 400) throw new FormatException("number too long");
+        var value = Rational.ParseDecimal(text.ToString());
+        // Base subscripts: 1010_2, 123_{8}
+        SkipSpaces();
+        if (Peek == '_' && decimals == 0)
+        {
+            var save = _pos;
+            var digits = _s[start.._pos].Trim();
+            _pos++;
+            var baseText = Peek == '{' ? ReadGroupRaw() : _s[_pos++].ToString();
+            if (int.TryParse(baseText, NumberStyles.None, CultureInfo.InvariantCulture, out var radix) && radix is >= 2 and <= 36)
+                return new Num(FromBase(digits, radix));
+            _pos = save;
+        }
+        // Mixed number: 4 4/9 or 4\frac{4}{9}
+        if (decimals == 0 && !grouped && MixedFraction() is { } fraction) return new Num(value + fraction);
+        return new Num(value, decimals);
+    }
+
+    /// <summary>"1000,99" or "1,22" or "0,111": one comma, digits after, not a thousands group.</summary>
+    private bool IsDecimalComma()
+    {
+        var i = _pos + 1;
+        var n = 0;
+        while (i < _s.Length && char.IsAsciiDigit(_s[i])) { i++; n++; }
+        if (n == 0) return false;
+        // Another comma-number after it means a list (1,2,3), not a decimal.
+        if (i < _s.Length && _s[i] == ',') return false;
+        var before = _pos - 1;
+        while (before >= 0 && char.IsAsciiDigit(_s[before])) before--;
+        var intDigits = _pos - before - 1;
+        return n != 3 || (intDigits == 1 && _s[before + 1] == '0') || intDigits > 3;
+    }
+
+    private Rational? MixedFraction()
+    {
+        var save = _pos;
+        if (_pos >= _s.Length) return null;
+        var spaced = _s[_pos] == ' ';
+        SkipSpaces();
+        var m = !spaced ? System.Text.RegularExpressions.Match.Empty : MixedPattern().Match(_s, _pos);
+        if (m.Success && m.Index == _pos && (m.Index + m.Length == _s.Length || !char.IsAsciiDigit(_s[m.Index + m.Length])))
+        {
+            var num = BigInteger.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            var den = BigInteger.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+            if (!den.IsZero && num < den)
+            {
+                _pos += m.Length;
+                return new Rational(num, den);
+            }
+        }
+        if (_pos + 5 < _s.Length && string.CompareOrdinal(_s, _pos, "\\frac", 0, 5) == 0)
+        {
+            var fracStart = _pos;
+            try
+            {
+                _pos += 5;
+                var n = ReadGroupRaw();
+                var d = ReadGroupRaw();
+                if (BigInteger.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var num) && BigInteger.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var den) && !den.IsZero && num < den)
+                    return new Rational(num, den);
+            }
+            catch (FormatException)
+            {
+            }
+            _pos = fracStart;
+        }
+        _pos = save;
+        return null;
+    }
+
+    [GeneratedRegex(@"(\d+)\s*/\s*(\d+)")]
+    private static partial Regex MixedPattern();
+
+    private static Rational FromBase(string digits, int radix)
+    {
+        BigInteger value = 0;
+        foreach (var d in digits.Replace(",", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal))
+        {
+            var v = char.IsAsciiDigit(d) ? d - '0' : char.ToUpperInvariant(d) - 'A' + 10;
+            if (v >= radix) throw new FormatException($"digit {d} in base {radix}");
+            value = value * radix + v;
+        }
+        return Rational.FromInteger(value);
+    }
+
+    /// <summary>( … ), [ … ], ( … ], [ … ): tuples, intervals, groups.</summary>
+    private Node ParseBracket()
+    {
+        var open = _s[_pos++];
+        SkipSpaces();
+        var inner = ParseList();
+        SkipSpaces();
+        var close = Peek;
+        if (close is not (')' or ']')) throw new FormatException("unclosed bracket");
+        _pos++;
+        var items = inner is Tuple { Parenthesised: false } t ? t.Items : [inner];
+        if (items.Count == 2 && (open == '[' || close == ']'))
+            return new Interval(items[0], items[1], open == '[', close == ']');
+        if (items.Count == 1 && open == '(' && close == ')') return items[0];
+        if (items.Count == 1) return open == '[' && close == ']' ? items[0] : throw new FormatException("half-open group");
+        return new Tuple(items, Parenthesised: true);
+    }
+
+    private string ReadCommandName()
+    {
+        var start = _pos;
+        while (_pos < _s.Length && char.IsAsciiLetter(_s[_pos])) _pos++;
+        if (_pos == start && _pos < _s.Length) _pos++;
+        return _s[start.._pos];
+    }
+
+    /// <summary>The raw text of a {…} group (balanced), or of a single character argument.</summary>
+    private string ReadGroupRaw()
+    {
+        SkipSpaces();
+        if (Peek != '{')
+        {
+            if (AtEnd) throw new FormatException("missing argument");
+            if (Peek == '\\') { var s = _pos; _pos++; ReadCommandName(); return _s[s.._pos]; }
+            return _s[_pos++].ToString();
+        }
+        var depth = 0;
+        var start = _pos + 1;
+        for (; _pos < _s.Length; _pos++)
+        {
+            _budget.Step();
+            if (_s[_pos] == '{') depth++;
+            else if (_s[_pos] == '}' && --depth == 0)
+            {
+                _pos++;
+                return _s[start..(_pos - 1)];
+            }
+        }
+        throw new FormatException("unbalanced braces");
+    }
+
+    private Node ParseArgument()
+    {
+        SkipSpaces();
+        if (Peek == '{') return ParseGroup();
+        if (char.IsAsciiDigit(Peek)) return new Num(Rational.FromInteger(_s[_pos++] - '0')); // \frac12, \sqrt3
+        return ParsePrimary();
+    }
+
+    private static readonly Dictionary<string, string> Functions = new(StringComparer.Ordinal)
+    {
+        ["sin"] = "sin", ["cos"] = "cos", ["tan"] = "tan", ["sec"] = "sec", ["csc"] = "csc", ["cot"] = "cot",
+        ["arcsin"] = "asin", ["arccos"] = "acos", ["arctan"] = "atan", ["sinh"] = "sinh", ["cosh"] = "cosh", ["tanh"] = "tanh",
+        ["ln"] = "ln", ["log"] = "log", ["exp"] = "exp", ["lg"] = "log",
+    };
+
+    private static readonly Dictionary<string, string> Greek = new(StringComparer.Ordinal)
+    {
+        ["alpha"] = "α", ["beta"] = "β", ["gamma"] = "γ", ["delta"] = "δ", ["epsilon"] = "ε", ["varepsilon"] = "ε", ["zeta"] = "ζ", ["eta"] = "η",
+        ["theta"] = "θ", ["vartheta"] = "θ", ["iota"] = "ι", ["kappa"] = "κ", ["lambda"] = "λ", ["mu"] = "μ", ["nu"] = "ν", ["xi"] = "ξ",
+        ["rho"] = "ρ", ["sigma"] = "σ", ["tau"] = "τ", ["phi"] = "φ", ["varphi"] = "φ", ["chi"] = "χ", ["psi"] = "ψ", ["omega"] = "ω",
+        ["Gamma"] = "Γ", ["Delta"] = "Δ", ["Theta"] = "Θ", ["Lambda"] = "Λ", ["Sigma"] = "Σ", ["Phi"] = "Φ", ["Psi"] = "Ψ", ["Omega"] = "Ω",
+    };
+
+    private Node ParseCommand()
+    {
+        _pos++; // backslash
+        var name = ReadCommandName();
+        switch (name)
+        {
+            case "frac":
+                return new Div(ParseArgument(), ParseArgument());
+            case "binom":
+                return new Func("binom", new Tuple([ParseArgument(), ParseArgument()], true));
+            case "sqrt":
+            {
+                SkipSpaces();
+                Node degree = new Num(Rational.FromInteger(2));
+                if (Peek == '[')
+                {
+                    _pos++;
+                    degree = ParseSum();
+                    Expect("]");
+                }
+                return new Root(ParseArgument(), degree);
+            }
+            case "pi": return new Const("pi", System.Math.PI);
+            case "e": return new Const("e", System.Math.E);
+            case "infty" or "inf": return new Const("oo", double.PositiveInfinity);
+            case "emptyset" or "varnothing": return new SetNode([]);
+            case "boxed" or "fbox" or "mathbf" or "mathbb" or "mathit" or "mathcal" or "bm" or "boldsymbol" or "overline" or "hat" or "vec" or "widehat" or "mathrm":
+            {
+                SkipSpaces();
+                if (Peek != '{') return ParsePrimary();
+                var inner = ParseGroup();
+                return name == "mathrm" && inner is Sym { Name.Length: > 1 } word ? new Text(word.Name) : inner;
+            }
+            case "text" or "textbf" or "textit" or "mbox" or "textnormal" or "texttt" or "textrm" or "mathtt":
+                return new Text(Regex.Replace(ReadGroupRaw().Trim(), @"\s+", " "));
+            case "begin":
+                return ParseEnvironment();
+            case "lfloor":
+            {
+                var inner = ParseSum();
+                Expect("\\rfloor");
+                return new Func("floor", inner);
+            }
+            case "lceil":
+            {
+                var inner = ParseSum();
+                Expect("\\rceil");
+                return new Func("ceil", inner);
+            }
+            case "lvert" or "vert" or "mid":
+            {
+                var inner = ParseSum();
+                if (!TryConsume("\\rvert") && !TryConsume("\\vert") && !TryConsume("\\mid")) Expect("|");
+                return new Func("abs", inner);
+            }
+            case "langle":
+            {
+                var inner = ParseList();
+                Expect("\\rangle");
+                return new Tuple(inner is Tuple t ? t.Items : [inner], true);
+            }
+        }
+        if (Functions.TryGetValue(name, out var function)) return ParseFunction(function);
+        if (Greek.TryGetValue(name, out var letter)) return new Sym(letter);
+        throw new FormatException($"unknown command \\{name}");
+    }
+
+    private Node ParseFunction(string function)
+    {
+        SkipSpaces();
+        Node? power = null;
+        if (Peek == '^')
+        {
+            _pos++;
+            power = ParseExponent();
+        }
+        SkipSpaces();
+        if (function == "log" && Peek == '_')
+        {
+            _pos++;
+            var logBase = ParseArgument();
+            var argument = ParseFunctionArgument();
+            Node log = new Div(new Func("ln", argument), new Func("ln", logBase));
+            return power is null ? log : new Pow(log, power);
+        }
+        var arg = ParseFunctionArgument();
+        Node call = new Func(function, arg);
+        return power is null ? call : power is Neg { Operand: Num { Value.IsInteger: true } one } && one.Value == Rational.One && function is "sin" or "cos" or "tan"
+            ? new Func("a" + function, arg)
+            : new Pow(call, power);
+    }
+
+    private Node ParseFunctionArgument()
+    {
+        SkipSpaces();
+        if (Peek == '(') return ParseBracket();
+        if (Peek == '{') return ParseGroup();
+        // \sin 2x: the argument is the next product of plain factors.
+        var node = ParsePower();
+        while (StartsPrimary() && Peek != '\\') node = Multiply(node, ParsePower());
+        return node;
+    }
+
+    private Node ParseEnvironment()
+    {
+        var environment = ReadGroupRaw();
+        if (environment == "array") ReadGroupRaw(); // column spec
+        var end = $"\\end{{{environment}}}";
+        var close = _s.IndexOf(end, _pos, StringComparison.Ordinal);
+        if (close < 0) throw new FormatException($"unclosed {environment}");
+        var body = _s[_pos..close];
+        _pos = close + end.Length;
+        if (environment is "align" or "align*" or "aligned" or "cases" or "gather" or "gather*")
+            throw new FormatException($"environment {environment} is not an answer");
+        var rows = new List<IReadOnlyList<Node>>();
+        foreach (var row in body.Split("\\\\"))
+        {
+            _budget.Step();
+            if (string.IsNullOrWhiteSpace(row)) continue;
+            rows.Add([.. row.Split('&').Select(cell => Parse(cell, _budget))]);
+        }
+        if (rows.Count == 0) throw new FormatException("empty matrix");
+        return new Matrix(rows);
+    }
+}
