@@ -10,25 +10,49 @@ public static partial class AnswerExtractor
     /// several) and the last \boxed{} / \fbox{}; "final answer is …"; &lt;answer&gt;…&lt;/answer&gt;; the last LaTeX
     /// math spans; the whole text when short; the last number. A truncated \boxed{ gives no candidate from it.
     /// </summary>
-    public static IReadOnlyList<string> Candidates(string response)
+    public static IReadOnlyList<string> Candidates(string response, bool plainNumbers = true)
     {
         var text = DropThinking(response);
         var candidates = new List<string>();
-        var boxed = Boxed(text);
+        var boxed = Boxed(text).Select(b => b.Trim()).Where(b => b.Length > 0).Distinct(StringComparer.Ordinal).ToList();
         if (boxed.Count > 1) candidates.Add(string.Join(", ", boxed));
         if (boxed.Count > 0) candidates.Add(boxed[^1]);
 
-        foreach (Match m in FinalAnswer().Matches(text).Reverse()) { candidates.Add(m.Groups[1].Value.Trim()); break; }
+        foreach (Match m in FinalAnswer().Matches(text).Reverse())
+        {
+            candidates.Add(LastMath(m.Groups[1].Value, plainNumbers) ?? m.Groups[1].Value.Trim());
+            break;
+        }
         foreach (Match m in AnswerTag().Matches(text).Reverse()) { candidates.Add(m.Groups[1].Value.Trim()); break; }
 
         var spans = LatexSpans(text);
-        if (spans.Count > 1 && spans.All(s => s.Length < 40) && JoinedBy().IsMatch(text)) candidates.Add(string.Join(", ", spans));
-        for (var i = spans.Count - 1; i >= 0 && i >= spans.Count - 2; i--) candidates.Add(spans[i]);
+        if (spans.Count > 1 && spans.All(s => s.Body.Length < 40) && JoinedBy().IsMatch(text)) candidates.Add(string.Join(", ", spans.Select(s => s.Body)));
+        if (!IsProse(text) && text.Length <= 200) candidates.Add(text.Trim());
+        if (LastMath(text, plainNumbers) is { } last) candidates.Add(last);
+        for (var i = spans.Count - 1; i >= 0 && i >= spans.Count - 2; i--) candidates.Add(spans[i].Body);
+        return [.. candidates.Where(c => c.Length > 0 && !IsProse(c)).Distinct(StringComparer.Ordinal)];
+    }
 
-        if (text.Length <= 120) candidates.Add(text.Trim());
-        var numbers = LastNumber().Matches(text);
-        if (numbers.Count > 0) candidates.Add(numbers[^1].Value);
-        return [.. candidates.Where(c => c.Length > 0).Distinct(StringComparer.Ordinal)];
+    /// <summary>The last piece of math in a text: its last LaTeX span or its last plain number, whichever comes later.</summary>
+    private static string? LastMath(string text, bool plainNumbers)
+    {
+        var spans = LatexSpans(text);
+        var span = spans.Count > 0 ? spans[^1] : default;
+        var numbers = plainNumbers ? LastNumber().Matches(StripSpans(text)) : null;
+        var number = numbers is { Count: > 0 } ? numbers[^1] : null;
+        if (span.Body is null) return number?.Value;
+        if (number is null) return span.Body;
+        // A bare name in math ("the largest $n$ is 34") is not the answer when a number follows it.
+        return number.Index > span.End || (span.Body.Length == 1 && char.IsLetter(span.Body[0])) ? number.Value : span.Body;
+    }
+
+    private static string StripSpans(string text) => InlineMath().Replace(DisplayMath().Replace(text, m => new string(' ', m.Length)), m => new string(' ', m.Length));
+
+    /// <summary>Running words (three letters or more outside LaTeX commands and \text{}) make a candidate prose, not an answer.</summary>
+    private static bool IsProse(string candidate)
+    {
+        var stripped = Commands().Replace(candidate, " ");
+        return Words().Matches(stripped).Count >= 2 || Words().Match(stripped) is { Success: true, Length: >= 5 } && stripped.Trim().Length > 12;
     }
 
     public static string DropThinking(string response)
@@ -74,13 +98,20 @@ public static partial class AnswerExtractor
         }
     }
 
-    private static List<string> LatexSpans(string text)
+    private static List<(int At, int End, string Body)> LatexSpans(string text)
     {
-        var spans = new List<(int At, string Body)>();
-        foreach (Match m in DisplayMath().Matches(text)) spans.Add((m.Index, m.Groups[1].Value + m.Groups[2].Value + m.Groups[3].Value));
-        foreach (Match m in InlineMath().Matches(text)) spans.Add((m.Index, m.Groups[1].Value + m.Groups[2].Value));
-        return [.. spans.OrderBy(s => s.At).Select(s => s.Body.Trim()).Where(s => s.Length > 0)];
+        var spans = new List<(int At, int End, string Body)>();
+        foreach (Match m in DisplayMath().Matches(text)) spans.Add((m.Index, m.Index + m.Length, m.Groups[1].Value + m.Groups[2].Value + m.Groups[3].Value));
+        var display = DisplayMath().Replace(text, m => new string(' ', m.Length));
+        foreach (Match m in InlineMath().Matches(display)) spans.Add((m.Index, m.Index + m.Length, m.Groups[1].Value + m.Groups[2].Value));
+        return [.. spans.OrderBy(s => s.At).Select(s => (s.At, s.End, s.Body.Trim())).Where(s => s.Item3.Length > 0)];
     }
+
+    [GeneratedRegex(@"\\(?:text|textbf|mbox|textnormal|mathrm)\{[^{}]*\}|\\[A-Za-z]+")]
+    private static partial Regex Commands();
+
+    [GeneratedRegex(@"[A-Za-z]{3,}")]
+    private static partial Regex Words();
 
     [GeneratedRegex(@"(?i)final answer(?: is)?\s*[:：]?\s*(.+?)\s*(?:$|\n)", RegexOptions.Multiline)]
     private static partial Regex FinalAnswer();

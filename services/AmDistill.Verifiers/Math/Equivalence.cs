@@ -10,6 +10,9 @@ public sealed record MathVerifyOptions
     public bool AllowSetRelation { get; init; }
 
     public TimeSpan Budget { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Whether a plain number in running text counts as an answer (Math-Verify's "expr" extraction); off: LaTeX only.</summary>
+    public bool PlainNumbers { get; init; } = true;
 }
 
 /// <summary>Whether two parsed answers mean the same; every rule is one of a few small methods below.</summary>
@@ -90,8 +93,22 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     {
         if (relation.Ops.Any(op => op != "=")) return null;
         if (relation.Sides.Count > 2) return relation.Sides[^1];
-        return IsNameLike(relation.Sides[0]) ? relation.Sides[1] : null;
+        // k = 1 names a value; 1 + 2 = 3 or A + B = C (computations without unknowns) end in one.
+        return IsNameLike(relation.Sides[0]) || !HasSymbols(relation.Sides[0]) ? relation.Sides[1] : null;
     }
+
+    private static bool HasSymbols(Node node) => node switch
+    {
+        Sym => true,
+        Add a => a.Terms.Any(HasSymbols),
+        Mul m => m.Factors.Any(HasSymbols),
+        Div d => HasSymbols(d.Numerator) || HasSymbols(d.Denominator),
+        Neg n => HasSymbols(n.Operand),
+        Pow p => HasSymbols(p.Base) || HasSymbols(p.Exponent),
+        Func f => HasSymbols(f.Argument),
+        Root r => HasSymbols(r.Radicand),
+        _ => false,
+    };
 
     private static bool IsNameLike(Node node) => node switch
     {

@@ -56,7 +56,7 @@ public sealed class Evaluator(Budget budget, IReadOnlyDictionary<string, double>
                 var a = Eval(div.Numerator);
                 var b = Eval(div.Denominator);
                 if (a.Exact is { } x && b.Exact is { } y && !y.IsZero) return Value.Of(x / y);
-                return Value.Of(a.Approx / b.Approx);
+                return Value.Of(b.Approx == 0 ? double.NaN : a.Approx / b.Approx); // 12:00 is not 1:00
             }
             case Pow pow: return Power(Eval(pow.Base), Eval(pow.Exponent));
             case Root root:

@@ -13,7 +13,7 @@ public sealed record MathVerdict(bool? Equal, string? GoldAnswer, string? PredAn
 /// and compare exactly (rationals), structurally (sets, tuples, intervals, matrices, equations) and numerically.
 /// Never throws; never runs past its budget.
 /// </summary>
-public static class MathVerifier
+public static partial class MathVerifier
 {
     public static MathVerdict Verify(string gold, string prediction, MathVerifyOptions? options = null)
     {
@@ -22,12 +22,17 @@ public static class MathVerifier
         var budget = new Budget(options.Budget);
         try
         {
-            var goldParsed = FirstParsed(AnswerExtractor.Candidates(gold), budget);
-            if (goldParsed is null) return Done(null, null, null, "gold answer could not be extracted or parsed");
-            var predCandidates = AnswerExtractor.Candidates(prediction);
-            var predParsed = FirstParsed(predCandidates, budget);
+            // A gold answer that is one capital letter is a multiple-choice answer.
+            if (ChoiceLetter().Match(gold.Trim()) is { Success: true } letter && Choice.ChoiceVerifier.Extract(prediction, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") is { } chosen)
+                return Done(chosen == letter.Groups[1].Value[0], letter.Groups[1].Value, chosen.ToString(), chosen == letter.Groups[1].Value[0] ? "same choice" : "other choice");
+
+            var goldCandidates = AnswerExtractor.Candidates(gold, options.PlainNumbers);
+            var goldParsed = FirstParsed(goldCandidates, budget, out var goldError);
+            if (goldParsed is null) return Done(null, null, null, goldCandidates.Count == 0 ? "no gold answer found" : $"gold answer not parsed: {goldError}");
+            var predCandidates = AnswerExtractor.Candidates(prediction, options.PlainNumbers);
+            var predParsed = FirstParsed(predCandidates, budget, out var predError);
             if (predParsed is null)
-                return Done(false, goldParsed.Value.Text, null, predCandidates.Count == 0 ? "no answer in the response" : "the response's answer could not be parsed");
+                return Done(false, goldParsed.Value.Text, null, predCandidates.Count == 0 ? "no answer in the response" : $"answer not parsed: {predError}");
             var equivalence = new Equivalence(budget, options);
             var equal = equivalence.Equal(goldParsed.Value.Node, predParsed.Value.Node);
             return Done(equal, goldParsed.Value.Text, predParsed.Value.Text, equal ? "equivalent" : "not equivalent");
@@ -44,18 +49,23 @@ public static class MathVerifier
         MathVerdict Done(bool? equal, string? g, string? p, string reason) => new(equal, g, p, reason, Stopwatch.GetElapsedTime(started));
     }
 
-    private static (string Text, Node Node)? FirstParsed(IReadOnlyList<string> candidates, Budget budget)
+    private static (string Text, Node Node)? FirstParsed(IReadOnlyList<string> candidates, Budget budget, out string? firstError)
     {
+        firstError = null;
         foreach (var candidate in candidates)
         {
             try
             {
                 return (candidate, Parser.Parse(candidate, budget));
             }
-            catch (FormatException)
+            catch (FormatException e)
             {
+                firstError ??= $"{e.Message} in '{(candidate.Length > 60 ? candidate[..60] + "…" : candidate)}'";
             }
         }
         return null;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$?\s*(?:\\text\{)?\(?([A-Z])\)?\}?\s*\$?$")]
+    private static partial System.Text.RegularExpressions.Regex ChoiceLetter();
 }

@@ -54,7 +54,8 @@ public sealed partial class Parser
 
     internal static string Normalize(string text)
     {
-        var s = text.Trim();
+        var s = ThousandsThinSpace().Replace(text.Trim(), ",");
+        s = DoubledBackslash().Replace(s, "\\");
         foreach (var (from, to) in Replacements) s = s.Replace(from, to, StringComparison.Ordinal);
         s = PercentWords().Replace(s, "%");
         s = s.Replace("<=", "\\le", StringComparison.Ordinal).Replace(">=", "\\ge", StringComparison.Ordinal).Replace("!=", "\\ne", StringComparison.Ordinal);
@@ -62,6 +63,13 @@ public sealed partial class Parser
         // "x \in \boxed{…}" leftovers and trailing words are noise; a trailing "." already went.
         return s;
     }
+
+    [GeneratedRegex(@",\\!\s*(?=\d{3})")]
+    private static partial Regex ThousandsThinSpace();
+
+    /// <summary>"\\le" written where "\le" was meant (escaped twice on the way).</summary>
+    [GeneratedRegex(@"\\\\(?=(le|ge|ne|leq|geq|neq|boxed|frac|sqrt|pi|in|cup|text|cdot|times|pm)\b)")]
+    private static partial Regex DoubledBackslash();
 
     [GeneratedRegex(@"\s*\b(percentage|percent|pct)\b", RegexOptions.IgnoreCase)]
     private static partial Regex PercentWords();
@@ -280,6 +288,7 @@ public sealed partial class Parser
         SkipSpaces();
         if (!implicitFactor && Peek == '-') { _pos++; return new Neg(ParseUnary()); }
         if (!implicitFactor && Peek == '+') { _pos++; return ParseUnary(); }
+        if (!implicitFactor && (TryConsume("\\pm") || TryConsume("±"))) return new PlusMinus(new Num(Rational.Zero), ParseUnary());
         return ParsePower();
     });
 
@@ -326,7 +335,9 @@ public sealed partial class Parser
         Expect("{");
         SkipSpaces();
         if (Peek == '}') { _pos++; return new Text(""); }
+        _bracketDepth++;
         var inner = ParseList();
+        _bracketDepth--;
         Expect("}");
         // {1,3}: braces around a comma list read as a set, as Math-Verify does.
         return inner is Tuple { Parenthesised: false } t ? new SetNode(t.Items) : inner;
@@ -383,7 +394,7 @@ public sealed partial class Parser
         while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) text.Append(_s[_pos++]);
         // Thousands groups: 7,425,000 / 1 000 / 11,111,111,100 (not "0,111", not "32, 349").
         var grouped = false;
-        if (text.Length <= 3 && text[0] != '0')
+        if (text.Length is > 0 and <= 3 && text[0] != '0')
         {
             while (_pos + 3 < _s.Length + 0 || _pos + 3 == _s.Length - 0)
             {
@@ -432,20 +443,24 @@ public sealed partial class Parser
         return new Num(value, decimals);
     }
 
-    /// <summary>"1000,99" or "1,22" or "0,111": one comma, digits after, not a thousands group.</summary>
+    /// <summary>
+    /// "1000,99", "1,22", "0,111": a decimal comma only when it is the answer's only comma, outside brackets, with two
+    /// digits after it (or three after a leading 0, or after more than three digits); otherwise a list separator.
+    /// </summary>
     private bool IsDecimalComma()
     {
+        if (_bracketDepth > 0 || _s.Count(c => c == ',') != 1) return false;
         var i = _pos + 1;
         var n = 0;
         while (i < _s.Length && char.IsAsciiDigit(_s[i])) { i++; n++; }
         if (n == 0) return false;
-        // Another comma-number after it means a list (1,2,3), not a decimal.
-        if (i < _s.Length && _s[i] == ',') return false;
         var before = _pos - 1;
         while (before >= 0 && char.IsAsciiDigit(_s[before])) before--;
         var intDigits = _pos - before - 1;
-        return n != 3 || (intDigits == 1 && _s[before + 1] == '0') || intDigits > 3;
+        return n == 2 || (n == 3 && intDigits == 1 && _s[before + 1] == '0') || (n != 1 && intDigits > 3);
     }
+
+    private int _bracketDepth;
 
     private Rational? MixedFraction()
     {
@@ -504,7 +519,9 @@ public sealed partial class Parser
     {
         var open = _s[_pos++];
         SkipSpaces();
+        _bracketDepth++;
         var inner = ParseList();
+        _bracketDepth--;
         SkipSpaces();
         var close = Peek;
         if (close is not (')' or ']')) throw new FormatException("unclosed bracket");
