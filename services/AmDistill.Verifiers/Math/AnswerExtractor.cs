@@ -107,7 +107,7 @@ public static partial class AnswerExtractor
         return [.. spans.OrderBy(s => s.At).Select(s => (s.At, s.End, s.Body.Trim())).Where(s => s.Item3.Length > 0)];
     }
 
-    [GeneratedRegex(@"\\(?:text|textbf|mbox|textnormal|mathrm)\{[^{}]*\}|\\[A-Za-z]+")]
+    [GeneratedRegex(@"\\(?:text|textbf|mbox|textnormal|mathrm|begin|end)\{[^{}]*\}|\\[A-Za-z]+")]
     private static partial Regex Commands();
 
     [GeneratedRegex(@"[A-Za-z]{3,}")]
@@ -122,13 +122,13 @@ public static partial class AnswerExtractor
     [GeneratedRegex(@"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\begin\{equation\*?\}(.+?)\\end\{equation\*?\}", RegexOptions.Singleline)]
     private static partial Regex DisplayMath();
 
-    [GeneratedRegex(@"(?<![\$\\])\$(?!\$)([^\$\n]+?)(?<!\\)\$|\\\(([^\n]+?)\\\)")]
+    [GeneratedRegex(@"(?<![\$\\])\$(?!\$)((?:\\\$|[^\$\n])+?)(?<!\\)\$|\\\(([^\n]+?)\\\)")]
     private static partial Regex InlineMath();
 
     [GeneratedRegex(@"\$\s*(and|or|,)\s*\$")]
     private static partial Regex JoinedBy();
 
-    [GeneratedRegex(@"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])-?\d+(?:[.,]\d+)?(?![\w])")]
+    [GeneratedRegex(@"(?<![\w.])-?\d+\s*/\s*\d+(?![\d.])|(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|(?<![\w.])-?\d+(?:[.,]\d+)?(?!\d)")]
     private static partial Regex LastNumber();
 
     [GeneratedRegex(@"-?[\w.]+")]

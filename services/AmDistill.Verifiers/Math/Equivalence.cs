@@ -51,8 +51,18 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         if (pred is Membership pmem) return gold is Relation grel ? Equal(RelationAsSet(grel) ?? new Text(""), pmem.Set) : Equal(gold, pmem.Set);
 
         if (gold is Relation g && pred is Relation p) return RelationsEqual(g, p);
-        if (gold is Relation goldRelation) return EquationValue(goldRelation) is { } gv && Equal(gv, pred);
-        if (pred is Relation predRelation) return EquationValue(predRelation) is { } pv && Equal(gold, pv);
+        if (gold is Relation goldRelation)
+            return EquationValue(goldRelation) is { } gv ? Equal(gv, pred) : RelationAsSet(goldRelation) is { } gs && Equal(gs, pred);
+        if (pred is Relation predRelation)
+            return EquationValue(predRelation) is { } pv ? Equal(gold, pv) : RelationAsSet(predRelation) is { } ps && Equal(gold, ps);
+
+        // ± inside an expression: the answer is both values.
+        if (ContainsPlusMinus(gold) || ContainsPlusMinus(pred))
+        {
+            var goldValues = ExpandPlusMinus(gold);
+            var predValues = ExpandPlusMinus(pred);
+            if (goldValues.Count > 1 || predValues.Count > 1) return Unordered(goldValues, predValues);
+        }
 
         if (gold is Text || pred is Text) return TextEqual(gold, pred);
         if (gold is Matrix gmat && pred is Matrix pmat) return MatricesEqual(gmat, pmat);
@@ -94,7 +104,42 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         if (relation.Ops.Any(op => op != "=")) return null;
         if (relation.Sides.Count > 2) return relation.Sides[^1];
         // k = 1 names a value; 1 + 2 = 3 or A + B = C (computations without unknowns) end in one.
-        return IsNameLike(relation.Sides[0]) || !HasSymbols(relation.Sides[0]) ? relation.Sides[1] : null;
+        return IsNameLike(relation.Sides[0]) || (!HasSymbols(relation.Sides[0]) && !HasSymbols(relation.Sides[1])) ? relation.Sides[1] : null;
+    }
+
+    private static bool ContainsPlusMinus(Node node) => node switch
+    {
+        PlusMinus => true,
+        Add a => a.Terms.Any(ContainsPlusMinus),
+        Mul m => m.Factors.Any(ContainsPlusMinus),
+        Div d => ContainsPlusMinus(d.Numerator) || ContainsPlusMinus(d.Denominator),
+        Neg n => ContainsPlusMinus(n.Operand),
+        _ => false,
+    };
+
+    /// <summary>The values of an expression with ± in it (one ± gives two; nested ones are expanded one at a time, at most 8).</summary>
+    private static List<Node> ExpandPlusMinus(Node node)
+    {
+        List<Node> Expand(Node n) => n switch
+        {
+            PlusMinus pm => [.. Expand(pm.Left).SelectMany(l => Expand(pm.Right).SelectMany(r => new Node[] { new Add([l, r]), new Add([l, new Neg(r)]) }))],
+            Add a => Combine(a.Terms, terms => new Add(terms)),
+            Mul m => Combine(m.Factors, factors => new Mul(factors)),
+            Div d => [.. Expand(d.Numerator).SelectMany(x => Expand(d.Denominator).Select(y => (Node)new Div(x, y)))],
+            Neg g => [.. Expand(g.Operand).Select(x => (Node)new Neg(x))],
+            _ => [n],
+        };
+        List<Node> Combine(IReadOnlyList<Node> parts, Func<List<Node>, Node> make)
+        {
+            var results = new List<List<Node>> { new() };
+            foreach (var part in parts)
+            {
+                var options = Expand(part);
+                results = [.. results.SelectMany(r => options.Select(o => new List<Node>(r) { o })).Take(8)];
+            }
+            return [.. results.Select(make)];
+        }
+        return Expand(node);
     }
 
     private static bool HasSymbols(Node node) => node switch
@@ -132,6 +177,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         }
         if (gold.Sides.Count == 3 && pred.Sides.Count == 3 && RelationAsSet(gold) is { } gi && RelationAsSet(pred) is { } pi)
             return Equal(gi, pi);
+        if (gold.Ops.SequenceEqual(pred.Ops) && gold.Sides.Count > 2 && Ordered(gold.Sides, pred.Sides)) return true;
         if (gold.Sides.Count != 2 || pred.Sides.Count != 2) return false;
         var (ge, gop) = Normalized(gold);
         var (pe, pop) = Normalized(pred);
@@ -156,7 +202,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     /// <summary>a ≤ x ≤ b (any mix of &lt; and ≤, either direction) as the interval it describes.</summary>
     private static Node? RelationAsSet(Relation relation)
     {
-        if (relation.Sides.Count != 3 || relation.Sides[1] is not (Sym or Func)) return null;
+        if (relation.Sides.Count != 3 || !HasSymbols(relation.Sides[1]) || HasSymbols(relation.Sides[0]) || HasSymbols(relation.Sides[2])) return null;
         var (a, b) = (relation.Ops[0], relation.Ops[1]);
         if (a is "<" or "<=" && b is "<" or "<=") return new Interval(relation.Sides[0], relation.Sides[2], a == "<=", b == "<=");
         if (a is ">" or ">=" && b is ">" or ">=") return new Interval(relation.Sides[2], relation.Sides[0], b == ">=", a == ">=");

@@ -56,6 +56,8 @@ public sealed partial class Parser
     {
         var s = ThousandsThinSpace().Replace(text.Trim(), ",");
         s = DoubledBackslash().Replace(s, "\\");
+        s = s.Replace("{,}", ",", StringComparison.Ordinal);
+        s = ClockTime().Replace(s, "\\text{$1:$2}");
         foreach (var (from, to) in Replacements) s = s.Replace(from, to, StringComparison.Ordinal);
         s = PercentWords().Replace(s, "%");
         s = s.Replace("<=", "\\le", StringComparison.Ordinal).Replace(">=", "\\ge", StringComparison.Ordinal).Replace("!=", "\\ne", StringComparison.Ordinal);
@@ -64,11 +66,14 @@ public sealed partial class Parser
         return s;
     }
 
+    [GeneratedRegex(@"(?<![\d.])(\d{1,2}):(\d{2})(?![\d.])")]
+    private static partial Regex ClockTime();
+
     [GeneratedRegex(@",\\!\s*(?=\d{3})")]
     private static partial Regex ThousandsThinSpace();
 
     /// <summary>"\\le" written where "\le" was meant (escaped twice on the way).</summary>
-    [GeneratedRegex(@"\\\\(?=(le|ge|ne|leq|geq|neq|boxed|frac|sqrt|pi|in|cup|text|cdot|times|pm)\b)")]
+    [GeneratedRegex(@"\\\\(?=[A-Za-z]{2,})")]
     private static partial Regex DoubledBackslash();
 
     [GeneratedRegex(@"\s*\b(percentage|percent|pct)\b", RegexOptions.IgnoreCase)]
@@ -127,6 +132,7 @@ public sealed partial class Parser
                 || TryWord("and") || TryWord("or"))
             {
                 SkipSpaces();
+                if (TryWord("and") || TryWord("or")) SkipSpaces();
                 if (AtEnd || Peek is ')' or ']' or '⦄' or '}') break;
                 items.Add(ParseRelation());
                 continue;
@@ -244,7 +250,8 @@ public sealed partial class Parser
         SkipSpaces();
         if (AtEnd) return false;
         var c = Peek;
-        if (char.IsAsciiDigit(c) || char.IsLetter(c) || c is '(' or '⦃' or '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1])) return true;
+        if (AtConnective()) return false;
+        if (char.IsAsciiDigit(c) || char.IsLetter(c) || c is '(' or '⦃' || (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1]))) return true;
         if (c == '{') return true;
         if (c == '\\')
         {
@@ -275,6 +282,18 @@ public sealed partial class Parser
         }
     }
 
+    /// <summary>At "and" / "or" as words: list separators, not the product a·n·d.</summary>
+    private bool AtConnective()
+    {
+        foreach (var word in new[] { "and", "or" })
+        {
+            if (string.CompareOrdinal(_s, _pos, word, 0, word.Length) != 0) continue;
+            var end = _pos + word.Length;
+            if ((end >= _s.Length || !char.IsLetter(_s[end])) && (_pos == 0 || !char.IsLetter(_s[_pos - 1]))) return true;
+        }
+        return false;
+    }
+
     private string PeekCommand()
     {
         var i = _pos + 1;
@@ -300,7 +319,7 @@ public sealed partial class Parser
         {
             _pos++;
             var exponent = ParseExponent();
-            node = ParsePostfix(new Pow(node, exponent));
+            node = node is Text ? node : ParsePostfix(new Pow(node, exponent)); // cm^2: a unit stays noise
         }
         return node;
     });
@@ -654,6 +673,7 @@ public sealed partial class Parser
         }
         if (Functions.TryGetValue(name, out var function)) return ParseFunction(function);
         if (Greek.TryGetValue(name, out var letter)) return new Sym(letter);
+        if (name.Length > 1 && char.IsAsciiLetter(name[0])) return new Sym("\\" + name); // an unknown name stays a name
         throw new FormatException($"unknown command \\{name}");
     }
 
