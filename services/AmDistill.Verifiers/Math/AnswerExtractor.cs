@@ -15,14 +15,14 @@ public static partial class AnswerExtractor
         var text = DropThinking(response);
         var candidates = new List<string>();
         var boxed = Boxed(text).Select(b => b.Trim()).Where(b => b.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        var finalAnswers = FinalAnswer().Matches(text);
+        var final = finalAnswers.Count > 0 ? finalAnswers[^1] : null;
+        // "The final answer is …" written after the last \boxed{} is the answer the response ends on.
+        if (final is not null && final.Index > text.LastIndexOf("\\boxed", StringComparison.Ordinal))
+            candidates.Add(LastMath(final.Groups[1].Value, plainNumbers) ?? final.Groups[1].Value.Trim());
         if (boxed.Count > 1) candidates.Add(string.Join(", ", boxed));
         if (boxed.Count > 0) candidates.Add(boxed[^1]);
-
-        foreach (Match m in FinalAnswer().Matches(text).Reverse())
-        {
-            candidates.Add(LastMath(m.Groups[1].Value, plainNumbers) ?? m.Groups[1].Value.Trim());
-            break;
-        }
+        if (final is not null) candidates.Add(LastMath(final.Groups[1].Value, plainNumbers) ?? final.Groups[1].Value.Trim());
         foreach (Match m in AnswerTag().Matches(text).Reverse()) { candidates.Add(m.Groups[1].Value.Trim()); break; }
 
         var spans = LatexSpans(text);
@@ -128,7 +128,7 @@ public static partial class AnswerExtractor
     [GeneratedRegex(@"\$\s*(and|or|,)\s*\$")]
     private static partial Regex JoinedBy();
 
-    [GeneratedRegex(@"(?<![\w.])-?\d+\s*/\s*\d+(?![\d.])|(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|(?<![\w.])-?\d+(?:[.,]\d+)?(?!\d)")]
+    [GeneratedRegex(@"(?<![\w.])-?\d+\s*/\s*\d+(?!\d)(?!\.\d)|(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|(?<![\w.])-?\d+(?:[.,]\d+)?(?!\d)")]
     private static partial Regex LastNumber();
 
     [GeneratedRegex(@"-?[\w.]+")]

@@ -59,13 +59,13 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         // ± inside an expression: the answer is both values.
         if (ContainsPlusMinus(gold) || ContainsPlusMinus(pred))
         {
-            var goldValues = ExpandPlusMinus(gold);
-            var predValues = ExpandPlusMinus(pred);
+            var goldValues = ContainsPlusMinus(gold) ? ExpandPlusMinus(gold) : [.. Items(gold) ?? [gold]];
+            var predValues = ContainsPlusMinus(pred) ? ExpandPlusMinus(pred) : [.. Items(pred) ?? [pred]];
             if (goldValues.Count > 1 || predValues.Count > 1) return Unordered(goldValues, predValues);
         }
 
         if (gold is Text || pred is Text) return TextEqual(gold, pred);
-        if (gold is Matrix gmat && pred is Matrix pmat) return MatricesEqual(gmat, pmat);
+        if (MatrixArithmetic.Reduce(gold) is { } gm2 && MatrixArithmetic.Reduce(pred) is { } pm2) return MatricesEqual(gm2, pm2);
         if (IsCollection(gold) || IsCollection(pred)) return CollectionsEqual(gold, pred);
         return ScalarEqual(gold, pred);
     }
@@ -269,22 +269,23 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         return true;
     }
 
-    /// <summary>Multiset equality by greedy matching (items are few).</summary>
+    /// <summary>Set equality: every item of each side has an equal on the other (repeats collapse, as in a set).</summary>
     private bool Unordered(IReadOnlyList<Node> gold, IReadOnlyList<Node> pred)
     {
-        if (gold.Count != pred.Count) return false;
-        var used = new bool[pred.Count];
+        if (gold.Count == 0 || pred.Count == 0) return gold.Count == pred.Count;
+        if (System.Math.Max(gold.Count, pred.Count) > 4 * System.Math.Min(gold.Count, pred.Count)) return false;
+        var matched = new bool[pred.Count];
         foreach (var g in gold)
         {
             var found = false;
-            for (var j = 0; j < pred.Count && !found; j++)
+            for (var j = 0; j < pred.Count; j++)
             {
-                if (used[j] || !Equal(g, pred[j])) continue;
-                used[j] = found = true;
+                if (!Equal(g, pred[j])) continue;
+                matched[j] = found = true;
             }
             if (!found) return false;
         }
-        return true;
+        return matched.All(m => m);
     }
 
     private bool MatricesEqual(Matrix gold, Matrix pred)

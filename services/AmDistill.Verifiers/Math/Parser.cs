@@ -54,7 +54,10 @@ public sealed partial class Parser
 
     internal static string Normalize(string text)
     {
-        var s = ThousandsThinSpace().Replace(text.Trim(), ",");
+        // Control characters left by unescaped Python strings: "\frac" read as form feed + "rac".
+        var s = text.Replace("\f", "\\f", StringComparison.Ordinal).Replace("\b", "\\b", StringComparison.Ordinal).Replace("\v", "\\v", StringComparison.Ordinal);
+        s = TabCommand().Replace(s, "\\t");
+        s = ThousandsThinSpace().Replace(s.Trim(), ",");
         s = DoubledBackslash().Replace(s, "\\");
         s = s.Replace("{,}", ",", StringComparison.Ordinal);
         s = ClockTime().Replace(s, "\\text{$1:$2}");
@@ -65,6 +68,9 @@ public sealed partial class Parser
         // "x \in \boxed{…}" leftovers and trailing words are noise; a trailing "." already went.
         return s;
     }
+
+    [GeneratedRegex(@"\t(?=(imes|ext|frac|an|heta|au)\b)")]
+    private static partial Regex TabCommand();
 
     [GeneratedRegex(@"(?<![\d.])(\d{1,2}):(\d{2})(?![\d.])")]
     private static partial Regex ClockTime();
@@ -418,6 +424,7 @@ public sealed partial class Parser
             while (_pos + 3 < _s.Length + 0 || _pos + 3 == _s.Length - 0)
             {
                 if (_pos + 4 > _s.Length || _s[_pos] is not (',' or ' ')) break;
+                if (_s[_pos] == ',' && _bracketDepth > 0) break; // (12,102) is a pair, not 12102
                 if (!(char.IsAsciiDigit(_s[_pos + 1]) && char.IsAsciiDigit(_s[_pos + 2]) && char.IsAsciiDigit(_s[_pos + 3]))) break;
                 if (_pos + 4 < _s.Length && char.IsAsciiDigit(_s[_pos + 4])) break;
                 // "1, 2" style lists use ", "; "1 000" uses a bare space; a comma group must be followed by a non-digit.
