@@ -128,7 +128,7 @@ public static partial class AnswerExtractor
     [GeneratedRegex(@"\$\s*(and|or|,)\s*\$")]
     private static partial Regex JoinedBy();
 
-    [GeneratedRegex(@"(?<![\w.])-?\d+\s*/\s*\d+(?!\d)(?!\.\d)|(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|(?<![\w.])-?\d+(?:[.,]\d+)?(?!\d)")]
+    [GeneratedRegex(@"(?<![\w.])[-+]?\d+ +\d+\s*/\s*\d+(?!\d)(?!\.\d)|(?<![\w.])-?\d+\s*/\s*\d+(?!\d)(?!\.\d)|(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|(?<![\w.])-?\d+(?:[.,]\d+)?(?!\d)")]
     private static partial Regex LastNumber();
 
     [GeneratedRegex(@"-?[\w.]+")]

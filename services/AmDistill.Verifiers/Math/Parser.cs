@@ -13,6 +13,9 @@ namespace AmDistill.Verifiers.Math;
 public sealed partial class Parser
 {
     private const int MaxDepth = 200;
+
+    /// <summary>LaTeX's \\ (matrix row break), kept apart from "\ " (a space) while normalising.</summary>
+    private const string RowBreak = "⏎";
     private readonly string _s;
     private readonly Budget _budget;
     private int _pos;
@@ -59,6 +62,7 @@ public sealed partial class Parser
         s = TabCommand().Replace(s, "\\t");
         s = ThousandsThinSpace().Replace(s.Trim(), ",");
         s = DoubledBackslash().Replace(s, "\\");
+        s = s.Replace("\\\\", RowBreak, StringComparison.Ordinal); // before "\ " and friends are removed
         s = s.Replace("{,}", ",", StringComparison.Ordinal);
         s = ClockTime().Replace(s, "\\text{$1:$2}");
         foreach (var (from, to) in Replacements) s = s.Replace(from, to, StringComparison.Ordinal);
@@ -79,10 +83,10 @@ public sealed partial class Parser
     private static partial Regex ThousandsThinSpace();
 
     /// <summary>"\\le" written where "\le" was meant (escaped twice on the way).</summary>
-    [GeneratedRegex(@"\\\\(?=[A-Za-z]{2,})")]
+    [GeneratedRegex(@"(?<!\\)\\\\(?=[A-Za-z]{2,})")]
     private static partial Regex DoubledBackslash();
 
-    [GeneratedRegex(@"\s*\b(percentage|percent|pct)\b", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\s*(percentage|percent|pct)\b", RegexOptions.IgnoreCase)]
     private static partial Regex PercentWords();
 
     // ---------- scanning helpers ----------
@@ -92,7 +96,7 @@ public sealed partial class Parser
 
     private void SkipSpaces()
     {
-        while (_pos < _s.Length && (char.IsWhiteSpace(_s[_pos]) || (_s[_pos] == '\\' && _pos + 1 < _s.Length && _s[_pos + 1] == '\\' && false))) _pos++;
+        while (_pos < _s.Length && (char.IsWhiteSpace(_s[_pos]) || _s[_pos] == '⏎')) _pos++;
     }
 
     private bool TryConsume(string token)
@@ -237,7 +241,12 @@ public sealed partial class Parser
             SkipSpaces();
             if (Peek == '*') { _pos++; node = Multiply(node, ParseUnary()); }
             else if (Peek == '/' ) { _pos++; node = new Div(node, ParseUnary()); }
-            else if (StartsPrimary()) node = Multiply(node, ParseUnary(implicitFactor: true));
+            else if (StartsPrimary())
+            {
+                // "11 6/6" or "32 349": two numbers side by side are no product, and no answer.
+                if (node is Num && char.IsAsciiDigit(Peek)) throw new FormatException("two numbers side by side");
+                node = Multiply(node, ParseUnary(implicitFactor: true));
+            }
             else break;
         }
         return node;
@@ -453,7 +462,9 @@ public sealed partial class Parser
         if (text.Length > 400) throw new FormatException("number too long");
         var value = Rational.ParseDecimal(text.ToString());
         // Base subscripts: 1010_2, 123_{8}
+        var afterNumber = _pos;
         SkipSpaces();
+        if (Peek != '_') _pos = afterNumber;
         if (Peek == '_' && decimals == 0)
         {
             var save = _pos;
@@ -732,7 +743,7 @@ public sealed partial class Parser
         if (environment is "align" or "align*" or "aligned" or "cases" or "gather" or "gather*")
             throw new FormatException($"environment {environment} is not an answer");
         var rows = new List<IReadOnlyList<Node>>();
-        foreach (var row in body.Split("\\\\"))
+        foreach (var row in body.Split(RowBreak))
         {
             _budget.Step();
             if (string.IsNullOrWhiteSpace(row)) continue;
