@@ -8,7 +8,7 @@ namespace AmDistill.Cli.Verify;
 
 /// <summary>
 /// <c>amdistill verify math --input F.jsonl [--output O.jsonl]</c>: one verdict per line. Input line:
-/// <c>{"id"?, "gold", "pred", "expected"?, "category"?, "precision"?, "allow_set_relation_comp"?, "match_types"?}</c> (pred may be a whole
+/// <c>{"id"?, "gold", "pred", "expected"?, "category"?, "precision"?, "allow_set_relation_comp"?, "strict"?, "match_types"?}</c> (pred may be a whole
 /// response). Output line: the input plus verdict, gold_answer, pred_answer, reason, elapsed_us. With "expected",
 /// accuracy per category goes to stderr. A bad line is reported with its number and the run goes on.
 /// </summary>
@@ -55,6 +55,7 @@ internal static class VerifyCommand
             {
                 Precision = record["precision"]?.GetValue<int>() ?? 6,
                 AllowSetRelation = record["allow_set_relation_comp"]?.GetValue<bool>() ?? false,
+                Strict = record["strict"]?.GetValue<bool>() ?? true,
                 // Math-Verify's extraction targets: without "expr", only LaTeX counts.
                 PlainNumbers = record["match_types"] is not JsonArray types || types.Any(t => t?.GetValue<string>() is "expr" or "string"),
             };

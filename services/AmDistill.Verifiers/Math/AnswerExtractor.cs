@@ -38,6 +38,10 @@ public static partial class AnswerExtractor
     {
         var spans = LatexSpans(text);
         var span = spans.Count > 0 ? spans[^1] : default;
+        // "$12$ and $13$": the last spans joined by and / or / commas are one answer.
+        var first = spans.Count - 1;
+        while (first > 0 && Connective().IsMatch(text[spans[first - 1].End..spans[first].At])) first--;
+        if (first < spans.Count - 1) span = (spans[first].At, span.End, string.Join(", ", spans.Skip(first).Select(s => s.Body)));
         var numbers = plainNumbers ? LastNumber().Matches(StripSpans(text)) : null;
         var number = numbers is { Count: > 0 } ? numbers[^1] : null;
         if (span.Body is null) return number?.Value;
@@ -51,7 +55,7 @@ public static partial class AnswerExtractor
     /// <summary>Running words (three letters or more outside LaTeX commands and \text{}) make a candidate prose, not an answer.</summary>
     private static bool IsProse(string candidate)
     {
-        var stripped = Commands().Replace(candidate, " ");
+        var stripped = PercentWord().Replace(Commands().Replace(candidate, " "), "%");
         return Words().Matches(stripped).Count >= 2 || Words().Match(stripped) is { Success: true, Length: >= 5 } && stripped.Trim().Length > 12;
     }
 
@@ -109,6 +113,12 @@ public static partial class AnswerExtractor
 
     [GeneratedRegex(@"\\(?:text|textbf|mbox|textnormal|mathrm|begin|end)\{[^{}]*\}|\\[A-Za-z]+")]
     private static partial Regex Commands();
+
+    [GeneratedRegex(@"(?i)percentage|percent|pct")]
+    private static partial Regex PercentWord();
+
+    [GeneratedRegex(@"^\s*(,|and|or|;)\s*$")]
+    private static partial Regex Connective();
 
     [GeneratedRegex(@"[A-Za-z]{3,}")]
     private static partial Regex Words();

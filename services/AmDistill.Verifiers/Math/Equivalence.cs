@@ -11,6 +11,9 @@ public sealed record MathVerifyOptions
 
     public TimeSpan Budget { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Strict: variables must have the same names (f(x) ≠ f(y)); otherwise a consistent renaming is allowed.</summary>
+    public bool Strict { get; init; } = true;
+
     /// <summary>Whether a plain number in running text counts as an answer (Math-Verify's "expr" extraction); off: LaTeX only.</summary>
     public bool PlainNumbers { get; init; } = true;
 }
@@ -252,12 +255,29 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     private static IReadOnlyList<Node>? Items(Node node) => node switch
     {
         SetNode s => s.Items,
+        Tuple { Parenthesised: false } t when GroupAssignments(t.Items) is { } groups => groups,
         Tuple { Parenthesised: false } t => [.. t.Items.SelectMany(i => i is PlusMinus pm ? Expand(pm) : [i])],
         PlusMinus pm => Expand(pm),
         Tuple { Parenthesised: true } => [node],
         Interval or Union or Matrix => null,
         _ => [node],
     };
+
+    /// <summary>"p=5, q=2; p=7, q=2": assignments whose names repeat are solutions, (5, 2) and (7, 2).</summary>
+    private static List<Node>? GroupAssignments(IReadOnlyList<Node> items)
+    {
+        if (items.Count < 4 || !items.All(i => i is Relation { Ops: ["="], Sides: [Sym, _] })) return null;
+        var names = items.Select(i => ((Sym)((Relation)i).Sides[0]).Name).ToList();
+        var width = names.Skip(1).ToList().IndexOf(names[0]) + 1;
+        if (width < 2 || items.Count % width != 0) return null;
+        var groups = new List<Node>();
+        for (var start = 0; start < items.Count; start += width)
+        {
+            if (!names.Skip(start).Take(width).SequenceEqual(names.Take(width))) return null;
+            groups.Add(new Tuple([.. items.Skip(start).Take(width).Select(i => ((Relation)i).Sides[1])], Parenthesised: true));
+        }
+        return groups;
+    }
 
     private static Node[] Expand(PlusMinus pm) => [new Add([pm.Left, pm.Right]), new Add([pm.Left, new Neg(pm.Right)])];
 
@@ -311,8 +331,8 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
 
     private bool ScalarEqual(Node gold, Node pred)
     {
+        // A reference of "28%" accepts the bare 28 (Math-Verify); an answer of "4 4/9%" is 40/900, never 40/9.
         if (gold is Percent gp && pred is not Percent && ScalarEqual(gp.Operand, pred)) return true;
-        if (pred is Percent pp && gold is not Percent && ScalarEqual(gold, pp.Operand)) return true;
 
         var symbols = new SortedSet<string>(StringComparer.Ordinal);
         CollectSymbols(gold, symbols);
@@ -353,6 +373,19 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         var symbols = new SortedSet<string>(StringComparer.Ordinal);
         CollectSymbols(gold, symbols);
         CollectSymbols(pred, symbols);
+        if (!options.Strict)
+        {
+            // Non-strict: f(x) may equal f(y). Rename the answer's variables onto the reference's, in sorted order.
+            var goldSymbols = new SortedSet<string>(StringComparer.Ordinal);
+            var predSymbols = new SortedSet<string>(StringComparer.Ordinal);
+            CollectSymbols(gold, goldSymbols);
+            CollectSymbols(pred, predSymbols);
+            if (goldSymbols.Count == predSymbols.Count && !goldSymbols.SetEquals(predSymbols))
+            {
+                pred = Rename(pred, predSymbols.Zip(goldSymbols).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal));
+                symbols = goldSymbols;
+            }
+        }
         var random = new Random(symbols.Count * 7919 + 17);
         double? ratio = exactRatio;
         var valid = 0;
@@ -387,6 +420,19 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         if (System.Math.Abs(ratio.Value) < 1e-12) return false;
         return !requirePositive || ratio.Value > 0;
     }
+
+    private static Node Rename(Node node, IReadOnlyDictionary<string, string> names) => node switch
+    {
+        Sym s => names.TryGetValue(s.Name, out var to) ? new Sym(to) : s,
+        Add a => new Add([.. a.Terms.Select(t => Rename(t, names))]),
+        Mul m => new Mul([.. m.Factors.Select(f => Rename(f, names))]),
+        Div d => new Div(Rename(d.Numerator, names), Rename(d.Denominator, names)),
+        Neg n => new Neg(Rename(n.Operand, names)),
+        Pow p => new Pow(Rename(p.Base, names), Rename(p.Exponent, names)),
+        Func f => new Func(f.Name, Rename(f.Argument, names)),
+        Root r => new Root(Rename(r.Radicand, names), Rename(r.Degree, names)),
+        _ => node,
+    };
 
     private void CollectSymbols(Node node, ISet<string> symbols)
     {

@@ -68,7 +68,7 @@ public sealed partial class Parser
         foreach (var (from, to) in Replacements) s = s.Replace(from, to, StringComparison.Ordinal);
         s = PercentWords().Replace(s, "%");
         s = s.Replace("<=", "\\le", StringComparison.Ordinal).Replace(">=", "\\ge", StringComparison.Ordinal).Replace("!=", "\\ne", StringComparison.Ordinal);
-        s = s.Trim().TrimEnd('.', ' ', '\n').TrimStart('$').TrimEnd('$').Trim();
+        s = s.Trim().TrimEnd('.', ' ', '\n').Replace("$", " ", StringComparison.Ordinal).Trim();
         // "x \in \boxed{…}" leftovers and trailing words are noise; a trailing "." already went.
         return s;
     }
@@ -408,6 +408,15 @@ public sealed partial class Parser
 
     private Node ParseIdentifier()
     {
+        // A word ("miles", "Answer") is text, not a product of four or more variables.
+        var run = _pos;
+        while (run < _s.Length && char.IsAsciiLetter(_s[run])) run++;
+        if (run - _pos >= 4)
+        {
+            var word = _s[_pos..run];
+            _pos = run;
+            return new Text(word);
+        }
         var start = _pos;
         _pos++;
         var name = _s[start].ToString();
@@ -476,7 +485,7 @@ public sealed partial class Parser
             _pos = save;
         }
         // Mixed number: 4 4/9 or 4\frac{4}{9}
-        if (decimals == 0 && !grouped && MixedFraction() is { } fraction) return new Num(value + fraction);
+        if (decimals == 0 && MixedFraction() is { } fraction) return new Num(value + fraction);
         return new Num(value, decimals);
     }
 
@@ -664,6 +673,15 @@ public sealed partial class Parser
                 return new Text(Regex.Replace(ReadGroupRaw().Trim(), @"\s+", " "));
             case "begin":
                 return ParseEnvironment();
+            case "sum" or "prod":
+            {
+                var bounds = "";
+                SkipSpaces();
+                if (Peek == '_') { _pos++; bounds += "_" + ReadGroupRaw(); }
+                SkipSpaces();
+                if (Peek == '^') { _pos++; bounds += "^" + ReadGroupRaw(); }
+                return new Func(name + bounds, ParseTerm());
+            }
             case "lfloor":
             {
                 var inner = ParseSum();
