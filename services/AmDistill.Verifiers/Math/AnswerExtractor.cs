@@ -21,7 +21,12 @@ public static partial class AnswerExtractor
         if (final is not null && final.Index > text.LastIndexOf("\\boxed", StringComparison.Ordinal))
             candidates.Add(LastMath(final.Groups[1].Value, plainNumbers) ?? final.Groups[1].Value.Trim());
         if (boxed.Count > 1) candidates.Add(string.Join(", ", boxed));
-        if (boxed.Count > 0) candidates.Add(boxed[^1]);
+        if (boxed.Count > 0)
+        {
+            // "\boxed{20} percent": the unit written after the box belongs to the answer.
+            var after = text[(text.LastIndexOf(boxed[^1], StringComparison.Ordinal) + boxed[^1].Length)..];
+            candidates.Add(PercentAfterBox().IsMatch(after) ? boxed[^1] + "\\%" : boxed[^1]);
+        }
         if (final is not null) candidates.Add(LastMath(final.Groups[1].Value, plainNumbers) ?? final.Groups[1].Value.Trim());
         foreach (Match m in AnswerTag().Matches(text).Reverse()) { candidates.Add(m.Groups[1].Value.Trim()); break; }
 
@@ -113,6 +118,9 @@ public static partial class AnswerExtractor
 
     [GeneratedRegex(@"\\(?:text|textbf|mbox|textnormal|mathrm|begin|end)\{[^{}]*\}|\\[A-Za-z]+")]
     private static partial Regex Commands();
+
+    [GeneratedRegex(@"^\s*\}?\$?\s*(\\%|%|percent|pct)")]
+    private static partial Regex PercentAfterBox();
 
     [GeneratedRegex(@"(?i)percentage|percent|pct")]
     private static partial Regex PercentWord();
