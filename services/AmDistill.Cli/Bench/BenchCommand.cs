@@ -31,6 +31,12 @@ internal static class BenchCommand
         teacher.SetAction((result, cancellationToken) => TeacherBenchmark.RunAsync(new TeacherBenchmark.Settings(
             result.GetValue(requests), result.GetValue(inFlight), result.GetValue(latency)), Console.Out, cancellationToken));
 
-        return new Command("bench", "Measure throughput on this machine.") { queue, teacher };
+        var cases = new Option<FileInfo>("--cases") { Description = "gold/pred JSONL (default: Math-Verify's cases in the shared data).", DefaultValueFactory = _ => new FileInfo("../shared/data/math-verify/cases.jsonl") };
+        var verdicts = new Option<int>("--verdicts") { Description = "Verdicts to time.", DefaultValueFactory = _ => 200_000 };
+        var randomInputs = new Option<int>("--random") { Description = "Random LaTeX/garbage inputs to check against the budget.", DefaultValueFactory = _ => 100_000 };
+        var math = new Command("math", "Math verdicts/s on one core, latency percentiles, and random inputs against the budget.") { cases, verdicts, randomInputs };
+        math.SetAction(result => MathBenchmark.RunAsync(result.GetValue(cases)!, result.GetValue(verdicts), result.GetValue(randomInputs), Console.Out));
+
+        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math };
     }
 }
