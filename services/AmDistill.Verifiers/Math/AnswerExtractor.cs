@@ -15,8 +15,7 @@ public static partial class AnswerExtractor
         var text = DropThinking(response);
         var candidates = new List<string>();
         var boxed = Boxed(text).Select(b => b.Trim()).Where(b => b.Length > 0).Distinct(StringComparer.Ordinal).ToList();
-        var finalAnswers = FinalAnswer().Matches(text);
-        var final = finalAnswers.Count > 0 ? finalAnswers[^1] : null;
+        var final = text.Contains("inal answer", StringComparison.OrdinalIgnoreCase) && FinalAnswer().Matches(text) is { Count: > 0 } finals ? finals[^1] : null;
         // "The final answer is …" written after the last \boxed{} is the answer the response ends on.
         if (final is not null && final.Index > text.LastIndexOf("\\boxed", StringComparison.Ordinal))
             candidates.Add(LastMath(final.Groups[1].Value, plainNumbers) ?? final.Groups[1].Value.Trim());
@@ -28,34 +27,34 @@ public static partial class AnswerExtractor
             candidates.Add(PercentAfterBox().IsMatch(after) ? boxed[^1] + "\\%" : boxed[^1]);
         }
         if (final is not null) candidates.Add(LastMath(final.Groups[1].Value, plainNumbers) ?? final.Groups[1].Value.Trim());
-        foreach (Match m in AnswerTag().Matches(text).Reverse()) { candidates.Add(m.Groups[1].Value.Trim()); break; }
+        var answerTags = text.Contains("<answer>", StringComparison.Ordinal) ? AnswerTag().Matches(text) : null;
+        if (answerTags is { Count: > 0 }) candidates.Add(answerTags[^1].Groups[1].Value.Trim());
 
+        // Short texts are tried whole; long ones only for their last piece of math.
+        if (text.Length <= 200 && !IsProse(text)) candidates.Add(text.Trim());
         var spans = LatexSpans(text);
-        if (spans.Count > 1 && spans.All(s => s.Body.Length < 40) && JoinedBy().IsMatch(text)) candidates.Add(string.Join(", ", spans.Select(s => s.Body)));
-        if (!IsProse(text) && text.Length <= 200) candidates.Add(text.Trim());
-        if (LastMath(text, plainNumbers) is { } last) candidates.Add(last);
+        if (LastMath(text, spans, plainNumbers) is { } last) candidates.Add(last);
         for (var i = spans.Count - 1; i >= 0 && i >= spans.Count - 2; i--) candidates.Add(spans[i].Body);
         return [.. candidates.Where(c => c.Length > 0 && !IsProse(c)).Distinct(StringComparer.Ordinal)];
     }
 
-    /// <summary>The last piece of math in a text: its last LaTeX span or its last plain number, whichever comes later.</summary>
-    private static string? LastMath(string text, bool plainNumbers)
+    private static string? LastMath(string text, bool plainNumbers) => LastMath(text, LatexSpans(text), plainNumbers);
+
+    /// <summary>The last piece of math in a text: its last LaTeX span(s) or its last plain number, whichever comes later.</summary>
+    private static string? LastMath(string text, List<(int At, int End, string Body)> spans, bool plainNumbers)
     {
-        var spans = LatexSpans(text);
         var span = spans.Count > 0 ? spans[^1] : default;
         // "$12$ and $13$": the last spans joined by and / or / commas are one answer.
         var first = spans.Count - 1;
         while (first > 0 && Connective().IsMatch(text[spans[first - 1].End..spans[first].At])) first--;
-        if (first < spans.Count - 1) span = (spans[first].At, span.End, string.Join(", ", spans.Skip(first).Select(s => s.Body)));
-        var numbers = plainNumbers ? LastNumber().Matches(StripSpans(text)) : null;
+        if (first >= 0 && first < spans.Count - 1) span = (spans[first].At, span.End, string.Join(", ", spans.Skip(first).Select(s => s.Body)));
+        // Only the text after the last span can hold a later number.
+        var tail = span.Body is null ? text : text[span.End..];
+        var numbers = plainNumbers ? LastNumber().Matches(tail) : null;
         var number = numbers is { Count: > 0 } ? numbers[^1] : null;
-        if (span.Body is null) return number?.Value;
-        if (number is null) return span.Body;
-        // A bare name in math ("the largest $n$ is 34") is not the answer when a number follows it.
-        return number.Index > span.End || (span.Body.Length == 1 && char.IsLetter(span.Body[0])) ? number.Value : span.Body;
+        // A number after the last math ("the largest $n$ is 34") is the answer; otherwise the math is.
+        return number?.Value ?? span.Body;
     }
-
-    private static string StripSpans(string text) => InlineMath().Replace(DisplayMath().Replace(text, m => new string(' ', m.Length)), m => new string(' ', m.Length));
 
     /// <summary>Running words (three letters or more outside LaTeX commands and \text{}) make a candidate prose, not an answer.</summary>
     private static bool IsProse(string candidate)
@@ -110,9 +109,15 @@ public static partial class AnswerExtractor
     private static List<(int At, int End, string Body)> LatexSpans(string text)
     {
         var spans = new List<(int At, int End, string Body)>();
-        foreach (Match m in DisplayMath().Matches(text)) spans.Add((m.Index, m.Index + m.Length, m.Groups[1].Value + m.Groups[2].Value + m.Groups[3].Value));
-        var display = DisplayMath().Replace(text, m => new string(' ', m.Length));
-        foreach (Match m in InlineMath().Matches(display)) spans.Add((m.Index, m.Index + m.Length, m.Groups[1].Value + m.Groups[2].Value));
+        var hasDisplay = text.Contains("$$", StringComparison.Ordinal) || text.Contains("\\[", StringComparison.Ordinal) || text.Contains("\\begin{equation", StringComparison.Ordinal);
+        var display = text;
+        if (hasDisplay)
+        {
+            foreach (Match m in DisplayMath().Matches(text)) spans.Add((m.Index, m.Index + m.Length, m.Groups[1].Value + m.Groups[2].Value + m.Groups[3].Value));
+            display = DisplayMath().Replace(text, m => new string(' ', m.Length));
+        }
+        if (display.Contains('$', StringComparison.Ordinal) || display.Contains("\\(", StringComparison.Ordinal))
+            foreach (Match m in InlineMath().Matches(display)) spans.Add((m.Index, m.Index + m.Length, m.Groups[1].Value + m.Groups[2].Value));
         return [.. spans.OrderBy(s => s.At).Select(s => (s.At, s.End, s.Body.Trim())).Where(s => s.Item3.Length > 0)];
     }
 

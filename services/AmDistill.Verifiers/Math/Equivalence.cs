@@ -333,6 +333,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     {
         // A reference of "28%" accepts the bare 28 (Math-Verify); an answer of "4 4/9%" is 40/900, never 40/9.
         if (gold is Percent gp && pred is not Percent && ScalarEqual(gp.Operand, pred)) return true;
+        if (AsNumber(gold) is { } a && AsNumber(pred) is { } b) return a.Value.Equals(b.Value) || NumbersEqual(a.Value.ToDouble(), b.Value.ToDouble());
 
         var symbols = new SortedSet<string>(StringComparer.Ordinal);
         CollectSymbols(gold, symbols);
@@ -354,6 +355,14 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         }
         return Proportional(gold, pred, requirePositive: true, exactRatio: 1);
     }
+
+    /// <summary>A literal number, possibly negated: the common case, compared without evaluating.</summary>
+    private static Num? AsNumber(Node node) => node switch
+    {
+        Num n => n,
+        Neg { Operand: Num n } => n with { Value = -n.Value },
+        _ => null,
+    };
 
     private bool NumbersEqual(double a, double b)
     {

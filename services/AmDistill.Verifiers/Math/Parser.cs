@@ -76,6 +76,9 @@ public sealed partial class Parser
     [GeneratedRegex(@"\t(?=(imes|ext|frac|an|heta|au)\b)")]
     private static partial Regex TabCommand();
 
+    [GeneratedRegex(@"\b(and|or)\b|;")]
+    private static partial Regex ListWords();
+
     [GeneratedRegex(@"(?<![\d.])(\d{1,2}):(\d{2})(?![\d.])")]
     private static partial Regex ClockTime();
 
@@ -495,7 +498,7 @@ public sealed partial class Parser
     /// </summary>
     private bool IsDecimalComma()
     {
-        if (_bracketDepth > 0 || _s.Count(c => c == ',') != 1) return false;
+        if (_bracketDepth > 0 || _s.Count(c => c == ',') != 1 || ListWords().IsMatch(_s)) return false;
         var i = _pos + 1;
         var n = 0;
         while (i < _s.Length && char.IsAsciiDigit(_s[i])) { i++; n++; }
