@@ -25,6 +25,9 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
 
     private int _depth;
 
+    /// <summary>The rule of the last comparison that decided something: reported with the verdict.</summary>
+    public string Rule { get; private set; } = "structure";
+
     public bool Equal(Node gold, Node pred)
     {
         budget.Step();
@@ -176,7 +179,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
                 return Equal(gold.Sides[0], pred.Sides[0]) && Equal(gold.Sides[^1], pred.Sides[^1]);
             if (IsNameLike(gold.Sides[0]) && IsNameLike(pred.Sides[0]) && Equal(gold.Sides[0], pred.Sides[0]))
                 return Equal(gold.Sides[1], pred.Sides[1]);
-            return Proportional(Difference(gold), Difference(pred), requirePositive: false);
+            return Decided("equation up to rearrangement and scaling", Proportional(Difference(gold), Difference(pred), requirePositive: false));
         }
         if (gold.Sides.Count == 3 && pred.Sides.Count == 3 && RelationAsSet(gold) is { } gi && RelationAsSet(pred) is { } pi)
             return Equal(gi, pi);
@@ -185,7 +188,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         var (ge, gop) = Normalized(gold);
         var (pe, pop) = Normalized(pred);
         if (gop != pop) return false;
-        return Proportional(ge, pe, requirePositive: gop != "!=");
+        return Decided("inequality up to positive scaling", Proportional(ge, pe, requirePositive: gop != "!="));
     }
 
     /// <summary>lhs − rhs with the operator turned to &lt;, &lt;=, = or != (a &gt; b becomes b − a &lt; 0).</summary>
@@ -316,8 +319,8 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         return true;
     }
 
-    private static bool TextEqual(Node gold, Node pred) =>
-        AsText(gold) is { } g && AsText(pred) is { } p && string.Equals(g, p, StringComparison.OrdinalIgnoreCase);
+    private bool TextEqual(Node gold, Node pred) =>
+        Decided("text", AsText(gold) is { } g && AsText(pred) is { } p && string.Equals(g, p, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Text, or letters written as math ("odd" parsed as o·d·d), as a comparable word; numbers stay numbers.</summary>
     private static string? AsText(Node node) => node switch
@@ -333,7 +336,11 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     {
         // A reference of "28%" accepts the bare 28 (Math-Verify); an answer of "4 4/9%" is 40/900, never 40/9.
         if (gold is Percent gp && pred is not Percent && ScalarEqual(gp.Operand, pred)) return true;
-        if (AsNumber(gold) is { } a && AsNumber(pred) is { } b) return a.Value.Equals(b.Value) || NumbersEqual(a.Value.ToDouble(), b.Value.ToDouble());
+        if (AsNumber(gold) is { } a && AsNumber(pred) is { } b)
+        {
+            if (a.Value.Equals(b.Value)) return Decided("exact rational", true);
+            return Decided($"numeric, rounded to {options.Precision} decimals", NumbersEqual(a.Value.ToDouble(), b.Value.ToDouble()));
+        }
 
         var symbols = new SortedSet<string>(StringComparer.Ordinal);
         CollectSymbols(gold, symbols);
@@ -345,15 +352,21 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
                 var evaluator = new Evaluator(budget);
                 var g = evaluator.Eval(gold);
                 var p = evaluator.Eval(pred);
-                if (g.Exact is { } ge && p.Exact is { } pe && ge.Equals(pe)) return true;
-                return NumbersEqual(g.Approx, p.Approx);
+                if (g.Exact is { } ge && p.Exact is { } pe && ge.Equals(pe)) return Decided("exact rational", true);
+                return Decided($"numeric, rounded to {options.Precision} decimals", NumbersEqual(g.Approx, p.Approx));
             }
             catch (Exception e) when (e is NotScalarException or ArithmeticException or OverflowException)
             {
                 return false;
             }
         }
-        return Proportional(gold, pred, requirePositive: true, exactRatio: 1);
+        return Decided("evaluation at random points", Proportional(gold, pred, requirePositive: true, exactRatio: 1));
+    }
+
+    private bool Decided(string rule, bool equal)
+    {
+        Rule = rule;
+        return equal;
     }
 
     /// <summary>A literal number, possibly negated: the common case, compared without evaluating.</summary>

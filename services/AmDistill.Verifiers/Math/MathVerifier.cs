@@ -38,15 +38,16 @@ public static partial class MathVerifier
                 return Done(false, goldParsed.Value.Text, null, predCandidates.Count == 0 ? "no answer in the response" : $"answer not parsed: {predError}");
             var equivalence = new Equivalence(budget, options);
             var equal = equivalence.Equal(goldParsed.Value.Node, predParsed.Value.Node);
-            return Done(equal, goldParsed.Value.Text, predParsed.Value.Text, equal ? "equivalent" : "not equivalent");
+            return Done(equal, goldParsed.Value.Text, predParsed.Value.Text, $"{(equal ? "equivalent" : "not equivalent")} ({equivalence.Rule})");
         }
         catch (BudgetExceededException e)
         {
             return Done(null, null, null, $"undecided: {e.Message}");
         }
-        catch (Exception e) when (e is InsufficientExecutionStackException or StackOverflowException or OutOfMemoryException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or ArithmeticException or FormatException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return Done(null, null, null, $"undecided: {e.GetType().Name}");
+            // A verifier bug must cost one verdict, never a worker.
+            return Done(null, null, null, $"undecided: {e.GetType().Name}: {e.Message}");
         }
 
         MathVerdict Done(bool? equal, string? g, string? p, string reason) => new(equal, g, p, reason, Stopwatch.GetElapsedTime(started));
