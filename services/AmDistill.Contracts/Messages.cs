@@ -20,7 +20,8 @@ public sealed record GenerationTask(
     QueryCategory Category,
     string Teacher,
     IReadOnlyList<int> Passes,
-    string Prompt)
+    string Prompt,
+    string? ReferenceAnswer = null)
 {
     /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
     public string Key => $"{RunId}/{QueryId}/{Teacher}";
@@ -44,13 +45,17 @@ public sealed record GeneratedResponse(
     int PromptTokens,
     int CompletionTokens,
     double LatencyMs,
-    decimal CostUsd)
+    decimal CostUsd,
+    string? ReferenceAnswer = null)
 {
     public string Key => SampleId;
 }
 
 /// <summary>A response with its verify_score on the paper's per-category scale and whether it passed.</summary>
+/// <param name="Scored">False when no verifier for the category exists yet: the sample is never counted as passed.</param>
+/// <param name="Verdict">Why: the verifier's rule, or the quality check that failed.</param>
 public sealed record VerifiedResponse(
+    string SampleId,
     string RunId,
     string QueryId,
     QueryCategory Category,
@@ -58,9 +63,10 @@ public sealed record VerifiedResponse(
     int Pass,
     double VerifyScore,
     bool Passed,
+    bool Scored,
     string Verdict)
 {
-    public string Key => $"{RunId}/{QueryId}/{Teacher}/{Pass}";
+    public string Key => SampleId;
 }
 
 /// <summary>Train a model on a selected dataset with one of the paper's recipes (Stage I or Stage II).</summary>

@@ -1,12 +1,17 @@
-// The scoring worker: aggregates verify scores into pass rates, CV and difficulty grades and applies the selection policies.
-// It reads its stream as a member of a Redis consumer group, so replicas share the work.
+// The scoring worker: records every verdict in its query's score record (idempotently), from which pass rates, CV,
+// difficulty levels and the selection policies are computed.
+using AmDistill.Scoring;
+using AmDistill.Scoring.Scores;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddRedisMessaging();
+builder.AddScoringServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapScoreEndpoints();
 
 app.Run();

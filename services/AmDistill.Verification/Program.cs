@@ -1,9 +1,12 @@
-// The verification worker: scores each response with its category's verifier (math, code sandbox, choice, IFEval, judge, reward model).
-// It reads its stream as a member of a Redis consumer group, so replicas share the work.
+// The verification worker: scores every generated sample with its category's verifier (math equivalence, multiple
+// choice; code, IFEval, judge and reward model to come) and publishes each verdict, once, to the scoring stream.
+using AmDistill.Verification;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddRedisMessaging();
+builder.AddVerificationServices();
 
 var app = builder.Build();
 

@@ -17,7 +17,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         // weak: reasoning_content and n; strong: inline <think> and no n (the worker must notice and split the passes).
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(
             SimModel(0, "weak-sim", 0.3, 20).Concat(SimModel(1, "strong-sim", 0.9, 20, ("ThinkFormat", "Inline"), ("SupportsN", "false")))));
-        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
             Teacher(0, "weak", sim.V1, "weak-sim").Concat(Teacher(1, "strong", sim.V1, "strong-sim", ("PricePerMillionInputTokens", "0.55"), ("PricePerMillionOutputTokens", "2.19")))));
 
         var queries = Queries.Where(q => q.Category == "math").Take(10).Concat(Queries.Where(q => q.Category == "code").Take(3)).ToArray();
@@ -55,7 +55,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var slowSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "slow-sim", 0.5, 150)));
         await using var paceSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "pace-sim", 0.5, 1)));
-        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
             Teacher(0, "narrow", slowSim.V1, "slow-sim", ("MaxInFlight", "3"))
                 .Concat(Teacher(1, "paced", paceSim.V1, "pace-sim", ("RequestsPerMinute", "600")))));
 
@@ -80,7 +80,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
             ("Faults:RateLimited", "0.05"), ("Faults:ServerError", "0.05"), ("Faults:Unavailable", "0.04"), ("Faults:Drop", "0.03"),
             ("Faults:Timeout", "0.01"), ("Faults:Length", "0.02"), ("RetryAfterSeconds", "1"))
             .Append(new("TimeoutFaultDuration", "00:00:30"))));
-        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
             Teacher(0, "flaky", sim.V1, "flaky-sim", ("RequestTimeout", "00:00:02"), ("MaxRetries", "2"), ("MaxInFlight", "16"))
                 .Append(new("Generation:MaxDeliveries", "3"))
                 .Append(new("Generation:VisibilityTimeout", "00:00:03"))
@@ -124,7 +124,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redisServer = await LocalRedisServer.StartAsync();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "down-sim", 0.5, 1, ("Faults:ServerError", "1"))));
-        await using var generation = await GenerationHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
             Teacher(0, "down", sim.V1, "down-sim", ("MaxRetries", "1"))
                 .Concat(Teacher(1, "misnamed", sim.V1, "no-such-model"))
                 .Append(new("Generation:MaxDeliveries", "2"))

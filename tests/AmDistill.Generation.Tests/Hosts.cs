@@ -85,14 +85,20 @@ internal sealed class SimHost : IAsyncDisposable
     }
 }
 
-/// <summary>The generation service's composition (service defaults, Redis messaging, teachers) in this process.</summary>
-internal sealed class GenerationHost : IAsyncDisposable
+/// <summary>Worker services' real composition (service defaults, Redis messaging, their own registrations) in this process.</summary>
+internal sealed class WorkerHost : IAsyncDisposable
 {
     private readonly IHost _host;
 
-    private GenerationHost(IHost host) => _host = host;
+    private WorkerHost(IHost host) => _host = host;
 
-    public static async Task<GenerationHost> StartAsync(string redis, IDictionary<string, string?> settings)
+    public IServiceProvider Services => _host.Services;
+
+    /// <summary>The generation service.</summary>
+    public static Task<WorkerHost> StartAsync(string redis, IDictionary<string, string?> settings) =>
+        StartAsync(redis, settings, builder => builder.AddGenerationServices());
+
+    public static async Task<WorkerHost> StartAsync(string redis, IDictionary<string, string?> settings, params Action<IHostApplicationBuilder>[] services)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Repo.EmptyDirectory(), DisableDefaults = false });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -103,10 +109,10 @@ internal sealed class GenerationHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();
         builder.AddRedisMessaging();
-        builder.AddGenerationServices();
+        foreach (var addServices in services) addServices(builder);
         var host = builder.Build();
         await host.StartAsync();
-        return new GenerationHost(host);
+        return new WorkerHost(host);
     }
 
     public async ValueTask DisposeAsync()

@@ -27,7 +27,7 @@ internal static class TestData
     };
 
     public static GenerationTask NewTask(string run, DemoQuery query, string teacher, params int[] passes) =>
-        new(run, query.Id, Category(query.Category), teacher, passes, query.Question);
+        new(run, query.Id, Category(query.Category), teacher, passes, query.Question, query.ReferenceAnswer);
 
     public static async Task PublishAsync(IConnectionMultiplexer redis, IEnumerable<GenerationTask> tasks)
     {

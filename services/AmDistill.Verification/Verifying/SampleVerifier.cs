@@ -1,0 +1,54 @@
+using AmDistill.Contracts;
+using AmDistill.Scoring.Core;
+using AmDistill.Verifiers.Choice;
+using AmDistill.Verifiers.Math;
+
+namespace AmDistill.Verification.Verifying;
+
+/// <summary>A verify_score on the paper's scale for the category, and whether a verifier could give one.</summary>
+public sealed record SampleVerdict(double VerifyScore, bool Scored, string Reason);
+
+/// <summary>
+/// Routes a sample to its category's verifier (paper §3) after the response-level quality checks (§3.3):
+/// math → math equivalence (0/1); science with a letter reference → multiple choice (0 or 5, the science scale);
+/// code, instruction following, free-form science and other → unscored until their verifiers exist, never passed silently.
+/// </summary>
+public static class SampleVerifier
+{
+    public static SampleVerdict Verify(GeneratedResponse sample)
+    {
+        // Quality checks first: a sample that fails one scores 0 whatever its answer.
+        if (sample.Truncated) return new(0, true, "quality: truncated at the token limit (finish_reason length)");
+        if (string.IsNullOrWhiteSpace(sample.Thinking)) return new(0, true, "quality: no think content");
+        if (string.IsNullOrWhiteSpace(sample.Answer)) return new(0, true, "quality: no final answer after the think part");
+
+        switch (sample.Category)
+        {
+            case QueryCategory.Math when sample.ReferenceAnswer is { Length: > 0 } reference:
+            {
+                var verdict = MathVerifier.Verify(reference, sample.Answer);
+                return verdict.Equal is null
+                    ? new(0, true, $"math: {verdict.Reason}")
+                    : new(verdict.Passed ? 1 : 0, true, $"math: {verdict.Reason}; expected {verdict.GoldAnswer}, got {verdict.PredAnswer ?? "nothing"}");
+            }
+            case QueryCategory.Science when sample.ReferenceAnswer is { Length: 1 } letter && char.IsAsciiLetterUpper(letter[0]):
+            {
+                var chosen = ChoiceVerifier.Extract(sample.Answer);
+                return new(chosen == letter[0] ? 5 : 0, true, $"choice: expected {letter}, got {chosen?.ToString() ?? "no letter"}");
+            }
+            case QueryCategory.Math or QueryCategory.Science when string.IsNullOrEmpty(sample.ReferenceAnswer):
+                return new(0, false, "unscored: the query has no reference answer");
+            default:
+                return new(0, false, $"unscored: no verifier for {sample.Category} yet");
+        }
+    }
+
+    public static Category ScoringCategory(QueryCategory category) => category switch
+    {
+        QueryCategory.Math => Category.Math,
+        QueryCategory.Code => Category.Code,
+        QueryCategory.Science => Category.Science,
+        QueryCategory.InstructionFollowing => Category.InstructionFollowing,
+        _ => Category.Other,
+    };
+}

@@ -1,0 +1,41 @@
+using System.Diagnostics.Metrics;
+using AmDistill.Contracts;
+using AmDistill.Messaging;
+using AmDistill.Scoring.Core;
+using StackExchange.Redis;
+
+namespace AmDistill.Verification.Verifying;
+
+/// <summary>Verifies each sample once and publishes its verdict to the scoring stream atomically with its done-marker.</summary>
+public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, VerificationMetrics metrics)
+    : IMessageHandler<GeneratedResponse>
+{
+    public const string OnceScope = "verification";
+
+    public async Task HandleAsync(MessageContext<GeneratedResponse> context, CancellationToken cancellationToken)
+    {
+        var sample = context.Message;
+        var db = redis.GetDatabase();
+        if (await ProcessOnce.IsDoneAsync(db, OnceScope, sample.SampleId)) return;
+
+        var verdict = SampleVerifier.Verify(sample);
+        var passed = verdict.Scored && Thresholds.Paper.Passes(SampleVerifier.ScoringCategory(sample.Category), verdict.VerifyScore);
+        var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
+            verdict.VerifyScore, passed, verdict.Scored, verdict.Reason);
+
+        await scoring.WaitForCapacityAsync(1, cancellationToken);
+        if (await ProcessOnce.ExecuteAsync(db, OnceScope, sample.SampleId, transaction => scoring.AddTo(transaction, result, result.Key)))
+            metrics.Verdict(sample.Category, sample.Teacher, verdict.Scored ? (passed ? "passed" : "failed") : "unscored");
+    }
+}
+
+/// <summary>Verdicts per category, teacher and outcome (meter <c>AmDistill.Verification</c>): pass rates as they form.</summary>
+public sealed class VerificationMetrics(IMeterFactory meters)
+{
+    private readonly Counter<long> _verdicts = meters.Create("AmDistill.Verification")
+        .CreateCounter<long>("amdistill.verification.verdicts", "{sample}", "Verdicts by category, teacher and outcome.");
+
+    public void Verdict(QueryCategory category, string teacher, string outcome) => _verdicts.Add(1,
+        new KeyValuePair<string, object?>("category", category.ToString()), new KeyValuePair<string, object?>("model", teacher),
+        new KeyValuePair<string, object?>("outcome", outcome));
+}

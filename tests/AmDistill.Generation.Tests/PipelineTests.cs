@@ -1,0 +1,92 @@
+using AmDistill.Contracts;
+using AmDistill.Messaging;
+using AmDistill.Scoring;
+using AmDistill.Scoring.Core;
+using AmDistill.Scoring.Scores;
+using AmDistill.Verification;
+using AmDistill.Verification.Verifying;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using static AmDistill.Generation.Tests.TestData;
+
+namespace AmDistill.Generation.Tests;
+
+/// <summary>Generation → verification → scoring, each service's real composition, over real HTTP and a real redis-server.</summary>
+public sealed class PipelineTests
+{
+    [Fact]
+    public async Task The_teacher_ladder_comes_out_as_pass_rates_and_difficulty_levels()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(
+            SimModel(0, "weak-sim", 0.35, 5).Concat(SimModel(1, "mid-sim", 0.6, 5)).Concat(SimModel(2, "strong-sim", 0.85, 5))));
+        var ladder = DifficultyLadder.Paper;
+        await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+                Teacher(0, ladder.Weak, sim.V1, "weak-sim").Concat(Teacher(1, ladder.Middle, sim.V1, "mid-sim")).Concat(Teacher(2, ladder.Strong, sim.V1, "strong-sim"))),
+            builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
+
+        var math = Queries.Where(q => q.Category == "math").ToArray();
+        await PublishAsync(redis, math.SelectMany(q => new[] { ladder.Weak, ladder.Middle, ladder.Strong }.Select(t => NewTask("run1", q, t, 0, 1, 2, 3))));
+
+        var store = workers.Services.GetRequiredService<ScoreStore>();
+        var records = new List<QueryRecord>();
+        await WaitUntilAsync(async () =>
+        {
+            records = [.. (await Task.WhenAll(math.Select(q => store.ReadAsync("run1", q.Id)))).OfType<QueryRecord>()];
+            return records.Count == math.Length && records.All(r => r.Responses.Count == 3 && r.Responses.Values.All(v => v.Count == 4));
+        }, TimeSpan.FromSeconds(120), $"{math.Length * 12} verdicts scored");
+
+        double Mean(string teacher) => records.Average(r => r.PassRate(teacher, Thresholds.Paper));
+        Assert.True(Mean(ladder.Weak) < Mean(ladder.Middle) && Mean(ladder.Middle) < Mean(ladder.Strong),
+            $"pass rates {Mean(ladder.Weak):P0} / {Mean(ladder.Middle):P0} / {Mean(ladder.Strong):P0}");
+
+        // AIME is harder than MATH-500 for the ladder: it grades to higher levels more often.
+        var levels = records.ToDictionary(r => r.QueryId, r => ladder.Grade(r, Thresholds.Paper));
+        double HardShare(Func<string, bool> which) => levels.Where(l => which(l.Key)).Average(l => l.Value is DifficultyLevel.L3 or DifficultyLevel.Unsolved ? 1.0 : 0.0);
+        Assert.True(HardShare(id => id.StartsWith("aime", StringComparison.Ordinal)) > HardShare(id => id.StartsWith("math500", StringComparison.Ordinal)));
+    }
+}
+
+public sealed class SampleVerifierTests
+{
+    private static GeneratedResponse Sample(QueryCategory category, string answer, string? reference, string? thinking = "thinking", bool truncated = false) =>
+        new("s1", "run", "q", category, "t", "m", 0, thinking, answer, truncated ? "length" : "stop", truncated, 10, 10, 1, 0, reference);
+
+    [Fact]
+    public void Math_is_scored_by_answer_equivalence()
+    {
+        Assert.Equal(1, SampleVerifier.Verify(Sample(QueryCategory.Math, "so \\boxed{\\frac{1}{2}}", "0.5")).VerifyScore);
+        Assert.Equal(0, SampleVerifier.Verify(Sample(QueryCategory.Math, "so \\boxed{3}", "0.5")).VerifyScore);
+    }
+
+    [Fact]
+    public void Science_multiple_choice_is_scored_on_the_0_to_5_scale()
+    {
+        Assert.Equal(5, SampleVerifier.Verify(Sample(QueryCategory.Science, "The answer is (C).", "C")).VerifyScore);
+        Assert.Equal(0, SampleVerifier.Verify(Sample(QueryCategory.Science, "The answer is (A).", "C")).VerifyScore);
+    }
+
+    [Theory]
+    [InlineData(true, "thinking", "\\boxed{1}", "truncated")]
+    [InlineData(false, null, "\\boxed{1}", "no think content")]
+    [InlineData(false, "thinking", "", "no final answer")]
+    public void Quality_checks_fail_a_sample_with_their_reason(bool truncated, string? thinking, string answer, string reason)
+    {
+        var verdict = SampleVerifier.Verify(Sample(QueryCategory.Math, answer, "1", thinking, truncated));
+        Assert.Equal(0, verdict.VerifyScore);
+        Assert.True(verdict.Scored);
+        Assert.Contains(reason, verdict.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(QueryCategory.Code)]
+    [InlineData(QueryCategory.InstructionFollowing)]
+    [InlineData(QueryCategory.Other)]
+    public void Categories_without_a_verifier_are_unscored_never_passed(QueryCategory category)
+    {
+        var verdict = SampleVerifier.Verify(Sample(category, "anything", null));
+        Assert.False(verdict.Scored);
+        Assert.StartsWith("unscored", verdict.Reason, StringComparison.Ordinal);
+    }
+}
