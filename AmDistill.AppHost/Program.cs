@@ -14,9 +14,10 @@ var redis = builder.AddPipelineRedis();
 var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim")
     .WithHttpHealthCheck("/health");
 
-// Control plane: runs, queries, status, export.
+// Control plane: runs, queries, status, export; feeds the demo run (AmDistill:DemoRun, on by default).
 builder.AddProject<Projects.AmDistill_Api>("api")
     .WithPipelineRedis(redis)
+    .WithEnvironment("DemoRun__Enabled", builder.ExecutionContext.IsPublishMode ? "false" : builder.Configuration["AmDistill:DemoRun"] ?? "true")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 

@@ -11,7 +11,7 @@ public sealed class AppHostTests
 
     /// <summary>The whole system, as <c>dotnet run</c> starts it on a machine with redis-server and no container runtime.</summary>
     [Fact]
-    public async Task Every_service_comes_up_healthy_with_a_local_redis_server()
+    public async Task Every_service_comes_up_healthy_with_a_local_redis_server_and_the_demo_run_completes()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(
@@ -29,6 +29,19 @@ public sealed class AppHostTests
         using var queues = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cts.Token));
         Assert.Equal(["amdistill:generation", "amdistill:verification", "amdistill:scoring", "amdistill:training"],
             queues.RootElement.EnumerateArray().Select(q => q.GetProperty("stream").GetString()));
+
+        // The main job: the demo run goes through generation, verification and scoring (110 queries × 3 teachers × 4 passes).
+        using var scoring = app.CreateHttpClient("scoring");
+        var verdicts = 0L;
+        while (verdicts < 110 * 3 * 4)
+        {
+            await Task.Delay(500, cts.Token);
+            using var run = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/demo", cts.Token));
+            verdicts = run.RootElement.GetProperty("verdicts").GetInt64();
+        }
+        Assert.Equal(110 * 3 * 4, verdicts);
+        using var aime = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/demo/queries/aime2024-II-13", cts.Token));
+        Assert.Equal(3, aime.RootElement.GetProperty("passRates").EnumerateObject().Count());
 
         // The GPU trainer is declared but waits for an explicit start.
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));

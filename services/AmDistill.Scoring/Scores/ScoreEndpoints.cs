@@ -10,6 +10,11 @@ public static class ScoreEndpoints
     /// </summary>
     public static IEndpointRouteBuilder MapScoreEndpoints(this IEndpointRouteBuilder app)
     {
+        app.MapGet("/api/runs/{run}", async (string run, ScoreStore store) =>
+        {
+            var (queries, verdicts) = await store.CountAsync(run);
+            return Results.Ok(new { run, queries, verdicts });
+        });
         app.MapGet("/api/runs/{run}/queries/{query}", async (string run, string query, ScoreStore store) =>
         {
             if (await store.ReadAsync(run, query) is not { } record) return Results.NotFound();

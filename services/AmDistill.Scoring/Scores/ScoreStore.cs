@@ -35,6 +35,15 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         await Task.WhenAll(writes);
     }
 
+    /// <summary>Queries with at least one verdict, and verdicts recorded, in a run.</summary>
+    public async Task<(long Queries, long Verdicts)> CountAsync(string run)
+    {
+        var db = redis.GetDatabase();
+        var queries = await db.SetMembersAsync(QueriesKey(run));
+        var lengths = await Task.WhenAll(queries.Select(q => db.HashLengthAsync(QueryKey(run, q.ToString()))));
+        return (queries.Length, lengths.Sum(l => l - 1)); // minus the category field
+    }
+
     /// <summary>The query's scored responses per teacher, in pass order; null when nothing was recorded.</summary>
     public async Task<QueryRecord?> ReadAsync(string run, string query)
     {

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using AmDistill.Contracts;
+using AmDistill.Messaging;
+using StackExchange.Redis;
+
+namespace AmDistill.Api.Runs;
+
+/// <summary>Configuration section <c>DemoRun</c>.</summary>
+public sealed class DemoRunOptions
+{
+    /// <summary>Feed the demo run when the control plane starts (the AppHost turns it on for <c>dotnet run</c>).</summary>
+    public bool Enabled { get; set; }
+
+    public string RunId { get; set; } = "demo";
+
+    public string QueryFile { get; set; } = "data/demo-queries.jsonl";
+
+    /// <summary>The paper's ladder, as the generation service names the simulated teachers.</summary>
+    public List<string> Teachers { get; set; } = ["r1-distill-qwen-1.5b", "r1-distill-qwen-7b", "deepseek-r1"];
+
+    public int Passes { get; set; } = 4;
+}
+
+/// <summary>
+/// The main job of <c>dotnet run</c>: every demo query × teacher, with all passes, onto the generation stream, once per
+/// Redis (a second start finds its marker and feeds nothing), streamed with backpressure.
+/// </summary>
+public sealed class DemoRunFeeder(
+    Microsoft.Extensions.Options.IOptions<DemoRunOptions> options,
+    StreamProducer<GenerationTask> generation,
+    IConnectionMultiplexer redis,
+    ILogger<DemoRunFeeder> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var run = options.Value;
+        if (!run.Enabled) return;
+        var db = redis.GetDatabase();
+        if (await ProcessOnce.IsDoneAsync(db, "feeder", run.RunId))
+        {
+            logger.LogInformation("Run {Run} was fed before; nothing to do", run.RunId);
+            return;
+        }
+        var file = Path.IsPathRooted(run.QueryFile) ? run.QueryFile : Path.Combine(AppContext.BaseDirectory, run.QueryFile);
+        var tasks = 0;
+        var passes = Enumerable.Range(0, run.Passes).ToArray();
+        foreach (var batch in ReadQueries(file).Chunk(50))
+        {
+            var entries = batch.SelectMany(q => run.Teachers.Select(t => new GenerationTask(run.RunId, q.Id, q.Category, t, passes, q.Question, q.Reference)))
+                .Select(t => (t, t.Key)).ToList();
+            await generation.PublishBatchAsync(entries, stoppingToken);
+            tasks += entries.Count;
+        }
+        await ProcessOnce.ExecuteAsync(db, "feeder", run.RunId, _ => { });
+        logger.LogInformation("Run {Run}: {Tasks} generation tasks fed ({Passes} passes each)", run.RunId, tasks, run.Passes);
+    }
+
+    private static IEnumerable<(string Id, QueryCategory Category, string Question, string? Reference)> ReadQueries(string file)
+    {
+        foreach (var line in File.ReadLines(file))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            using var document = JsonDocument.Parse(line);
+            var r = document.RootElement;
+            var category = r.GetProperty("category").GetString() switch
+            {
+                "math" => QueryCategory.Math,
+                "code" => QueryCategory.Code,
+                "science" => QueryCategory.Science,
+                "if" => QueryCategory.InstructionFollowing,
+                _ => QueryCategory.Other,
+            };
+            var reference = r.TryGetProperty("reference_answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+            yield return (r.GetProperty("id").GetString()!, category, r.GetProperty("question").GetString()!, reference);
+        }
+    }
+}
