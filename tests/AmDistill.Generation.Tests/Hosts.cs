@@ -121,21 +121,3 @@ internal sealed class WorkerHost : IAsyncDisposable
         _host.Dispose();
     }
 }
-
-public sealed class RedisFixture : IAsyncLifetime
-{
-    public LocalRedisServer Server { get; private set; } = null!;
-    public ConnectionMultiplexer Redis { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Server = await LocalRedisServer.StartAsync();
-        Redis = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Redis.DisposeAsync();
-        await Server.DisposeAsync();
-    }
-}

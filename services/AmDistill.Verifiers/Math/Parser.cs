@@ -199,7 +199,7 @@ public sealed partial class Parser
     private Node ParseSetExpression()
     {
         var parts = new List<Node> { ParseSum() };
-        while (TryConsume("\\cup") || TryConsume("∪") || TryConsume("U "))
+        while (TryConsume("\\cup") || TryConsume("∪"))
         {
             _budget.Step();
             parts.Add(ParseSum());
@@ -286,7 +286,7 @@ public sealed partial class Parser
         try
         {
             _pos++;
-            var name = ReadCommandName();
+            ReadCommandName();
             var content = ReadGroupRaw().Trim();
             return content is "and" or "or" or "," || content.Length == 0;
         }
@@ -357,15 +357,13 @@ public sealed partial class Parser
         {
             _budget.Step();
             SkipSpaces();
-            if (Peek == '!' ) { _pos++; node = new Factorial(node); }
+            if (Peek == '!') { _pos++; node = new Factorial(node); }
             else if (Peek == '%') { _pos++; node = new Percent(node); }
-            else if (Peek == '\'' ) { _pos++; node = new Sym(Name(node) + "'"); }
+            else if (Peek == '\'' && node is Sym prime) { _pos++; node = new Sym(prime.Name + "'"); }
             else break;
         }
         return node;
     }
-
-    private static string Name(Node node) => node is Sym s ? s.Name : node.ToString();
 
     private Node ParseGroup()
     {
@@ -442,7 +440,7 @@ public sealed partial class Parser
         var grouped = false;
         if (text.Length is > 0 and <= 3 && text[0] != '0')
         {
-            while (_pos + 3 < _s.Length + 0 || _pos + 3 == _s.Length - 0)
+            while (true)
             {
                 if (_pos + 4 > _s.Length || _s[_pos] is not (',' or ' ')) break;
                 if (_s[_pos] == ',' && _bracketDepth > 0) break; // (12,102) is a pair, not 12102
