@@ -90,3 +90,39 @@ public sealed class SampleVerifierTests
         Assert.StartsWith("unscored", verdict.Reason, StringComparison.Ordinal);
     }
 }
+
+public sealed class ScoreStoreTests
+{
+    [Fact]
+    public async Task Redelivered_and_concurrent_verdicts_are_counted_once()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        var store = new ScoreStore(redis);
+        var verdicts = Enumerable.Range(0, 4).Select(pass =>
+            new VerifiedResponse($"s{pass}", "run", "q1", QueryCategory.Math, "deepseek-r1", pass, pass % 2, pass % 2 == 1, true, "math")).ToArray();
+
+        // Every verdict delivered three times, by concurrent workers, in any order.
+        await Task.WhenAll(verdicts.Concat(verdicts).Concat(verdicts).OrderBy(_ => Guid.NewGuid()).Select(v => Task.Run(() => store.RecordAsync(v))));
+
+        var record = await store.ReadAsync("run", "q1");
+        Assert.NotNull(record);
+        Assert.Equal([0, 1, 0, 1], record.Scores("deepseek-r1"));
+        Assert.Equal(0.5, record.PassRate("deepseek-r1", Thresholds.Paper));
+        Assert.Equal((1L, 4L), await store.CountAsync("run"));
+    }
+
+    [Fact]
+    public async Task Unscored_samples_are_kept_apart_from_scores()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        var store = new ScoreStore(redis);
+        await store.RecordAsync(new VerifiedResponse("s0", "run", "c1", QueryCategory.Code, "deepseek-r1", 0, 0, false, false, "unscored: no verifier for Code yet"));
+        await store.RecordAsync(new VerifiedResponse("s1", "run", "c1", QueryCategory.Code, "deepseek-r1", 1, 1, true, true, "code"));
+
+        var record = await store.ReadAsync("run", "c1");
+        Assert.Equal([1.0], record!.Scores("deepseek-r1"));
+        Assert.Equal(AmDistill.Scoring.Core.Category.Code, record.Category);
+    }
+}
