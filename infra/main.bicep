@@ -1,0 +1,112 @@
+// AmDistill on Azure Container Apps: the shape `azd infra synth` gives an Aspire app, completed by hand.
+// Workers scale on their consumer group's lag (KEDA redis-streams, down to zero); the trainer is a job on a GPU profile.
+targetScope = 'resourceGroup'
+
+@description('Name of the azd environment; prefixes every resource.')
+@minLength(1)
+@maxLength(20)
+param environmentName string
+
+@description('Location of every resource.')
+param location string = resourceGroup().location
+
+@description('Container images, one per service (azd fills them on deploy).')
+param images object = {
+  api: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+  generation: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+  verification: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+  scoring: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+  trainer: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+  teacherSim: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+  trainerGpu: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+}
+
+@description('Entra ID app registration (client id) that signs users in to the Api; empty leaves the Api unauthenticated.')
+param apiAuthClientId string = ''
+
+@description('Real teachers: [{ name, endpoint, model, provider }]; each one\'s key is a Key Vault secret "<name>-api-key".')
+param teachers array = []
+
+@description('GPU workload profile for the trainer job.')
+@allowed([
+  'Consumption-GPU-NC24-A100'
+  'Consumption-GPU-NC8as-T4'
+])
+param gpuProfileType string = 'Consumption-GPU-NC24-A100'
+
+@description('Most replicas of each worker; generation scales with the teachers\' rate limits, verification with its CPU.')
+param maxReplicas object = {
+  generation: 20
+  verification: 40
+  scoring: 10
+}
+
+@description('OTLP endpoint for traces and metrics (an OpenTelemetry collector, or the standalone Aspire dashboard); empty: logs only.')
+param otlpEndpoint string = ''
+
+@description('Create Azure Container Apps dynamic sessions (a Python code interpreter pool) as the code sandbox backend.')
+param enableCodeSessions bool = false
+
+var prefix = toLower(environmentName)
+var tags = { 'azd-env-name': environmentName }
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: { prefix: prefix, location: location, tags: tags }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: { prefix: prefix, location: location, tags: tags }
+}
+
+module redis 'modules/redis.bicep' = {
+  name: 'redis'
+  params: { prefix: prefix, location: location, tags: tags, identityPrincipalId: identity.outputs.principalId }
+}
+
+module environment 'modules/environment.bicep' = {
+  name: 'environment'
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
+    gpuProfileType: gpuProfileType
+  }
+}
+
+module apps 'modules/apps.bicep' = {
+  name: 'apps'
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+    environmentId: environment.outputs.environmentId
+    identityId: identity.outputs.identityId
+    identityClientId: identity.outputs.clientId
+    registryServer: identity.outputs.registryServer
+    redisHost: redis.outputs.hostName
+    redisPort: redis.outputs.sslPort
+    redisAuthVaultUri: redis.outputs.redisAuthVaultUri
+    redisConnectionVaultUri: redis.outputs.redisConnectionVaultUri
+    gpuResources: gpuProfileType == 'Consumption-GPU-NC24-A100' ? { cpu: 24, memory: '220Gi' } : { cpu: 8, memory: '56Gi' }
+    keyVaultUri: redis.outputs.keyVaultUri
+    otlpEndpoint: otlpEndpoint
+    images: images
+    teachers: teachers
+    maxReplicas: maxReplicas
+    apiAuthClientId: apiAuthClientId
+  }
+}
+
+module sessions 'modules/sessions.bicep' = if (enableCodeSessions) {
+  name: 'sessions'
+  params: { prefix: prefix, location: location, tags: tags, environmentId: environment.outputs.environmentId }
+}
+
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = identity.outputs.registryServer
+output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.environmentId
+output API_URL string = apps.outputs.apiUrl
+output KEY_VAULT_URI string = redis.outputs.keyVaultUri
+output CODE_SESSIONS_ENDPOINT string = enableCodeSessions ? sessions!.outputs.poolManagementEndpoint : ''

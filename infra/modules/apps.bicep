@@ -1,0 +1,214 @@
+// The services as container apps. Workers scale on their consumer group's lag (KEDA redis-streams, to zero when idle);
+// the Api is the only external ingress; the GPU trainer is a manually started job on the GPU profile.
+param prefix string
+param location string
+param tags object
+param environmentId string
+param identityId string
+param identityClientId string
+param registryServer string
+param redisHost string
+param redisPort int
+param redisAuthVaultUri string
+param redisConnectionVaultUri string
+param keyVaultUri string
+param otlpEndpoint string
+param images object
+param teachers array
+param maxReplicas object
+param apiAuthClientId string
+param gpuResources object
+
+@description('Unacknowledged entries per replica before another replica is added.')
+param lagPerReplica int = 100
+
+var teacherSecrets = [for teacher in teachers: { name: '${teacher.name}-api-key', keyVaultUrl: '${keyVaultUri}secrets/${teacher.name}-api-key', identity: identityId }]
+
+var secrets = concat([
+  { name: 'redis-connection', keyVaultUrl: redisConnectionVaultUri, identity: identityId }
+  { name: 'redis-password', keyVaultUrl: redisAuthVaultUri, identity: identityId }
+], teacherSecrets)
+
+var commonEnv = concat([
+  { name: 'ConnectionStrings__redis', secretRef: 'redis-connection' }
+  { name: 'services__teacher-sim__http__0', value: 'http://${prefix}-teacher-sim' }
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+], empty(otlpEndpoint) ? [] : [
+  { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
+])
+
+// Real teachers follow the three simulated ones of the generation service's appsettings.json.
+var teacherSettings = [for (teacher, i) in teachers: [
+  { name: 'Generation__Teachers__${i + 3}__Name', value: teacher.name }
+  { name: 'Generation__Teachers__${i + 3}__Endpoint', value: teacher.endpoint }
+  { name: 'Generation__Teachers__${i + 3}__Model', value: teacher.model }
+  { name: 'Generation__Teachers__${i + 3}__Provider', value: teacher.?provider ?? 'OpenAI' }
+  { name: 'Generation__Teachers__${i + 3}__ApiKey', secretRef: '${teacher.name}-api-key' }
+]]
+
+var teacherEnv = flatten(teacherSettings)
+
+var workers = [
+  { name: 'generation', image: images.generation, stream: 'amdistill:generation', group: 'generation', maxReplicas: maxReplicas.generation, env: teacherEnv }
+  { name: 'verification', image: images.verification, stream: 'amdistill:verification', group: 'verification', maxReplicas: maxReplicas.verification, env: [] }
+  { name: 'scoring', image: images.scoring, stream: 'amdistill:scoring', group: 'scoring', maxReplicas: maxReplicas.scoring, env: [] }
+  { name: 'trainer', image: images.trainer, stream: 'amdistill:training', group: 'trainer', maxReplicas: 1, env: [] }
+]
+
+var probes = [
+  { type: 'Liveness', httpGet: { path: '/alive', port: 8080 } }
+  { type: 'Readiness', httpGet: { path: '/health', port: 8080 } }
+]
+
+var registries = [{ server: registryServer, identity: identityId }]
+
+resource workerApps 'Microsoft.App/containerApps@2024-03-01' = [for worker in workers: {
+  name: '${prefix}-${worker.name}'
+  location: location
+  tags: union(tags, { 'azd-service-name': worker.name })
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      ingress: { external: false, targetPort: 8080 }
+      registries: registries
+      secrets: secrets
+    }
+    template: {
+      containers: [
+        {
+          name: worker.name
+          image: worker.image
+          resources: { cpu: json('1.0'), memory: '2Gi' }
+          env: concat(commonEnv, worker.env)
+          probes: probes
+        }
+      ]
+      scale: {
+        minReplicas: 0
+        maxReplicas: worker.maxReplicas
+        rules: [
+          {
+            name: 'stream-lag'
+            custom: {
+              type: 'redis-streams'
+              metadata: {
+                address: '${redisHost}:${redisPort}'
+                stream: worker.stream
+                consumerGroup: worker.group
+                lagCount: string(lagPerReplica)
+                enableTLS: 'true'
+              }
+              auth: [{ secretRef: 'redis-password', triggerParameter: 'password' }]
+            }
+          }
+        ]
+      }
+    }
+  }
+}]
+
+resource teacherSim 'Microsoft.App/containerApps@2024-03-01' = {
+  name: '${prefix}-teacher-sim'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'teacher-sim' })
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      ingress: { external: false, targetPort: 8080 }
+      registries: registries
+    }
+    template: {
+      containers: [
+        {
+          name: 'teacher-sim'
+          image: images.teacherSim
+          resources: { cpu: json('1.0'), memory: '2Gi' }
+          probes: probes
+        }
+      ]
+      scale: { minReplicas: 1, maxReplicas: 3 }
+    }
+  }
+}
+
+resource api 'Microsoft.App/containerApps@2024-03-01' = {
+  name: '${prefix}-api'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      ingress: { external: true, targetPort: 8080, transport: 'auto', allowInsecure: false }
+      registries: registries
+      secrets: secrets
+    }
+    template: {
+      containers: [
+        {
+          name: 'api'
+          image: images.api
+          resources: { cpu: json('0.5'), memory: '1Gi' }
+          env: commonEnv
+          probes: probes
+        }
+      ]
+      scale: { minReplicas: 1, maxReplicas: 3 }
+    }
+  }
+}
+
+// Users sign in with Entra ID; unauthenticated API calls get 401.
+resource apiAuth 'Microsoft.App/containerApps/authConfigs@2024-03-01' = if (!empty(apiAuthClientId)) {
+  parent: api
+  name: 'current'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: { unauthenticatedClientAction: 'Return401' }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiAuthClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+      }
+    }
+  }
+}
+
+resource trainerJob 'Microsoft.App/jobs@2024-03-01' = {
+  name: '${prefix}-trainer-gpu'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'trainer-gpu' })
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'gpu'
+    configuration: {
+      triggerType: 'Manual'
+      replicaTimeout: 86400
+      replicaRetryLimit: 1
+      manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }
+      registries: registries
+      secrets: secrets
+    }
+    template: {
+      containers: [
+        {
+          name: 'trainer'
+          image: images.trainerGpu
+          resources: { cpu: gpuResources.cpu, memory: gpuResources.memory }
+          env: concat(commonEnv, [{ name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }])
+        }
+      ]
+    }
+  }
+}
+
+output apiUrl string = 'https://${api.properties.configuration.ingress.fqdn}'
