@@ -21,8 +21,9 @@ param images object = {
   trainerGpu: 'mcr.microsoft.com/dotnet/samples:aspnetapp'
 }
 
-@description('Entra ID app registration (client id) that signs users in to the Api; empty leaves the Api unauthenticated.')
-param apiAuthClientId string = ''
+@description('Entra ID app registration (client id) that signs users in to the Api: its only external ingress is never open.')
+@minLength(1)
+param apiAuthClientId string
 
 @description('Real teachers: [{ name, endpoint, model, provider }]; each one\'s key is a Key Vault secret "<name>-api-key".')
 param teachers array = []

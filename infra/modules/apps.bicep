@@ -164,7 +164,7 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = {
 }
 
 // Users sign in with Entra ID; unauthenticated API calls get 401.
-resource apiAuth 'Microsoft.App/containerApps/authConfigs@2024-03-01' = if (!empty(apiAuthClientId)) {
+resource apiAuth 'Microsoft.App/containerApps/authConfigs@2024-03-01' = {
   parent: api
   name: 'current'
   properties: {
