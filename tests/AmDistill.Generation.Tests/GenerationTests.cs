@@ -77,7 +77,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redisServer = await LocalRedisServer.StartAsync();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "flaky-sim", 0.5, 30,
-            ("Faults:RateLimited", "0.05"), ("Faults:ServerError", "0.05"), ("Faults:Unavailable", "0.04"), ("Faults:Drop", "0.03"),
+            ("Faults:RateLimited", "0.08"), ("Faults:ServerError", "0.04"), ("Faults:Unavailable", "0.03"), ("Faults:Drop", "0.02"),
             ("Faults:Timeout", "0.01"), ("Faults:Length", "0.02"), ("RetryAfterSeconds", "1"))
             .Append(new("TimeoutFaultDuration", "00:00:30"))));
         await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
@@ -110,10 +110,11 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Contains(sim.Responses, r => r.Status == 429);
         Assert.True(samples.Count >= queries.Length * 0.9, $"only {samples.Count} of {queries.Length} tasks produced a sample");
 
-        // A 429 pauses the whole model: nothing is sent to it for its Retry-After (1 s), give or take scheduling.
+        // A 429 pauses the whole model: nothing is sent to it for its Retry-After (1 s), give or take the time the
+        // client takes to see the 429 on a loaded machine.
         foreach (var limited in sim.Responses.Where(r => r.Status == 429))
         {
-            var early = sim.Responses.Where(r => r.Started > limited.Ended.AddMilliseconds(100) && r.Started < limited.Ended.AddMilliseconds(800)).ToArray();
+            var early = sim.Responses.Where(r => r.Started > limited.Ended.AddMilliseconds(300) && r.Started < limited.Ended.AddMilliseconds(800)).ToArray();
             Assert.True(early.Length == 0, $"{early.Length} requests sent during the pause after a 429 at {limited.Ended:HH:mm:ss.fff}");
         }
     }

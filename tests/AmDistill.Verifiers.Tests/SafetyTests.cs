@@ -7,7 +7,8 @@ namespace AmDistill.Verifiers.Tests;
 public sealed class SafetyTests
 {
     private static readonly MathVerifyOptions Options = new() { Budget = TimeSpan.FromMilliseconds(100) };
-    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(150); // scheduling noise on a loaded 2-core CI machine
+    // Scheduling noise: CI runs every test assembly at once on 2 cores, and a descheduled thread cannot check its budget.
+    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(400);
 
     public static TheoryData<string> Hostile() =>
     [
