@@ -16,7 +16,9 @@ public static class ProcessOnce
     /// processed in <paramref name="scope"/>. The writes must not be awaited inside the delegate.
     /// </summary>
     /// <returns>True when the writes were applied now; false when the key had been processed before.</returns>
-    public static Task<bool> ExecuteAsync(IDatabase db, string scope, string key, Action<ITransaction> writes, TimeSpan? retention = null)
+    /// <exception cref="RedisException">The transaction was aborted without the key being processed (e.g. Redis restarted
+    /// between WATCH and EXEC): nothing was written, and the caller must retry rather than treat the key as done.</exception>
+    public static async Task<bool> ExecuteAsync(IDatabase db, string scope, string key, Action<ITransaction> writes, TimeSpan? retention = null)
     {
         var marker = MarkerKey(scope, key);
         var transaction = db.CreateTransaction();
@@ -24,7 +26,10 @@ public static class ProcessOnce
         writes(transaction);
         var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         _ = retention is { } ttl ? transaction.StringSetAsync(marker, doneAt, ttl) : transaction.StringSetAsync(marker, doneAt);
-        return transaction.ExecuteAsync();
+        if (await transaction.ExecuteAsync().ConfigureAwait(false)) return true;
+        // "Not committed" means "done before" only if the marker is there; an aborted EXEC must not be taken for it.
+        if (await db.KeyExistsAsync(marker).ConfigureAwait(false)) return false;
+        throw new RedisException($"transaction for {scope}:{key} was aborted before it applied; retry");
     }
 
     /// <summary>Whether <paramref name="key"/> was processed in <paramref name="scope"/>.</summary>

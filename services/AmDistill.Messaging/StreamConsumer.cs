@@ -122,10 +122,18 @@ public sealed class StreamConsumer<T>
                 // StackExchange.Redis multiplexes one connection, so XREADGROUP cannot BLOCK: poll with a growing idle delay.
                 entries = await Db.StreamReadGroupAsync(_key, _options.Group, _options.ConsumerName, StreamPosition.NewMessages, slots).ConfigureAwait(false);
             }
-            catch (RedisException e)
+            catch (Exception e) when (RedisErrors.IsRedisFailure(e))
             {
                 _slots.Release(slots);
                 await HandleReadErrorAsync(e, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Whatever it is, a reader that stops reading silently would stall the whole group's share of work.
+                _slots.Release(slots);
+                _logger.LogError(e, "Reading {Stream} failed unexpectedly; retrying", _stream.Name);
+                await DelayOrStop(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -187,7 +195,7 @@ public sealed class StreamConsumer<T>
             {
                 await HandleAsync(delivery, handlerToken).ConfigureAwait(false);
             }
-            catch (RedisException e)
+            catch (Exception e) when (RedisErrors.IsRedisFailure(e))
             {
                 // Dead-lettering failed: the entry stays pending and is reclaimed after the visibility timeout.
                 _logger.LogWarning("Could not settle {Stream} entry {Id}: {Error}", _stream.Name, delivery.Entry.Id.ToString(), e.Message);
@@ -271,7 +279,7 @@ public sealed class StreamConsumer<T>
             // Kept pending and no longer renewed: it becomes claimable after the visibility timeout.
             await Db.HashSetAsync(_stream.ErrorsName, entry.Id, reason).ConfigureAwait(false);
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisErrors.IsRedisFailure(e))
         {
             _logger.LogWarning("Could not record the failure of {Id}: {Error}; the entry stays pending", entry.Id.ToString(), e.Message);
         }
@@ -317,11 +325,11 @@ public sealed class StreamConsumer<T>
                     MessagingTelemetry.Consumed.Add(batch.Count, _streamTag);
                     break;
                 }
-                catch (RedisException) when (attempt < 10)
+                catch (Exception e) when (RedisErrors.IsRedisFailure(e) && attempt < 10)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
                 }
-                catch (RedisException e)
+                catch (Exception e) when (RedisErrors.IsRedisFailure(e))
                 {
                     // Left pending: they are redelivered, and idempotent handlers skip them.
                     _logger.LogWarning("Could not acknowledge {Count} entries of {Stream}: {Error}", batch.Count, _stream.Name, e.Message);
@@ -344,7 +352,7 @@ public sealed class StreamConsumer<T>
                 {
                     await Db.StreamClaimIdsOnlyAsync(_key, _options.Group, _options.ConsumerName, 0, chunk).ConfigureAwait(false);
                 }
-                catch (RedisException e)
+                catch (Exception e) when (RedisErrors.IsRedisFailure(e))
                 {
                     _logger.LogWarning("Renewing entries of {Stream} failed: {Error}", _stream.Name, e.Message);
                 }

@@ -170,6 +170,9 @@ public sealed class StreamProducer<T>
 
 internal static class RedisErrors
 {
+    /// <summary>Any failure of a Redis call. RedisTimeoutException is a TimeoutException, not a RedisException.</summary>
+    public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException;
+
     /// <summary>Errors that go away when Redis comes back: connection drops, timeouts, a server still loading its AOF.</summary>
     public static bool IsTransient(Exception e) => e switch
     {

@@ -187,8 +187,18 @@ public sealed class ReliabilityTests(RedisFixture fx, ITestOutputHelper output) 
         await server.RestartAsync();
 
         await publishing.WaitAsync(TimeSpan.FromSeconds(60));
-        await WaitUntilAsync(async () => await db.HashLengthAsync(results) == 1000 && await PendingAsync(db, stream.Name) == 0,
-            TimeSpan.FromSeconds(60), "all 1000 entries are handled after the restart");
+        try
+        {
+            await WaitUntilAsync(async () => await db.HashLengthAsync(results) == 1000 && await PendingAsync(db, stream.Name) == 0,
+                TimeSpan.FromSeconds(60), "all 1000 entries are handled after the restart");
+        }
+        catch (TimeoutException)
+        {
+            var pending = await db.StreamPendingMessagesAsync(stream.Name, "g", 10, RedisValue.Null);
+            output.WriteLine($"handled {await db.HashLengthAsync(results)}, stream {await db.StreamLengthAsync(stream.Name)}, consumer task {consumer.Status}; pending: " +
+                string.Join("; ", pending.Select(p => $"{p.MessageId} by {p.ConsumerName} idle {p.IdleTimeInMilliseconds} ms, {p.DeliveryCount} deliveries")));
+            throw;
+        }
         await stop.CancelAsync();
         await consumer;
         await AssertEachCountedOnceAsync(db, results, 1000);
