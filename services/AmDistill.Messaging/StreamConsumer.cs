@@ -230,7 +230,7 @@ public sealed class StreamConsumer<T>
         try
         {
             var context = new MessageContext<T>(_stream.Name, id, entry[EntryFields.Key].ToString(), message, delivery.DeliveryCount);
-            await _handler.HandleAsync(context, handlerToken).ConfigureAwait(false);
+            await _handler.HandleAsync(context, handlerToken).WaitAsync(_options.HandlerTimeout, handlerToken).ConfigureAwait(false);
             MessagingTelemetry.HandlerDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _streamTag);
             _acks.Writer.TryWrite(entry.Id);
         }
@@ -373,7 +373,7 @@ public sealed class StreamConsumer<T>
                 if (_options.TrimAcknowledged) await TrimAcknowledgedAsync().ConfigureAwait(false);
                 await RemoveGoneConsumersAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 _logger.LogWarning("Maintenance of {Stream} failed: {Error}", _stream.Name, e.Message);
             }

@@ -30,6 +30,12 @@ public sealed class StreamConsumerOptions
     /// <summary>Longest sleep between reads of an empty stream (the sleep grows from 1 ms while idle).</summary>
     public TimeSpan MaxIdleDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// A handler still running after this long is abandoned and its entry retried: a call that never completes (seen with
+    /// Redis transactions cut by a server restart) must not hold an entry for ever while its lease keeps being renewed.
+    /// </summary>
+    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
     /// <summary>On shutdown, in-flight handlers get this long to finish before their token is cancelled.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -170,14 +170,17 @@ public sealed class StreamProducer<T>
 
 internal static class RedisErrors
 {
-    /// <summary>Any failure of a Redis call. RedisTimeoutException is a TimeoutException, not a RedisException.</summary>
-    public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException;
+    /// <summary>
+    /// Any failure of a Redis call, as StackExchange.Redis reports them: RedisException, RedisTimeoutException (a
+    /// TimeoutException), and, when a connection is torn down under a command, a cancelled task, "Writing is not
+    /// allowed after writer was completed" or "Connection is being disposed" (InvalidOperationException, seen in tests).
+    /// </summary>
+    public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException or OperationCanceledException or InvalidOperationException;
 
-    /// <summary>Errors that go away when Redis comes back: connection drops, timeouts, a server still loading its AOF.</summary>
+    /// <summary>Failures that go away when Redis comes back: all but the server's own errors, LOADING and BUSY excepted.</summary>
     public static bool IsTransient(Exception e) => e switch
     {
-        RedisConnectionException or RedisTimeoutException => true,
         RedisServerException s => s.Message.StartsWith("LOADING", StringComparison.Ordinal) || s.Message.StartsWith("BUSY ", StringComparison.Ordinal),
-        _ => false,
+        _ => IsRedisFailure(e),
     };
 }

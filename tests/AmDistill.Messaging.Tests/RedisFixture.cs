@@ -37,6 +37,7 @@ internal static class TestStreams
         MaintenanceInterval = TimeSpan.FromMilliseconds(100),
         MaxIdleDelay = TimeSpan.FromMilliseconds(20),
         ShutdownTimeout = TimeSpan.FromSeconds(10),
+        HandlerTimeout = TimeSpan.FromSeconds(10),
     };
 
     public static async Task PublishAsync(StreamProducer<TestMessage> producer, int count, string prefix = "m")
