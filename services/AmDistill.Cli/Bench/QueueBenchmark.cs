@@ -56,7 +56,7 @@ internal static class QueueBenchmark
     private static async Task ConsumeAsync(string connection, MessageStream<BenchMessage> stream, Settings settings,
         Func<Task>? producing, CancellationToken cancellationToken)
     {
-        var handler = new CountingHandler();
+        var handler = new CountingHandler<BenchMessage>();
         var connections = await Task.WhenAll(Enumerable.Range(0, settings.Consumers).Select(_ => ConnectionMultiplexer.ConnectAsync(connection)));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var consumers = connections.Select((redis, i) => new StreamConsumer<BenchMessage>(redis, stream, handler, new StreamConsumerOptions
@@ -93,18 +93,6 @@ internal static class QueueBenchmark
 
     private static void Report(TextWriter output, string phase, int messages, TimeSpan elapsed) =>
         output.WriteLine($"  {phase,-24} {messages / elapsed.TotalSeconds,10:N0} msg/s  ({messages:N0} in {elapsed.TotalSeconds:F2} s)");
-
-    private sealed class CountingHandler : IMessageHandler<BenchMessage>
-    {
-        private long _count;
-        public long Count => Interlocked.Read(ref _count);
-
-        public Task HandleAsync(MessageContext<BenchMessage> context, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _count);
-            return Task.CompletedTask;
-        }
-    }
 }
 
 internal sealed record BenchMessage(long Sequence, string Body);

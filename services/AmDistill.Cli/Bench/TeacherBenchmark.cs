@@ -42,7 +42,7 @@ internal static class TeacherBenchmark
         var db = redis.GetDatabase();
 
         // Stands in for the verification service: takes samples off the stream so that backpressure never stops generation.
-        var samples = new SampleCounter();
+        var samples = new CountingHandler<GeneratedResponse>();
         using var stopDrain = new CancellationTokenSource();
         var drain = new StreamConsumer<GeneratedResponse>(redis, Streams.Verification, samples,
             new StreamConsumerOptions { Group = "verification", Concurrency = 64, BatchSize = 256 }).RunAsync(stopDrain.Token);
@@ -68,19 +68,6 @@ internal static class TeacherBenchmark
         await stopDrain.CancelAsync();
         await drain;
         return dead == 0 ? 0 : 1;
-    }
-
-    private sealed class SampleCounter : IMessageHandler<GeneratedResponse>
-    {
-        private long _count;
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public Task HandleAsync(MessageContext<GeneratedResponse> context, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _count);
-            return Task.CompletedTask;
-        }
     }
 
     private static async Task<IHost> StartGenerationAsync(string redis, string endpoint, int inFlight, CancellationToken cancellationToken)
