@@ -10,6 +10,19 @@ public enum QueryCategory
     Other,
 }
 
+public static class QueryCategories
+{
+    /// <summary>The category of a query in the shared query schema ("math", "code", "science", "if", "general"…).</summary>
+    public static QueryCategory FromSchemaName(string? name) => name switch
+    {
+        "math" => QueryCategory.Math,
+        "code" => QueryCategory.Code,
+        "science" => QueryCategory.Science,
+        "if" => QueryCategory.InstructionFollowing,
+        _ => QueryCategory.Other,
+    };
+}
+
 /// <summary>
 /// Ask one teacher for some passes over one query (the paper: 3 teachers × 4 passes per query). Several passes
 /// travel together so that a teacher that accepts <c>n</c> &gt; 1 answers them in one request.

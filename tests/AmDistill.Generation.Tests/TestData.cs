@@ -17,14 +17,7 @@ internal static class TestData
             r.GetProperty("reference_answer").ValueKind == JsonValueKind.String ? r.GetProperty("reference_answer").GetString() : null);
     })];
 
-    public static QueryCategory Category(string category) => category switch
-    {
-        "math" => QueryCategory.Math,
-        "code" => QueryCategory.Code,
-        "science" => QueryCategory.Science,
-        "if" => QueryCategory.InstructionFollowing,
-        _ => QueryCategory.Other,
-    };
+    public static QueryCategory Category(string category) => QueryCategories.FromSchemaName(category);
 
     public static GenerationTask NewTask(string run, DemoQuery query, string teacher, params int[] passes) =>
         new(run, query.Id, Category(query.Category), teacher, passes, query.Question, query.ReferenceAnswer);

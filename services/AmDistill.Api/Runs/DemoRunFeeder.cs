@@ -62,14 +62,7 @@ public sealed class DemoRunFeeder(
             if (string.IsNullOrWhiteSpace(line)) continue;
             using var document = JsonDocument.Parse(line);
             var r = document.RootElement;
-            var category = r.GetProperty("category").GetString() switch
-            {
-                "math" => QueryCategory.Math,
-                "code" => QueryCategory.Code,
-                "science" => QueryCategory.Science,
-                "if" => QueryCategory.InstructionFollowing,
-                _ => QueryCategory.Other,
-            };
+            var category = QueryCategories.FromSchemaName(r.GetProperty("category").GetString());
             var reference = r.TryGetProperty("reference_answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
             yield return (r.GetProperty("id").GetString()!, category, r.GetProperty("question").GetString()!, reference);
         }
