@@ -1,10 +1,14 @@
-"""Entry point of the trainer container.
+"""``python -m amdistill_trainer train|env|gpu-check``. Progress and the outcome are JSON lines on stdout; a failure
+is an ``error`` event and exit code 1, so the trainer service can report why."""
+from __future__ import annotations
 
-Until the SFT loop lands (the trainer issue), the container reports what it runs on as one JSON line,
-so the trainer service and the dashboard can tell a usable GPU image from a broken one.
-"""
+import argparse
 import json
+import os
 import sys
+import traceback
+
+from .recipe import RECIPES
 
 
 def environment() -> dict:
@@ -12,10 +16,9 @@ def environment() -> dict:
     try:
         import torch
 
-        info["torch"] = torch.__version__
-        info["cuda_available"] = torch.cuda.is_available()
-        info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        info["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        info.update(torch=torch.__version__, cuda_available=torch.cuda.is_available(),
+                    devices=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+                    bf16=bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()))
     except ImportError as e:
         info["error"] = f"torch not importable: {e}"
     try:
@@ -27,7 +30,79 @@ def environment() -> dict:
     return info
 
 
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="amdistill_trainer")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("env", help="report torch, transformers and the GPUs as one JSON line")
+    t = commands.add_parser("train", help="SFT with a DeepDistill recipe")
+    t.add_argument("--data", required=True, help="JSONL: chat messages, ShareGPT or AM-schema records")
+    t.add_argument("--base-model", required=True, help="a Hugging Face model directory (or hub id where the hub is reachable)")
+    t.add_argument("--output", required=True, help="directory for the tokenised data, checkpoints and the final model")
+    t.add_argument("--recipe", choices=sorted(RECIPES), default="stage1")
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--max-length", type=int)
+    t.add_argument("--global-batch", type=int)
+    t.add_argument("--packing", choices=["on", "off"])
+    t.add_argument("--seed", type=int)
+    t.add_argument("--save-every", type=int, default=0)
+    t.add_argument("--max-steps", type=int, default=0)
+    t.add_argument("--no-gradient-checkpointing", action="store_true")
+    t.add_argument("--peak-tflops", type=float, help="per-GPU bf16 peak for MFU when the GPU is not in the table")
+    g = commands.add_parser("gpu-check", help="train a tiny random Qwen2 on a packed sample and print tokens/s and MFU")
+    g.add_argument("--data", required=True)
+    g.add_argument("--output", required=True)
+    g.add_argument("--steps", type=int, default=50)
+    g.add_argument("--max-length", type=int, default=8192)
+    g.add_argument("--global-batch", type=int, default=4)
+    g.add_argument("--size", choices=["tiny", "small"], default="small")
+    return parser.parse_args(argv)
+
+
+def run_train(args) -> None:
+    import torch
+
+    from .formatting import ChatFormatter
+    from .model import load_hf
+    from .progress import Progress
+    from .train import TrainConfig, init_distributed, train
+
+    recipe = RECIPES[args.recipe].with_overrides(
+        learning_rate=args.learning_rate, epochs=args.epochs, max_length=args.max_length, global_batch=args.global_batch,
+        packing=None if args.packing is None else args.packing == "on", seed=args.seed)
+    init_distributed()
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    lm, tokenizer = load_hf(args.base_model, torch.float32)
+
+    def save_model(state, directory):
+        lm.save_pretrained(directory, state_dict=state)
+        tokenizer.save_pretrained(directory)
+
+    config = TrainConfig(args.data, args.output, recipe, save_every=args.save_every, max_steps=args.max_steps,
+                         gradient_checkpointing=not args.no_gradient_checkpointing, peak_tflops=args.peak_tflops,
+                         extra={"base_model": args.base_model})
+    train(config, lm, ChatFormatter.for_hf_tokenizer(tokenizer), len(tokenizer), save_model, Progress(enabled=rank0))
+
+
+def main(argv=None) -> int:
+    args = parse(argv if argv is not None else sys.argv[1:])
+    if args.command == "env":
+        report = {"event": "environment", **environment()}
+        print(json.dumps(report), flush=True)
+        return 1 if "error" in report else 0
+    try:
+        if args.command == "train":
+            run_train(args)
+        else:
+            from .gpu_check import run
+
+            run(args)
+        return 0
+    except Exception as e:  # the reason travels to the trainer service as the last event
+        print(json.dumps({"event": "error", "message": f"{type(e).__name__}: {e}"}), flush=True)
+        traceback.print_exc()
+        return 1
+
+
 if __name__ == "__main__":
-    report = {"event": "environment", **environment()}
-    print(json.dumps(report), flush=True)
-    sys.exit(1 if "error" in report else 0)
+    sys.exit(main())
