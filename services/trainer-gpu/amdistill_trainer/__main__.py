@@ -56,6 +56,7 @@ def parse(argv):
     g.add_argument("--max-length", type=int, default=8192)
     g.add_argument("--global-batch", type=int, default=4)
     g.add_argument("--size", choices=["tiny", "small"], default="small")
+    g.add_argument("--no-gradient-checkpointing", action="store_true")
     return parser.parse_args(argv)
 
 

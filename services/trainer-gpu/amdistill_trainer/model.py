@@ -23,11 +23,12 @@ class CausalLMLoss(torch.nn.Module):
         out = self.lm.base_model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=False)
         return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 
-    def logits(self, input_ids, position_ids, attention_mask=None):
-        return self.lm.get_output_embeddings()(self.hidden_states(input_ids, position_ids, attention_mask))
-
-    def forward(self, input_ids, position_ids, labels, attention_mask=None):
+    def forward(self, input_ids, position_ids, labels=None, attention_mask=None):
+        """The summed loss over the labels' targets; the logits when no labels are given (through forward, so that
+        FSDP gathers the root's parameters either way)."""
         hidden = self.hidden_states(input_ids, position_ids, attention_mask)
+        if labels is None:
+            return self.lm.get_output_embeddings()(hidden)
         weight = self.lm.get_output_embeddings().weight
         return linear_cross_entropy_sum(hidden.flatten(0, 1), weight, labels.flatten(), self.chunk_size)
 
@@ -66,11 +67,11 @@ def isolation_gap(module: CausalLMLoss, vocab_size: int, device, mask_mode: str,
     b = torch.randint(0, vocab_size, (7,), generator=g)
     lengths = [len(a), len(b)]
     ids = torch.cat([a, b])[None].to(device)
-    alone = module.logits(b[None].to(device), torch.arange(len(b), device=device)[None]).float()
+    alone = module(b[None].to(device), torch.arange(len(b), device=device)[None]).float()
     reset = torch.cat([torch.arange(len(a)), torch.arange(len(b))])[None].to(device)
     mask = block_causal_mask(lengths, device) if mask_mode == "block_mask" else None
-    packed = module.logits(ids, reset, mask)[:, len(a):].float()
-    leaky = module.logits(ids, torch.arange(sum(lengths), device=device)[None])[:, len(a):].float()
+    packed = module(ids, reset, attention_mask=mask)[:, len(a):].float()
+    leaky = module(ids, torch.arange(sum(lengths), device=device)[None])[:, len(a):].float()
     leak = (leaky - alone).abs().max().item()
     return (packed - alone).abs().max().item() / max(leak, 1e-12)
 

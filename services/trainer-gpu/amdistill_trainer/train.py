@@ -115,7 +115,7 @@ def train(cfg: TrainConfig, lm: torch.nn.Module, formatter: ChatFormatter, vocab
         _shard(module)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
     optimizer = torch.optim.AdamW(module.parameters(), lr=recipe.learning_rate, betas=tuple(recipe.adam_betas),
-                                  weight_decay=recipe.weight_decay, **({"fused": True} if cuda else {}))
+                                  weight_decay=recipe.weight_decay, **({"fused": True} if cuda and not distributed else {}))
 
     checkpoints = os.path.join(cfg.output, "checkpoints")
     start = 0
@@ -139,7 +139,9 @@ def train(cfg: TrainConfig, lm: torch.nn.Module, formatter: ChatFormatter, vocab
         batch = [build_row(dataset, ids) for ids in rows_of_step(rows, step, recipe.global_batch, rank, world) or []]
         targets = _sum(sum(r.target_tokens for r in batch), device)
         loss_sum = torch.zeros((), device=device)
-        for row in batch:
+        for i, row in enumerate(batch):
+            if distributed:  # reduce gradients once per step, after the last micro-batch
+                module.set_requires_gradient_sync(i == len(batch) - 1)
             with autocast():
                 row_loss = module(**packed_inputs(row, device, mask_mode))
             (row_loss / max(targets, 1.0)).backward()
