@@ -82,13 +82,17 @@ public sealed record VerifiedResponse(
     public string Key => SampleId;
 }
 
-/// <summary>Train a model on a selected dataset with one of the paper's recipes (Stage I or Stage II).</summary>
+/// <summary>
+/// Train <see cref="BaseModel"/> with one of the paper's recipes (<c>stage1</c>, <c>stage2</c>) on a training file
+/// (chat messages, ShareGPT or AM-schema JSONL, as the trainer container reads it).
+/// </summary>
 public sealed record TrainingJob(
     string RunId,
     string JobId,
     string Recipe,
     string BaseModel,
-    string DatasetPath)
+    string TrainingFile,
+    int MaxSteps = 0)
 {
     public string Key => $"{RunId}/{JobId}";
 }

@@ -1,12 +1,17 @@
-// The trainer worker: turns a selected dataset into training jobs for the GPU trainer container and relays their progress.
-// It reads its stream as a member of a Redis consumer group, so replicas share the work.
+// The trainer service: runs training jobs from amdistill:training with the GPU trainer (a process or a container,
+// see the Trainer section), relays their progress into job status and OpenTelemetry metrics, and cancels on request.
+using AmDistill.Trainer;
+using AmDistill.Trainer.Jobs;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddRedisMessaging();
+builder.AddTrainerServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapTrainingEndpoints();
 
 app.Run();

@@ -1,0 +1,134 @@
+using System.Globalization;
+using AmDistill.Contracts;
+using AmDistill.Messaging;
+using AmDistill.Trainer.Launching;
+using Microsoft.Extensions.Options;
+
+namespace AmDistill.Trainer.Jobs;
+
+/// <summary>
+/// Runs one training job to its end: launches the trainer, relays its progress into the job's status and the metrics,
+/// and records the outcome. A trainer failure is the job's outcome (failed, with the trainer's reason), not a message
+/// retry; a redelivery after this service died reruns the job in the same output directory, where the trainer resumes
+/// from its last checkpoint.
+/// </summary>
+public sealed class TrainingJobHandler(
+    TrainingStatusStore status,
+    TrainerMetrics metrics,
+    TrainingActivity activity,
+    IOptions<TrainerLauncherOptions> options,
+    IHostEnvironment environment,
+    ILogger<TrainingJobHandler> logger) : IMessageHandler<TrainingJob>
+{
+    private static readonly string[] StepFields = ["step", "steps", "loss", "lr", "grad_norm", "tokens_per_s", "mfu"];
+
+    public async Task HandleAsync(MessageContext<TrainingJob> context, CancellationToken cancellationToken)
+    {
+        var job = context.Message;
+        using var _ = activity.Begin();
+        var current = await status.ReadAsync(job.RunId, job.JobId);
+        if (current?.State is TrainingState.Succeeded or TrainingState.Failed or TrainingState.Cancelled) return; // already decided
+        if (await status.IsCancelRequestedAsync(job))
+        {
+            await FinishAsync(job, TrainingState.Cancelled, ("message", "cancelled before it started"));
+            return;
+        }
+
+        var launcher = options.Value;
+        var output = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.OutputRoot, job.RunId, job.JobId));
+        if (!File.Exists(job.TrainingFile))
+        {
+            await FinishAsync(job, TrainingState.Failed, ("message", $"training file not found: {job.TrainingFile}"));
+            return;
+        }
+        Directory.CreateDirectory(output);
+        await status.SetAsync(job, TrainingState.Preparing, ("output", output), ("started", DateTimeOffset.UtcNow.ToString("O")));
+
+        var values = new Dictionary<string, string>
+        {
+            ["trainingFile"] = Path.GetFullPath(job.TrainingFile), ["baseModel"] = job.BaseModel, ["output"] = output,
+            ["recipe"] = job.Recipe, ["run"] = job.RunId, ["job"] = job.JobId,
+        };
+        string[] extra = job.MaxSteps > 0 ? ["--max-steps", job.MaxSteps.ToString(CultureInfo.InvariantCulture)] : [];
+        var workingDirectory = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.WorkingDirectory));
+        logger.LogInformation("Training {Job}: {Command} in {Directory}", job.Key, launcher.Command, workingDirectory);
+
+        await using var trainer = TrainerProcess.Start(launcher, workingDirectory, values, extra);
+        using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = WatchForCancelAsync(job, trainer, cancelled, launcher.CancelPollInterval);
+
+        string? error = null, model = null;
+        try
+        {
+            await foreach (var e in trainer.EventsAsync(cancellationToken))
+            {
+                switch (e.Kind)
+                {
+                    case "start":
+                        await status.SetAsync(job, TrainingState.Running, ("steps", Format(e.Number("steps"))), ("resumedAt", Format(e.Number("resumed_at"))));
+                        break;
+                    case "step":
+                        metrics.Step(job.RunId, job.JobId, e.Number);
+                        await status.UpdateAsync(job, StepFields.Select(f => (f, Format(e.Number(f)))));
+                        break;
+                    case "checkpoint":
+                        await status.UpdateAsync(job, [("checkpoint", e.Text("path") ?? "")]);
+                        break;
+                    case "done":
+                        model = e.Text("model");
+                        break;
+                    case "error":
+                        error = e.Text("message");
+                        break;
+                }
+            }
+            var exitCode = await trainer.WaitForExitAsync(cancellationToken);
+            await cancelled.CancelAsync();
+            var wasCancelled = await watcher;
+
+            if (wasCancelled)
+                await FinishAsync(job, TrainingState.Cancelled, ("message", "cancelled"), ("exitCode", Format(exitCode)));
+            else if (exitCode == 0 && model is not null)
+                await FinishAsync(job, TrainingState.Succeeded, ("model", model), ("exitCode", "0"));
+            else
+                await FinishAsync(job, TrainingState.Failed, ("exitCode", Format(exitCode)),
+                    ("message", error ?? LastLines(trainer.StderrTail) ?? $"the trainer exited with code {exitCode} without finishing"));
+        }
+        finally
+        {
+            await cancelled.CancelAsync();
+        }
+    }
+
+    private async Task<bool> WatchForCancelAsync(TrainingJob job, TrainerProcess trainer, CancellationTokenSource stop, TimeSpan interval)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(interval, stop.Token);
+                if (await status.IsCancelRequestedAsync(job))
+                {
+                    logger.LogInformation("Cancelling training {Job}", job.Key);
+                    trainer.Kill();
+                    return true;
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        return false;
+    }
+
+    private async Task FinishAsync(TrainingJob job, TrainingState state, params (string, string)[] fields)
+    {
+        await status.SetAsync(job, state, [.. fields, ("ended", DateTimeOffset.UtcNow.ToString("O"))]);
+        metrics.Finished(state.ToString().ToLowerInvariant());
+        logger.LogInformation("Training {Job} {State}", job.Key, state);
+    }
+
+    private static string? LastLines(string text) => text.Length == 0 ? null : string.Join('\n', text.Split('\n').TakeLast(5));
+
+    private static string Format(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+
+    private static string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
