@@ -5,7 +5,8 @@ namespace AmDistill.AppHost;
 public static class GpuTrainerExtensions
 {
     /// <summary>
-    /// The GPU trainer container (PyTorch + transformers, <c>services/trainer-gpu</c>), started explicitly
+    /// The GPU trainer container (PyTorch + transformers, <c>services/trainer-gpu</c>; with no arguments it reports its
+    /// torch, CUDA and GPUs), started explicitly
     /// (dashboard Start button) so that a machine without a container runtime or a GPU runs the rest.
     /// <c>AmDistill:Trainer=off</c> leaves it out; <c>AmDistill:TrainerImage</c> names a prebuilt local image.
     /// </summary>
@@ -16,7 +17,7 @@ public static class GpuTrainerExtensions
         var image = builder.Configuration["AmDistill:TrainerImage"];
         var trainer = image is { Length: > 0 } && builder.ExecutionContext.IsRunMode
             ? builder.AddContainer(name, image).WithImagePullPolicy(ImagePullPolicy.Never)
-            : builder.AddDockerfile(name, Path.Combine("..", "services", "trainer-gpu"));
+            : builder.AddDockerfile(name, "..", Path.Combine("services", "trainer-gpu", "Dockerfile")); // context: the repository (the image holds the trainer service too)
 
         if (builder.Configuration.GetValue("AmDistill:TrainerGpus", true))
             trainer.WithContainerRuntimeArgs("--gpus", "all");

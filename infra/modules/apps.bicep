@@ -52,8 +52,17 @@ var workers = [
   { name: 'generation', image: images.generation, stream: 'amdistill:generation', group: 'generation', maxReplicas: maxReplicas.generation, env: teacherEnv }
   { name: 'verification', image: images.verification, stream: 'amdistill:verification', group: 'verification', maxReplicas: maxReplicas.verification, env: [] }
   { name: 'scoring', image: images.scoring, stream: 'amdistill:scoring', group: 'scoring', maxReplicas: maxReplicas.scoring, env: [] }
-  { name: 'trainer', image: images.trainer, stream: 'amdistill:training', group: 'trainer', maxReplicas: 1, env: [] }
 ]
+
+// The stream-lag rule of a worker's consumer group.
+func lagRule(address string, stream string, group string, lagCount int) object => {
+  name: 'stream-lag'
+  custom: {
+    type: 'redis-streams'
+    metadata: { address: address, stream: stream, consumerGroup: group, lagCount: string(lagCount), enableTLS: 'true' }
+    auth: [{ secretRef: 'redis-password', triggerParameter: 'password' }]
+  }
+}
 
 var probes = [
   { type: 'Liveness', httpGet: { path: '/alive', port: 8080 } }
@@ -88,22 +97,7 @@ resource workerApps 'Microsoft.App/containerApps@2024-03-01' = [for worker in wo
       scale: {
         minReplicas: 0
         maxReplicas: worker.maxReplicas
-        rules: [
-          {
-            name: 'stream-lag'
-            custom: {
-              type: 'redis-streams'
-              metadata: {
-                address: '${redisHost}:${redisPort}'
-                stream: worker.stream
-                consumerGroup: worker.group
-                lagCount: string(lagPerReplica)
-                enableTLS: 'true'
-              }
-              auth: [{ secretRef: 'redis-password', triggerParameter: 'password' }]
-            }
-          }
-        ]
+        rules: [lagRule('${redisHost}:${redisPort}', worker.stream, worker.group, lagPerReplica)]
       }
     }
   }
@@ -182,6 +176,37 @@ resource apiAuth 'Microsoft.App/containerApps/authConfigs@2024-03-01' = {
   }
 }
 
+// The trainer's API (submit, status, cancel) on the Consumption profile; the jobs themselves run in the GPU job below.
+resource trainerApi 'Microsoft.App/containerApps@2024-03-01' = {
+  name: '${prefix}-trainer'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'trainer' })
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      ingress: { external: false, targetPort: 8080 }
+      registries: registries
+      secrets: secrets
+    }
+    template: {
+      containers: [
+        {
+          name: 'trainer'
+          image: images.trainer
+          resources: { cpu: json('0.5'), memory: '1Gi' }
+          env: concat(commonEnv, [{ name: 'Trainer__RunJobs', value: 'false' }])
+          probes: probes
+        }
+      ]
+      scale: { minReplicas: 0, maxReplicas: 1 }
+    }
+  }
+}
+
+// Training runs on the GPU profile as an event-driven job: KEDA starts an execution when the trainer group has queued
+// jobs; the trainer service inside the GPU image runs them (python -m amdistill_trainer) and exits once idle.
 resource trainerJob 'Microsoft.App/jobs@2024-03-01' = {
   name: '${prefix}-trainer-gpu'
   location: location
@@ -191,10 +216,19 @@ resource trainerJob 'Microsoft.App/jobs@2024-03-01' = {
     environmentId: environmentId
     workloadProfileName: 'gpu'
     configuration: {
-      triggerType: 'Manual'
-      replicaTimeout: 86400
+      triggerType: 'Event'
+      replicaTimeout: 14 * 86400
       replicaRetryLimit: 1
-      manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }
+      eventTriggerConfig: {
+        parallelism: 1
+        replicaCompletionCount: 1
+        scale: {
+          minExecutions: 0
+          maxExecutions: 1
+          pollingInterval: 60
+          rules: [lagRule('${redisHost}:${redisPort}', 'amdistill:training', 'trainer', 1)]
+        }
+      }
       registries: registries
       secrets: secrets
     }
@@ -203,8 +237,12 @@ resource trainerJob 'Microsoft.App/jobs@2024-03-01' = {
         {
           name: 'trainer'
           image: images.trainerGpu
+          command: ['/app/service/AmDistill.Trainer']
           resources: { cpu: gpuResources.cpu, memory: gpuResources.memory }
-          env: concat(commonEnv, [{ name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }])
+          env: concat(commonEnv, [
+            { name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }
+            { name: 'Trainer__ExitAfterIdle', value: '00:05:00' }
+          ])
         }
       ]
     }

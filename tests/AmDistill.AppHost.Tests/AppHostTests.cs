@@ -88,6 +88,6 @@ public sealed class AppHostTests
 
         var trainer = resources.GetProperty("trainer-gpu");
         Assert.Equal("container.v1", trainer.GetProperty("type").GetString());
-        Assert.EndsWith("trainer-gpu", trainer.GetProperty("build").GetProperty("context").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine("services", "trainer-gpu", "Dockerfile"), trainer.GetProperty("build").GetProperty("dockerfile").GetString(), StringComparison.Ordinal);
     }
 }
