@@ -43,6 +43,7 @@ public sealed record GenerationTask(
 /// <summary>A teacher's answer, the think part kept apart from the final answer.</summary>
 /// <param name="SampleId">Deterministic: run, query, teacher, pass and a hash of the generation settings.</param>
 /// <param name="Truncated">The teacher stopped at its token limit: never to be verified as complete.</param>
+/// <param name="Prompt">The query as asked, carried along so the dataset store holds complete (question, answer) pairs.</param>
 public sealed record GeneratedResponse(
     string SampleId,
     string RunId,
@@ -59,7 +60,8 @@ public sealed record GeneratedResponse(
     int CompletionTokens,
     double LatencyMs,
     decimal CostUsd,
-    string? ReferenceAnswer = null)
+    string? ReferenceAnswer = null,
+    string? Prompt = null)
 {
     public string Key => SampleId;
 }

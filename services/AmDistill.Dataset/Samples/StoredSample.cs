@@ -1,0 +1,66 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AmDistill.Contracts;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Samples;
+
+/// <summary>
+/// One verified response as the dataset store keeps it: the query, the teacher's thinking and answer, the verdict.
+/// </summary>
+/// <param name="Redelivered">Written on a redelivery of its message: a copy may already be in the store (readers keep the first).</param>
+public sealed record StoredSample(
+    string SampleId,
+    string RunId,
+    string QueryId,
+    QueryCategory Category,
+    string Teacher,
+    string Model,
+    int Pass,
+    string? Prompt,
+    string? Thinking,
+    string Answer,
+    string FinishReason,
+    bool Truncated,
+    int PromptTokens,
+    int CompletionTokens,
+    decimal CostUsd,
+    string? ReferenceAnswer,
+    double VerifyScore,
+    bool Passed,
+    bool Scored,
+    string Verdict,
+    bool Redelivered = false)
+{
+    public static StoredSample From(GeneratedResponse sample, VerifiedResponse verdict, bool redelivered) => new(
+        sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Model, sample.Pass, sample.Prompt,
+        sample.Thinking, sample.Answer, sample.FinishReason, sample.Truncated, sample.PromptTokens, sample.CompletionTokens,
+        sample.CostUsd, sample.ReferenceAnswer, verdict.VerifyScore, verdict.Passed, verdict.Scored, verdict.Verdict, redelivered);
+}
+
+public static class CategoryMapping
+{
+    /// <summary>The scoring category (thresholds, CV thresholds) of a query category.</summary>
+    public static Category ToScoring(this QueryCategory category) => category switch
+    {
+        QueryCategory.Math => Category.Math,
+        QueryCategory.Code => Category.Code,
+        QueryCategory.Science => Category.Science,
+        QueryCategory.InstructionFollowing => Category.InstructionFollowing,
+        _ => Category.Other,
+    };
+
+    /// <summary>The category names of the AM-DeepSeek-Distilled-40M files (math, code, science, if, other).</summary>
+    public static string ToAmName(this QueryCategory category) => category switch
+    {
+        QueryCategory.Math => "math",
+        QueryCategory.Code => "code",
+        QueryCategory.Science => "science",
+        QueryCategory.InstructionFollowing => "if",
+        _ => "other",
+    };
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(StoredSample))]
+public sealed partial class DatasetJsonContext : JsonSerializerContext;

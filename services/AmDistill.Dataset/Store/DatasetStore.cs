@@ -1,0 +1,50 @@
+namespace AmDistill.Dataset.Store;
+
+/// <summary>
+/// Where a run's samples live: append-only parts, each written by one writer and never changed once closed.
+/// <see cref="LocalDatasetStore"/> keeps them in a directory (a local disk or a mounted Azure Files share); an object
+/// store (Azure Blob) fills the same three operations.
+/// </summary>
+public interface IDatasetStore
+{
+    /// <summary>A writer of its own parts; <paramref name="writer"/> names them (one per process: no two write one file).</summary>
+    SampleWriter OpenWriter(string run, string writer);
+
+    /// <summary>The run's parts in a stable order (readers depend on it for ordinals).</summary>
+    IReadOnlyList<string> Parts(string run);
+
+    long Length(string part);
+
+    Stream OpenRead(string part);
+}
+
+public sealed class LocalDatasetStore(string root, long maxPartBytes = 256L << 20) : IDatasetStore
+{
+    public string Root { get; } = Path.GetFullPath(root);
+
+    private string RunDirectory(string run)
+    {
+        if (run.Length == 0 || run.IndexOfAny([.. Path.GetInvalidFileNameChars(), '.']) >= 0)
+            throw new ArgumentException($"run id '{run}' cannot name a directory", nameof(run));
+        return Path.Combine(Root, run, "samples");
+    }
+
+    public SampleWriter OpenWriter(string run, string writer)
+    {
+        var directory = RunDirectory(run);
+        Directory.CreateDirectory(directory);
+        return new SampleWriter(directory, writer, maxPartBytes);
+    }
+
+    public IReadOnlyList<string> Parts(string run)
+    {
+        var directory = RunDirectory(run);
+        return Directory.Exists(directory)
+            ? [.. Directory.EnumerateFiles(directory, "*" + SampleWriter.Extension).Order(StringComparer.Ordinal)]
+            : [];
+    }
+
+    public long Length(string part) => new FileInfo(part).Length;
+
+    public Stream OpenRead(string part) => new FileStream(part, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+}
