@@ -1,3 +1,4 @@
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -43,6 +44,15 @@ public static class Extensions
             // Keep retrying while Redis restarts instead of failing the process.
             options.AbortOnConnectFail = false;
         });
+        return builder;
+    }
+
+    /// <summary>The dataset store at <c>DatasetStore:Root</c>: by default <c>.amdistill-data</c> at the repository root
+    /// (services run from their project folders); in a container, a mounted volume.</summary>
+    public static TBuilder AddDatasetStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        var root = builder.Configuration["DatasetStore:Root"] ?? Path.Combine("..", "..", ".amdistill-data");
+        builder.Services.AddSingleton<IDatasetStore>(new LocalDatasetStore(Path.Combine(builder.Environment.ContentRootPath, root)));
         return builder;
     }
 

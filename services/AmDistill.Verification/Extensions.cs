@@ -1,4 +1,5 @@
 using AmDistill.Contracts;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Verification.Verifying;
 
@@ -6,9 +7,12 @@ namespace AmDistill.Verification;
 
 public static class Extensions
 {
-    /// <summary>The verification consumer (group "verification") and the scoring producer.</summary>
+    /// <summary>The verification consumer (group "verification"), the scoring producer and the dataset store the
+    /// verified samples are written to.</summary>
     public static IHostApplicationBuilder AddVerificationServices(this IHostApplicationBuilder builder)
     {
+        builder.AddDatasetStore();
+        builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"verification-{Environment.MachineName}-{Environment.ProcessId}"));
         builder.Services.AddSingleton<VerificationMetrics>();
         builder.Services.AddStreamProducer(Streams.Scoring);
         builder.Services.AddStreamConsumer<GeneratedResponse, VerificationHandler>(Streams.Verification, consumer =>

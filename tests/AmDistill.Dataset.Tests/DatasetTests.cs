@@ -46,7 +46,7 @@ public sealed class DatasetTests : IDisposable
         return list;
     }
 
-    private async Task<List<T>> ExportLinesAsync<T>(ExportOptions options, ExportFormat format, Func<string, T> parse)
+    private async Task<List<T>> ExportLinesAsync<T>(DatasetExportOptions options, ExportFormat format, Func<string, T> parse)
     {
         var path = Path.Combine(_root, $"out-{Guid.NewGuid():N}.jsonl");
         var file = File.Create(path);
@@ -55,7 +55,7 @@ public sealed class DatasetTests : IDisposable
         return [.. File.ReadLines(path).Select(parse)];
     }
 
-    private Task<List<AmRecord>> ExportAmAsync(ExportOptions options) =>
+    private Task<List<AmRecord>> ExportAmAsync(DatasetExportOptions options) =>
         ExportLinesAsync(options, ExportFormat.Am, line => JsonSerializer.Deserialize(line, AmJsonContext.Default.AmRecord)!);
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class DatasetTests : IDisposable
     public async Task Export_all_carries_the_am_schema_with_pass_rates_cv_and_difficulty()
     {
         await WriteAsync(Crafted());
-        var rows = await ExportAmAsync(new ExportOptions());
+        var rows = await ExportAmAsync(new DatasetExportOptions());
         Assert.Equal(48, rows.Count);
         var mixed = rows.First(r => r.QueryId == "mixed" && r.AnswerSource == "deepseek-r1");
         Assert.Equal("question mixed", mixed.Question);
@@ -128,7 +128,7 @@ public sealed class DatasetTests : IDisposable
     public async Task Stage_one_export_equals_algorithm_1_on_the_same_records()
     {
         await WriteAsync(Crafted());
-        var options = new ExportOptions { Policy = ExportPolicy.StageOne, Selection = new SelectionOptions { Seed = 7 } };
+        var options = new DatasetExportOptions { Policy = ExportPolicy.StageOne, Selection = new SelectionOptions { Seed = 7 } };
         var rows = await ExportAmAsync(options);
 
         // The same decisions from the pure policy over hand-built records.
@@ -148,7 +148,7 @@ public sealed class DatasetTests : IDisposable
     public async Task Stage_two_exports_one_passing_response_per_high_cv_query()
     {
         await WriteAsync(Crafted());
-        var rows = await ExportAmAsync(new ExportOptions { Policy = ExportPolicy.StageTwo });
+        var rows = await ExportAmAsync(new DatasetExportOptions { Policy = ExportPolicy.StageTwo });
         var only = Assert.Single(rows);
         Assert.Equal("mixed", only.QueryId);
         Assert.Equal(1f, only.VerifyScore);
@@ -158,8 +158,8 @@ public sealed class DatasetTests : IDisposable
     public async Task Partitioning_does_not_change_the_export()
     {
         await WriteAsync(Crafted());
-        var one = await ExportAmAsync(new ExportOptions { Policy = ExportPolicy.StageOne, Partitions = 1 });
-        var many = await ExportAmAsync(new ExportOptions { Policy = ExportPolicy.StageOne, Partitions = 7 });
+        var one = await ExportAmAsync(new DatasetExportOptions { Policy = ExportPolicy.StageOne, Partitions = 1 });
+        var many = await ExportAmAsync(new DatasetExportOptions { Policy = ExportPolicy.StageOne, Partitions = 7 });
         Assert.Equal(one, many);
     }
 
@@ -167,10 +167,10 @@ public sealed class DatasetTests : IDisposable
     public async Task Am_jsonl_and_parquet_import_back_to_the_exported_records()
     {
         await WriteAsync(Crafted());
-        var jsonl = await ExportAmAsync(new ExportOptions());
+        var jsonl = await ExportAmAsync(new DatasetExportOptions());
         var parquetPath = Path.Combine(_root, "out.parquet");
         await using (var sink = new AmParquetSink(File.Create(parquetPath), rowGroupSize: 10))
-            await new DatasetExporter(new LocalDatasetStore(_root), Run, new ExportOptions()).ExportAsync(sink);
+            await new DatasetExporter(new LocalDatasetStore(_root), Run, new DatasetExportOptions()).ExportAsync(sink);
 
         var fromParquet = new List<AmRecord>();
         await using (var input = File.OpenRead(parquetPath))
@@ -191,11 +191,11 @@ public sealed class DatasetTests : IDisposable
     public async Task Training_formats_keep_the_thinking_in_the_assistant_turn()
     {
         await WriteAsync(Crafted().Take(1));
-        var messages = await ExportLinesAsync(new ExportOptions(), ExportFormat.Messages, line => JsonDocument.Parse(line));
+        var messages = await ExportLinesAsync(new DatasetExportOptions(), ExportFormat.Messages, line => JsonDocument.Parse(line));
         var turns = messages.Single().RootElement.GetProperty("messages");
         Assert.Equal("user", turns[0].GetProperty("role").GetString());
         Assert.Equal("<think>\nthinking 1\n</think>\n\nanswer 1", turns[1].GetProperty("content").GetString());
-        var sharegpt = await ExportLinesAsync(new ExportOptions(), ExportFormat.ShareGpt, line => JsonDocument.Parse(line));
+        var sharegpt = await ExportLinesAsync(new DatasetExportOptions(), ExportFormat.ShareGpt, line => JsonDocument.Parse(line));
         Assert.Equal("gpt", sharegpt.Single().RootElement.GetProperty("conversations")[1].GetProperty("from").GetString());
     }
 }

@@ -100,11 +100,13 @@ internal sealed class WorkerHost : IAsyncDisposable
 
     public static async Task<WorkerHost> StartAsync(string redis, IDictionary<string, string?> settings, params Action<IHostApplicationBuilder>[] services)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Repo.EmptyDirectory(), DisableDefaults = false });
+        var contentRoot = Repo.EmptyDirectory();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = contentRoot, DisableDefaults = false });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:redis"] = redis,
             ["Logging:LogLevel:Default"] = "Warning",
+            ["DatasetStore:Root"] = Path.Combine(contentRoot, "dataset"),
         });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();

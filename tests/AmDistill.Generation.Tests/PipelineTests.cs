@@ -1,4 +1,7 @@
 using AmDistill.Contracts;
+using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Samples;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Scoring;
 using AmDistill.Scoring.Core;
@@ -45,6 +48,32 @@ public sealed class PipelineTests
         var levels = records.ToDictionary(r => r.QueryId, r => ladder.Grade(r, Thresholds.Paper));
         double HardShare(Func<string, bool> which) => levels.Where(l => which(l.Key)).Average(l => l.Value is DifficultyLevel.L3 or DifficultyLevel.Unsolved ? 1.0 : 0.0);
         Assert.True(HardShare(id => id.StartsWith("aime", StringComparison.Ordinal)) > HardShare(id => id.StartsWith("math500", StringComparison.Ordinal)));
+
+        // Every verified sample is in the dataset store with its text, and the export's pass rates are the score store's.
+        await workers.Services.GetRequiredService<DatasetWriters>().DisposeAsync(); // finish the open parts
+        var exported = new ListSink();
+        var report = await new DatasetExporter(workers.Services.GetRequiredService<IDatasetStore>(), "run1", new DatasetExportOptions()).ExportAsync(exported);
+        Assert.Equal(math.Length * 12, report.Exported);
+        Assert.All(exported.Rows, row => Assert.False(string.IsNullOrEmpty(row.Sample.Prompt)));
+        foreach (var record in records)
+        {
+            var row = exported.Rows.First(r => r.Sample.QueryId == record.QueryId);
+            Assert.Equal((float)record.PassRate(ladder.Strong, Thresholds.Paper), row.Annotation.PassRateStrong);
+            Assert.Equal((float)record.PassRate(ladder.Weak, Thresholds.Paper), row.Annotation.PassRateWeak);
+        }
+    }
+
+    private sealed class ListSink : IExportSink
+    {
+        public List<(StoredSample Sample, Annotation Annotation)> Rows { get; } = [];
+
+        public Task WriteAsync(StoredSample sample, Annotation annotation, CancellationToken cancellationToken)
+        {
+            Rows.Add((sample, annotation));
+            return Task.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
 

@@ -22,7 +22,7 @@ public sealed record ExportReport(long Samples, long Queries, long Exported, lon
 /// 3. the samples are streamed again and merged with the annotations by ordinal into the sink.
 /// Memory: one partition's projections (~100 bytes per sample of 1/N of the run), plus Stage II's bounded heaps.
 /// </summary>
-public sealed class DatasetExporter(IDatasetStore store, string run, ExportOptions options)
+public sealed class DatasetExporter(IDatasetStore store, string run, DatasetExportOptions options)
 {
     public async Task<ExportReport> ExportAsync(IExportSink sink, CancellationToken cancellationToken = default)
     {

@@ -42,13 +42,4 @@ public static class SampleVerifier
                 return new(0, false, $"unscored: no verifier for {sample.Category} yet");
         }
     }
-
-    public static Category ScoringCategory(QueryCategory category) => category switch
-    {
-        QueryCategory.Math => Category.Math,
-        QueryCategory.Code => Category.Code,
-        QueryCategory.Science => Category.Science,
-        QueryCategory.InstructionFollowing => Category.InstructionFollowing,
-        _ => Category.Other,
-    };
 }

@@ -1,13 +1,19 @@
 using System.Diagnostics.Metrics;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Samples;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Scoring.Core;
 using StackExchange.Redis;
 
 namespace AmDistill.Verification.Verifying;
 
-/// <summary>Verifies each sample once and publishes its verdict to the scoring stream atomically with its done-marker.</summary>
-public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, VerificationMetrics metrics)
+/// <summary>
+/// Verifies each sample once, writes it with its verdict to the dataset store, then publishes the verdict to the scoring
+/// stream atomically with its done-marker. A crash between the write and the publish writes the sample again on the
+/// redelivery, flagged, and readers keep one copy.
+/// </summary>
+public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, DatasetWriters dataset, VerificationMetrics metrics)
     : IMessageHandler<GeneratedResponse>
 {
     public const string OnceScope = "verification";
@@ -19,10 +25,11 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         if (await ProcessOnce.IsDoneAsync(db, OnceScope, sample.SampleId)) return;
 
         var verdict = SampleVerifier.Verify(sample);
-        var passed = verdict.Scored && Thresholds.Paper.Passes(SampleVerifier.ScoringCategory(sample.Category), verdict.VerifyScore);
+        var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
             verdict.VerifyScore, passed, verdict.Scored, verdict.Reason);
 
+        await dataset.AppendAsync(StoredSample.From(sample, result, redelivered: context.DeliveryCount > 1), cancellationToken);
         await scoring.WaitForCapacityAsync(1, cancellationToken);
         if (await ProcessOnce.ExecuteAsync(db, OnceScope, sample.SampleId, transaction => scoring.AddTo(transaction, result, result.Key)))
             metrics.Verdict(sample.Category, sample.Teacher, verdict.Scored ? (passed ? "passed" : "failed") : "unscored");

@@ -6,7 +6,7 @@ public enum ExportPolicy { All, StageOne, StageTwo, Band }
 
 public enum ExportFormat { Am, Messages, ShareGpt }
 
-public sealed record ExportOptions
+public sealed record DatasetExportOptions
 {
     public ExportPolicy Policy { get; init; } = ExportPolicy.All;
     public SelectionOptions Selection { get; init; } = new();
