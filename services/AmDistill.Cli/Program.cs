@@ -1,6 +1,7 @@
 // amdistill: the command line of AmDistill.
 using System.CommandLine;
 using AmDistill.Cli.Bench;
+using AmDistill.Cli.Export;
 using AmDistill.Cli.Select;
 using AmDistill.Cli.Verify;
 
@@ -8,6 +9,7 @@ var root = new RootCommand("AmDistill: turn reasoning queries into a verified, d
 {
     VerifyCommand.Create(),
     SelectCommand.Create(),
+    ExportCommand.Create(),
     BenchCommand.Create(),
 };
 

@@ -37,6 +37,13 @@ internal static class BenchCommand
         var math = new Command("math", "Math verdicts/s on one core, latency percentiles, and random inputs against the budget.") { cases, verdicts, randomInputs };
         math.SetAction(result => MathBenchmark.RunAsync(result.GetValue(cases)!, result.GetValue(verdicts), result.GetValue(randomInputs), Console.Out));
 
-        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math };
+        var samples = new Option<int>("--samples") { Description = "Synthetic verified samples.", DefaultValueFactory = _ => 1_000_000 };
+        var textChars = new Option<int>("--text-chars") { Description = "Characters of thinking + answer per sample.", DefaultValueFactory = _ => 2000 };
+        var directory = new Option<string?>("--directory") { Description = "Keep the store and the exports here (default: a temporary directory, deleted)." };
+        var export = new Command("export", "Dataset store writes and exports (Stage I Parquet, all JSONL): samples/s and peak RSS.") { samples, textChars, directory };
+        export.SetAction((result, cancellationToken) => ExportBenchmark.RunAsync(new ExportBenchmark.Settings(
+            result.GetValue(samples), result.GetValue(textChars), result.GetValue(directory)), Console.Out, cancellationToken));
+
+        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math, export };
     }
 }

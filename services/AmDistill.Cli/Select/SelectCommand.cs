@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using AmDistill.Scoring.Core;
 
@@ -14,33 +13,16 @@ internal static class SelectCommand
         var output = new Option<FileInfo?>("--output") { Description = "Selected queries (JSONL); default: standard output." };
         var policy = new Option<string>("--policy") { Description = "stage1 (Algorithm 1), stage2 (annealing) or band.", DefaultValueFactory = _ => "stage1" };
         policy.AcceptOnlyFromAmong("stage1", "stage2", "band");
-        var cvThreshold = new Option<double>("--cv-threshold") { Description = "CV_t for every category.", DefaultValueFactory = _ => 0.05 };
-        var std = new Option<string>("--std") { Description = "sample (reproduces the paper's examples) or population (its formula).", DefaultValueFactory = _ => "sample" };
-        std.AcceptOnlyFromAmong("sample", "population");
-        var seed = new Option<int>("--seed") { Description = "Seed of the random choices.", DefaultValueFactory = _ => 0 };
-        var teacher = new Option<string>("--teacher") { Description = "Whose responses are scored and selected.", DefaultValueFactory = _ => "deepseek-r1" };
-        var cap = new Option<string[]>("--cap") { Description = "stage2: at most N queries of a category, e.g. --cap science=20000.", AllowMultipleArgumentsPerToken = true };
-        var band = new Option<string>("--band") { Description = "band: the open pass-rate interval, min,max.", DefaultValueFactory = _ => "0,1" };
+        var selection = new SelectionArguments();
         var explain = new Option<bool>("--explain") { Description = "Also write dropped queries, with the reason." };
 
-        var command = new Command("select", "Pick the training set from scored queries with the paper's policies.")
-        {
-            input, output, policy, cvThreshold, std, seed, teacher, cap, band, explain,
-        };
+        var command = new Command("select", "Pick the training set from scored queries with the paper's policies.") { input, output, policy, explain };
+        foreach (var option in selection.All) command.Options.Add(option);
         command.SetAction(async (result, cancellationToken) =>
         {
-            var options = new SelectionOptions
-            {
-                Teacher = result.GetValue(teacher)!,
-                CvThreshold = result.GetValue(cvThreshold),
-                Std = result.GetValue(std) == "population" ? StdConvention.Population : StdConvention.Sample,
-                Seed = result.GetValue(seed),
-            };
-            var bandLimits = result.GetValue(band)!.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            var caps = (result.GetValue(cap) ?? []).Select(c => c.Split('=')).ToDictionary(
-                c => QueryRecordFormat.ParseCategory(c[0]), c => int.Parse(c[1], CultureInfo.InvariantCulture));
-            return await RunAsync(result.GetValue(input)!, result.GetValue(output), result.GetValue(policy)!, options, caps,
-                bandLimits, result.GetValue(explain), cancellationToken);
+            var (bandMin, bandMax) = selection.BandLimits(result);
+            return await RunAsync(result.GetValue(input)!, result.GetValue(output), result.GetValue(policy)!, selection.Options(result),
+                selection.Caps(result), [bandMin, bandMax], result.GetValue(explain), cancellationToken);
         });
         return command;
     }

@@ -28,7 +28,8 @@ public static class AmRecords
 /// <summary>One JSON object per line.</summary>
 public abstract class JsonlSink(Stream output) : IExportSink
 {
-    private readonly Utf8JsonWriter _json = new(output, new JsonWriterOptions { SkipValidation = true });
+    // Relaxed escaping: reasoning text is full of non-ASCII (maths, CJK) that needs no \\u escapes in UTF-8 JSON.
+    private readonly Utf8JsonWriter _json = new(output, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     protected abstract void Write(Utf8JsonWriter json, StoredSample sample, Annotation annotation);
 
@@ -104,7 +105,7 @@ public sealed class AmParquetSink : IExportSink
 
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
-        _writer ??= await ParquetWriter.CreateAsync(AmParquet.Schema, _output, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd },
+        _writer ??= await ParquetWriter.CreateAsync(AmParquet.Schema, _output, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = System.IO.Compression.CompressionLevel.Fastest, DictionaryEncodingSampleSize = 1000 },
             cancellationToken: cancellationToken);
         if (_rows.Count == 0) return;
         await AmParquet.WriteRowGroupAsync(_writer, _rows, cancellationToken);
