@@ -86,15 +86,17 @@ public sealed record VerifiedResponse(
 
 /// <summary>
 /// Train <see cref="BaseModel"/> with one of the paper's recipes (<c>stage1</c>, <c>stage2</c>) on a training file
-/// (chat messages, ShareGPT or AM-schema JSONL, as the trainer container reads it).
+/// (chat messages, ShareGPT or AM-schema JSONL, as the trainer container reads it), or, without one, on the run's
+/// samples in the dataset store picked by <see cref="Selection"/> (all, stage1, stage2, band; default: the recipe's stage).
 /// </summary>
 public sealed record TrainingJob(
     string RunId,
     string JobId,
     string Recipe,
     string BaseModel,
-    string TrainingFile,
-    int MaxSteps = 0)
+    string? TrainingFile = null,
+    int MaxSteps = 0,
+    string? Selection = null)
 {
     public string Key => $"{RunId}/{JobId}";
 }

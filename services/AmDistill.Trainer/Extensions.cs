@@ -11,6 +11,7 @@ public static class Extensions
     /// the launcher settings (section <c>Trainer</c>), the job status store, the metrics and the idle shutdown.</summary>
     public static IHostApplicationBuilder AddTrainerServices(this IHostApplicationBuilder builder)
     {
+        builder.AddDatasetStore();
         builder.Services.AddOptions<TrainerLauncherOptions>().Bind(builder.Configuration.GetSection("Trainer"));
         builder.Services.AddSingleton<TrainingStatusStore>();
         builder.Services.AddSingleton<TrainerMetrics>();

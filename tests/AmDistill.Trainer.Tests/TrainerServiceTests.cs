@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using System.Net.Http.Json;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Samples;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Trainer;
 using AmDistill.Trainer.Jobs;
@@ -27,6 +29,7 @@ public sealed class TrainerServiceTests : IAsyncLifetime
     private ConnectionMultiplexer _redis = null!;
     private readonly string _root = Directory.CreateTempSubdirectory("amdistill-trainer-").FullName;
     private string TrainingFile => Path.Combine(_root, "train.jsonl");
+    private LocalDatasetStore Store => new(Path.Combine(_root, "store"));
 
     public async Task InitializeAsync()
     {
@@ -56,7 +59,7 @@ public sealed class TrainerServiceTests : IAsyncLifetime
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         var status = new TrainingStatusStore(_redis);
-        var handler = new TrainingJobHandler(status, new TrainerMetrics(meters), new TrainingActivity(TimeProvider.System), Options.Create(Launcher(mode)),
+        var handler = new TrainingJobHandler(status, new TrainerMetrics(meters), new TrainingActivity(TimeProvider.System), Store, Options.Create(Launcher(mode)),
             new HostingEnvironment { ContentRootPath = _root }, NullLogger<TrainingJobHandler>.Instance);
         return (handler, status);
     }
@@ -134,6 +137,35 @@ public sealed class TrainerServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_a_file_the_runs_selected_samples_are_exported_from_the_dataset_store()
+    {
+        await using (var writer = Store.OpenWriter("run-1", "verification"))
+            foreach (var (teacher, pass, score) in new[] { ("deepseek-r1", 1, 1.0), ("deepseek-r1", 2, 0.0), ("deepseek-r1", 3, 1.0), ("deepseek-r1", 4, 0.0) })
+                await writer.AppendAsync(new StoredSample($"q1/{teacher}/{pass}", "run-1", "q1", QueryCategory.Math, teacher, teacher, pass, "2+2?",
+                    "two and two", "4", "stop", false, 5, 50, 0, "4", score, score > 0.99, true, "math"));
+        var (handler, status) = Create("success");
+        await RunAsync(handler, Job("from-store") with { TrainingFile = null });
+
+        var s = (await status.ReadAsync("run-1", "from-store"))!;
+        Assert.Equal(TrainingState.Succeeded, s.State);
+        Assert.Equal("2", s.Fields["trainingSamples"]); // stage1 (the recipe's stage) keeps the two passing answers of a CV > 0.05 query
+        var file = Path.Combine(_root, "runs", "run-1", "from-store", "train.jsonl");
+        Assert.Equal(file, s.Fields["trainingFile"]);
+        Assert.All(File.ReadAllLines(file), line => Assert.Contains(@"<think>\ntwo and two\n</think>\n\n4", line));
+        Assert.Contains(file, await File.ReadAllLinesAsync(Path.Combine(_root, "runs", "run-1", "from-store", "args")));
+    }
+
+    [Fact]
+    public async Task An_empty_selection_fails_the_job_with_the_reason()
+    {
+        var (handler, status) = Create("success");
+        await RunAsync(handler, Job("nothing") with { TrainingFile = null, Selection = "stage2" });
+        var s = (await status.ReadAsync("run-1", "nothing"))!;
+        Assert.Equal(TrainingState.Failed, s.State);
+        Assert.Contains("kept no samples", s.Fields["message"]);
+    }
+
+    [Fact]
     public async Task Cancel_kills_the_trainer_and_its_children()
     {
         var (handler, status) = Create("hang");
@@ -175,6 +207,7 @@ public sealed class TrainerServiceTests : IAsyncLifetime
             ["Trainer:OutputRoot"] = "runs",
             ["Trainer:Environment:FAKE_MODE"] = "success",
             ["Logging:LogLevel:Default"] = "Warning",
+            ["DatasetStore:Root"] = Path.Combine(_root, "store"),
         }.Concat(Launcher("success").Arguments.Select((a, i) => new KeyValuePair<string, string?>($"Trainer:Arguments:{i}", a)))
          .Concat(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))));
         builder.AddServiceDefaults();

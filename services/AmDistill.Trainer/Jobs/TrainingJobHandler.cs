@@ -1,5 +1,7 @@
 using System.Globalization;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Trainer.Launching;
 using Microsoft.Extensions.Options;
@@ -16,6 +18,7 @@ public sealed class TrainingJobHandler(
     TrainingStatusStore status,
     TrainerMetrics metrics,
     TrainingActivity activity,
+    IDatasetStore dataset,
     IOptions<TrainerLauncherOptions> options,
     IHostEnvironment environment,
     ILogger<TrainingJobHandler> logger) : IMessageHandler<TrainingJob>
@@ -36,17 +39,18 @@ public sealed class TrainingJobHandler(
 
         var launcher = options.Value;
         var output = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.OutputRoot, job.RunId, job.JobId));
-        if (!File.Exists(job.TrainingFile))
-        {
-            await FinishAsync(job, TrainingState.Failed, ("message", $"training file not found: {job.TrainingFile}"));
-            return;
-        }
         Directory.CreateDirectory(output);
         await status.SetAsync(job, TrainingState.Preparing, ("output", output), ("started", DateTimeOffset.UtcNow.ToString("O")));
+        var (trainingFile, problem) = await TrainingFileAsync(job, output, cancellationToken);
+        if (problem is not null)
+        {
+            await FinishAsync(job, TrainingState.Failed, ("message", problem));
+            return;
+        }
 
         var values = new Dictionary<string, string>
         {
-            ["trainingFile"] = Path.GetFullPath(job.TrainingFile), ["baseModel"] = job.BaseModel, ["output"] = output,
+            ["trainingFile"] = trainingFile, ["baseModel"] = job.BaseModel, ["output"] = output,
             ["recipe"] = job.Recipe, ["run"] = job.RunId, ["job"] = job.JobId,
         };
         string[] extra = job.MaxSteps > 0 ? ["--max-steps", job.MaxSteps.ToString(CultureInfo.InvariantCulture)] : [];
@@ -98,6 +102,23 @@ public sealed class TrainingJobHandler(
         {
             await cancelled.CancelAsync();
         }
+    }
+
+    /// <summary>The job's own file, or the run's selected samples from the dataset store in the chat-messages format,
+    /// exported once into the job's directory (a rerun finds it there).</summary>
+    private async Task<(string Path, string? Problem)> TrainingFileAsync(TrainingJob job, string output, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(job.TrainingFile))
+            return File.Exists(job.TrainingFile) ? (Path.GetFullPath(job.TrainingFile), null) : ("", $"training file not found: {job.TrainingFile}");
+
+        var path = Path.Combine(output, "train.jsonl");
+        if (File.Exists(path)) return (path, null);
+        var selection = job.Selection ?? job.Recipe;
+        if (!DatasetExport.PolicyNames.Contains(selection)) return ("", $"unknown selection '{selection}' ({string.Join(", ", DatasetExport.PolicyNames)})");
+        var report = await DatasetExport.ToFileAsync(dataset, job.RunId, new DatasetExportOptions { Policy = DatasetExport.ParsePolicy(selection) },
+            ExportFormat.Messages, path, cancellationToken);
+        await status.UpdateAsync(job, [("trainingFile", path), ("trainingSamples", Format((int)report.Exported)), ("selection", selection)]);
+        return report.Exported > 0 ? (path, null) : ("", $"the {selection} selection of run {job.RunId} kept no samples ({report.Samples} in the store)");
     }
 
     private async Task<bool> WatchForCancelAsync(TrainingJob job, TrainerProcess trainer, CancellationTokenSource stop, TimeSpan interval)

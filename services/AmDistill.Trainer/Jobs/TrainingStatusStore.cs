@@ -28,7 +28,7 @@ public sealed class TrainingStatusStore(IConnectionMultiplexer redis)
         _ = transaction.HashSetAsync(Key(job.RunId, job.JobId),
         [
             new("state", nameof(TrainingState.Queued)), new("recipe", job.Recipe), new("baseModel", job.BaseModel),
-            new("trainingFile", job.TrainingFile), new("queued", DateTimeOffset.UtcNow.ToString("O")),
+            new("trainingFile", job.TrainingFile ?? ""), new("selection", job.Selection ?? ""), new("queued", DateTimeOffset.UtcNow.ToString("O")),
         ]);
         _ = transaction.SortedSetAddAsync(Jobs, job.Key, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         await transaction.ExecuteAsync();
