@@ -22,7 +22,7 @@ public readonly record struct Annotation(long Ordinal, float? PassRateStrong, fl
 }
 
 /// <summary>The small part of a sample the selection needs, written to its query's partition.</summary>
-internal readonly record struct Projection(long Ordinal, string QueryId, string Teacher, string SampleId, double Score, bool Scored, Category Category)
+internal readonly record struct Projection(long Ordinal, string QueryId, string Teacher, string SampleId, double Score, bool Scored, Category Category, FilterReason Filtered)
 {
     public void Write(BinaryWriter w)
     {
@@ -33,8 +33,12 @@ internal readonly record struct Projection(long Ordinal, string QueryId, string 
         w.Write(Score);
         w.Write(Scored);
         w.Write((byte)Category);
+        w.Write((byte)Filtered);
     }
 
     public static Projection Read(BinaryReader r) =>
-        new(r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadBoolean(), (Category)r.ReadByte());
+        new(r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadBoolean(), (Category)r.ReadByte(), (FilterReason)r.ReadByte());
 }
+
+/// <summary>Why the quality filters removed a response before selection.</summary>
+public enum FilterReason : byte { None, Length, Repetition }

@@ -1,4 +1,5 @@
 using System.Text;
+using AmDistill.Dataset.Quality;
 using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
 using AmDistill.Scoring.Core;
@@ -11,13 +12,16 @@ public interface IExportSink : IAsyncDisposable
     Task WriteAsync(StoredSample sample, Annotation annotation, CancellationToken cancellationToken);
 }
 
-public sealed record ExportReport(long Samples, long Queries, long Exported, long Duplicates, long BadLines, long TornTails);
+public sealed record ExportReport(long Samples, long Queries, long Exported, long Duplicates, long BadLines, long TornTails,
+    long FilteredLength, long FilteredRepetition);
 
 /// <summary>
-/// Selects and exports a run's samples in three streaming passes, so memory does not grow with the dataset:
+/// Selects and exports a run's samples in three streaming passes (four with the repetition filter, whose n-gram counts
+/// need the whole run first), so memory does not grow with the dataset:
 /// 1. every sample gets an ordinal (its place in the store's order) and a small projection (query, teacher, score)
-///    written to one of N partitions by query hash;
+///    written to one of N partitions by query hash, with the quality filters' verdict (length, repetition);
 /// 2. each partition is read alone, grouped into query records, and the policy (all, Stage I, Stage II, band) decides;
+///    filtered responses are out of the dataset before selection (the paper's §2.5 comes before §3);
 ///    the kept ordinals with their query's pass rates, CV and level go to a sorted annotation file per partition;
 /// 3. the samples are streamed again and merged with the annotations by ordinal into the sink.
 /// Memory: one partition's projections (~100 bytes per sample of 1/N of the run), plus Stage II's bounded heaps.
@@ -33,10 +37,13 @@ public sealed class DatasetExporter(IDatasetStore store, string run, DatasetExpo
         {
             var reader = new SampleReader(store, run);
             var read = new ReadReport();
-            var samples = await PartitionAsync(reader, read, work.FullName, cancellationToken);
+            var ngrams = options.MaxNgramRepeats is null ? null : await CountNgramsAsync(reader, cancellationToken);
+            var filtered = new long[3];
+            var samples = await PartitionAsync(reader, read, work.FullName, ngrams, filtered, cancellationToken);
             var (queries, annotationFiles) = Select(work.FullName);
             var exported = await MergeAsync(reader, annotationFiles, sink, cancellationToken);
-            return new ExportReport(samples, queries, exported, read.Duplicates, read.BadLines, read.TornTails);
+            return new ExportReport(samples, queries, exported, read.Duplicates, read.BadLines, read.TornTails,
+                filtered[(int)FilterReason.Length], filtered[(int)FilterReason.Repetition]);
         }
         finally
         {
@@ -46,7 +53,21 @@ public sealed class DatasetExporter(IDatasetStore store, string run, DatasetExpo
 
     private string PartitionPath(string work, int k) => Path.Combine(work, $"p{k:D4}.bin");
 
-    private async Task<long> PartitionAsync(SampleReader reader, ReadReport read, string work, CancellationToken cancellationToken)
+    private static string ResponseText(StoredSample s) => s.Thinking + "\n" + s.Answer;
+
+    private async Task<NgramCounter> CountNgramsAsync(SampleReader reader, CancellationToken cancellationToken)
+    {
+        var counter = new NgramCounter(options.NgramTokens);
+        await foreach (var s in reader.ReadAsync(cancellationToken: cancellationToken)) counter.Add(ResponseText(s));
+        return counter;
+    }
+
+    private FilterReason Filter(StoredSample s, NgramCounter? ngrams) =>
+        options.MaxTokens is { } maxTokens && s.PromptTokens + s.CompletionTokens > maxTokens ? FilterReason.Length
+        : ngrams is not null && ngrams.MaxCount(ResponseText(s)) > options.MaxNgramRepeats ? FilterReason.Repetition
+        : FilterReason.None;
+
+    private async Task<long> PartitionAsync(SampleReader reader, ReadReport read, string work, NgramCounter? ngrams, long[] filtered, CancellationToken cancellationToken)
     {
         var writers = new BinaryWriter[options.Partitions];
         for (var k = 0; k < writers.Length; k++)
@@ -57,7 +78,9 @@ public sealed class DatasetExporter(IDatasetStore store, string run, DatasetExpo
             await foreach (var s in reader.ReadAsync(read, cancellationToken))
             {
                 var k = (int)((uint)StringComparer.Ordinal.GetHashCode(s.QueryId) % (uint)writers.Length); // per-process hash: partitions live one export
-                new Projection(ordinal++, s.QueryId, s.Teacher, s.SampleId, s.VerifyScore, s.Scored, s.Category.ToScoring()).Write(writers[k]);
+                var reason = Filter(s, ngrams);
+                filtered[(int)reason]++;
+                new Projection(ordinal++, s.QueryId, s.Teacher, s.SampleId, s.VerifyScore, s.Scored, s.Category.ToScoring(), reason).Write(writers[k]);
             }
         }
         finally
@@ -87,8 +110,10 @@ public sealed class DatasetExporter(IDatasetStore store, string run, DatasetExpo
             queries += byQuery.Count;
 
             var kept = new List<Annotation>();
-            foreach (var (queryId, projections) in byQuery)
+            foreach (var (queryId, all) in byQuery)
             {
+                List<Projection> projections = [.. all.Where(p => p.Filtered == FilterReason.None)];
+                if (projections.Count == 0) continue;
                 var record = new QueryRecord(queryId, projections[0].Category, projections.Where(p => p.Scored).GroupBy(p => p.Teacher)
                     .ToDictionary(g => g.Key, g => (IReadOnlyList<ScoredResponse>)[.. g.OrderBy(p => p.Ordinal).Select(p => new ScoredResponse(p.SampleId, p.Score))]));
                 var template = Annotate(record);
