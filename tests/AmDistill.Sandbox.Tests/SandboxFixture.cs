@@ -1,0 +1,47 @@
+using System.Text.Json;
+
+namespace AmDistill.Sandbox.Tests;
+
+/// <summary>One sandbox (its seccomp program and harness written once) for a test class.</summary>
+public sealed class SandboxFixture : IDisposable
+{
+    public SandboxOptions Options { get; } = new() { Slots = 2, FirstUid = 61000 };
+
+    public BubblewrapSandbox Sandbox { get; }
+
+    public SandboxFixture() => Sandbox = new BubblewrapSandbox(Options);
+
+    public void Dispose() => Sandbox.Dispose();
+
+    public static string SharedData(string file)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var path = Path.Combine(dir.FullName, "shared", "data", file);
+            if (File.Exists(path)) return path;
+        }
+        throw new FileNotFoundException($"shared/data/{file} not found above the test binaries");
+    }
+
+    public static IEnumerable<JsonElement> Records(string file) =>
+        File.ReadLines(SharedData(file)).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement);
+
+    /// <summary>Processes of the sandbox uids still alive (zombies excluded).</summary>
+    public IReadOnlyList<string> Leftovers()
+    {
+        var left = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var status = File.ReadAllLines(Path.Combine(dir, "status"));
+                var uid = int.Parse(status.First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
+                var state = status.First(l => l.StartsWith("State:", StringComparison.Ordinal));
+                if (uid >= Options.FirstUid && uid < Options.FirstUid + Options.Slots && !state.Contains('Z'))
+                    left.Add($"{Path.GetFileName(dir)} {File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ')}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException) { }
+        }
+        return left;
+    }
+}
