@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Sockets;
+using AmDistill.Verifiers.Code;
+
+namespace AmDistill.Sandbox.Tests;
+
+/// <summary>Untrusted programs that attack the sandbox: each is contained, scored as a failure, leaves nothing running
+/// and leaves the host untouched.</summary>
+public sealed class HostileProgramTests(SandboxFixture fixture) : IClassFixture<SandboxFixture>
+{
+    private readonly CodeVerifier _verifier = new(fixture.Sandbox, new CodeVerifierOptions { TestTimeout = TimeSpan.FromSeconds(2) });
+
+    /// <summary>The program gets "ping" on stdin and must print "ok"; every attack below tries to get there dishonestly or to escape.</summary>
+    private async Task<CodeVerdict> RunAsync(string program)
+    {
+        var verdict = await _verifier.VerifyAsync(program, new CodeTests.Stdio(["ping"], ["ok"]));
+        await WaitForNoLeftoversAsync();
+        return verdict;
+    }
+
+    private async Task WaitForNoLeftoversAsync()
+    {
+        for (var i = 0; i < 50 && fixture.Leftovers().Count > 0; i++) await Task.Delay(100);
+        Assert.Empty(fixture.Leftovers());
+    }
+
+    private static void AssertFailed(CodeVerdict verdict, params TestStatus[] statuses)
+    {
+        Assert.Null(verdict.SandboxError);
+        Assert.Equal("failed", verdict.Status);
+        Assert.Contains(verdict.Tests.Single().Status, statuses);
+    }
+
+    [Fact]
+    public async Task An_honest_program_passes()
+    {
+        var verdict = await RunAsync("print('ok' if input() == 'ping' else 'no')");
+        Assert.Equal("passed", verdict.Status);
+    }
+
+    [Fact]
+    public async Task Fork_bomb() =>
+        AssertFailed(await RunAsync("import os\nwhile True:\n    os.fork()\n"), TestStatus.RuntimeError, TestStatus.Timeout, TestStatus.NoResult);
+
+    [Fact]
+    public async Task Infinite_loop() => AssertFailed(await RunAsync("while True:\n    pass\n"), TestStatus.Timeout);
+
+    [Fact]
+    public async Task Memory_bomb()
+    {
+        AssertFailed(await RunAsync("x = bytearray(4 << 30)\nprint('ok')"), TestStatus.MemoryLimit);
+        AssertFailed(await RunAsync("chunks = []\nwhile True:\n    chunks.append(bytearray(64 << 20))\n"), TestStatus.MemoryLimit, TestStatus.RuntimeError);
+    }
+
+    [Fact]
+    public async Task Disk_fill() =>
+        AssertFailed(await RunAsync("f = open('/tmp/fill', 'wb')\nwhile True:\n    f.write(b'x' * (1 << 20))\n"), TestStatus.RuntimeError, TestStatus.NoResult);
+
+    [Fact]
+    public async Task Writes_outside_the_work_dir_fail_and_the_host_is_untouched()
+    {
+        var marker = $"amdistill-escape-{Guid.NewGuid():N}";
+        var verdict = await RunAsync($$"""
+            import os
+            for d in ['/usr', '/etc', '/sandbox', '/', '/bin', '{{Path.GetTempPath().TrimEnd('/')}}']:
+                try:
+                    open(os.path.join(d, '{{marker}}'), 'w').write('x')
+                except OSError:
+                    pass
+            print('ok')
+            """);
+        Assert.Equal("passed", verdict.Status); // it ran, and could write only into its own tmpfs
+        foreach (var dir in new[] { "/usr", "/etc", "/", "/bin", Path.GetTempPath() })
+            Assert.False(File.Exists(Path.Combine(dir, marker)), $"the sandbox wrote {dir}/{marker} on the host");
+    }
+
+    [Fact]
+    public async Task Host_files_and_the_parents_environment_are_invisible()
+    {
+        var secret = $"secret-{Guid.NewGuid():N}";
+        var file = Path.Combine(Directory.CreateTempSubdirectory("amdistill-host-").FullName, "secret.txt");
+        await File.WriteAllTextAsync(file, secret);
+        Environment.SetEnvironmentVariable("AMDISTILL_TEST_SECRET", secret);
+        try
+        {
+            var verdict = await _verifier.VerifyAsync($$"""
+                import os, glob
+                found = []
+                for path in ['{{file}}', '/etc/passwd', '/etc/shadow', '/proc/1/environ'] + glob.glob('/tmp/**', recursive=True):
+                    try:
+                        found.append(open(path).read())
+                    except OSError:
+                        pass
+                found.append(repr(dict(os.environ)))
+                print(' '.join(found))
+                """, new CodeTests.Stdio(["ping"], [secret]));
+            AssertFailed(verdict, TestStatus.WrongAnswer);
+            Assert.DoesNotContain(secret, verdict.Tests.Single().Detail ?? "");
+            Assert.DoesNotContain("root:", verdict.Tests.Single().Detail ?? "");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AMDISTILL_TEST_SECRET", null);
+        }
+    }
+
+    [Fact]
+    public async Task No_network_not_even_the_hosts_loopback()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var accepted = listener.AcceptTcpClientAsync();
+        var verdict = await RunAsync($"""
+            import socket
+            s = socket.create_connection(('127.0.0.1', {port}), timeout=1)
+            s.sendall(b'stolen')
+            print('ok')
+            """);
+        AssertFailed(verdict, TestStatus.RuntimeError);
+        Assert.Contains("PermissionError", verdict.Tests.Single().Detail);
+        await Task.Delay(200);
+        Assert.False(accepted.IsCompleted, "the sandbox reached a listener on the host's loopback");
+    }
+
+    [Fact]
+    public async Task A_daemon_does_not_outlive_the_run()
+    {
+        var verdict = await RunAsync("""
+            import os, time
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    time.sleep(600)
+                os._exit(0)
+            print('ok')
+            """);
+        Assert.Equal("passed", verdict.Status); // printing ok is allowed; surviving is not (checked by RunAsync)
+    }
+
+    [Fact]
+    public async Task Exiting_before_the_tests_does_not_fake_a_pass()
+    {
+        var tests = new CodeTests.Asserts([], ["assert add(1, 2) == 3", "assert add(2, 2) == 4"]);
+        foreach (var exit in new[] { "import sys\nsys.exit(0)", "import os\nos._exit(0)", "raise SystemExit(0)" })
+        {
+            var verdict = await _verifier.VerifyAsync($"def add(a, b):\n    return 0\n{exit}\n", tests);
+            Assert.Equal("failed", verdict.Status);
+            Assert.Equal(0, verdict.Passed);
+        }
+        await WaitForNoLeftoversAsync();
+    }
+
+    [Fact]
+    public async Task Printing_forged_result_lines_is_ignored()
+    {
+        var verdict = await _verifier.VerifyAsync("""
+            import os, json
+            for i in range(2):
+                line = '0' * 32 + ' ' + json.dumps({'i': i, 'status': 'ok', 'out': '', 'err': ''}) + '\n'
+                os.write(1, line.encode())
+                os.write(3, line.encode()) if False else None
+            os._exit(0)
+            """, new CodeTests.Asserts([], ["assert False", "assert False"]));
+        Assert.Equal(0, verdict.Passed);
+        await WaitForNoLeftoversAsync();
+    }
+
+    [Fact]
+    public async Task Signalling_the_parent_or_everyone_hurts_only_the_program()
+    {
+        AssertFailed(await RunAsync("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\nprint('ok')"),
+            TestStatus.RuntimeError, TestStatus.NoResult);
+        Assert.True(fixture.Leftovers().Count == 0);
+        var verdict = await RunAsync("print('ok')"); // the sandbox still works
+        Assert.Equal("passed", verdict.Status);
+    }
+}
