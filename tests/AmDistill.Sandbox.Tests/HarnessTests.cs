@@ -1,0 +1,74 @@
+using AmDistill.Verifiers.Code;
+
+namespace AmDistill.Sandbox.Tests;
+
+public sealed class HarnessTests(SandboxFixture fixture) : IClassFixture<SandboxFixture>
+{
+    private readonly CodeVerifier _verifier = new(fixture.Sandbox);
+
+    [Fact]
+    public async Task Stdin_tests_run_in_one_sandbox_and_are_compared_outside()
+    {
+        var inputs = Enumerable.Range(0, 10).Select(i => $"{i} {i * 2}\n").ToList();
+        var outputs = Enumerable.Range(0, 10).Select(i => i == 3 ? "wrong" : $"{i * 3}\n").ToList();
+        var verdict = await _verifier.VerifyResponseAsync("<think>easy</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+            new CodeTests.Stdio(inputs, outputs));
+        Assert.Equal((9, 10, 0.9), (verdict.Passed, verdict.Total, verdict.Score));
+        Assert.Equal(TestStatus.WrongAnswer, verdict.Tests[3].Status);
+    }
+
+    [Fact]
+    public async Task Only_the_first_ten_tests_count_as_in_the_paper()
+    {
+        var verdict = await _verifier.VerifyAsync("print(input())", new CodeTests.Stdio([.. Enumerable.Range(0, 25).Select(i => $"{i}")], [.. Enumerable.Range(0, 25).Select(i => $"{i}")]));
+        Assert.Equal((10, 10), (verdict.Passed, verdict.Total));
+    }
+
+    [Fact]
+    public async Task LeetCode_functional_tests_call_the_solution_with_json_arguments()
+    {
+        const string code = """
+            class Solution:
+                def twoSum(self, nums, target):
+                    seen = {}
+                    for i, n in enumerate(nums):
+                        if target - n in seen:
+                            return (seen[target - n], i)
+                        seen[n] = i
+            """;
+        var verdict = await _verifier.VerifyAsync(code, new CodeTests.Functional("twoSum", ["[2,7,11,15]\n9", "[3,2,4]\n6", "[3,3]\n6"], ["[0, 1]", "[1,2]", "[1, 0]"]));
+        Assert.Equal((2, 3), (verdict.Passed, verdict.Total)); // a tuple result is a list; the last expects another order
+    }
+
+    [Fact]
+    public void Json_results_compare_like_python()
+    {
+        Assert.True(CodeVerifier.JsonEqual("[1, 2.0, {\"a\": true}]", "[1.0, 2, {\"a\": true}]"));
+        Assert.False(CodeVerifier.JsonEqual("[1, 2]", "[2, 1]"));
+        Assert.False(CodeVerifier.JsonEqual("\"1\"", "1"));
+    }
+
+    [Fact]
+    public async Task A_runtime_error_a_timeout_and_a_syntax_error_are_told_apart()
+    {
+        var slow = new CodeVerifier(fixture.Sandbox, new CodeVerifierOptions { TestTimeout = TimeSpan.FromSeconds(1) });
+        var verdict = await slow.VerifyAsync("n = int(input())\nif n == 1: raise ValueError('boom')\nwhile n == 2: pass\nprint(n)",
+            new CodeTests.Stdio(["0", "1", "2", "3"], ["0", "1", "2", "3"]));
+        Assert.Equal([TestStatus.Passed, TestStatus.RuntimeError, TestStatus.Timeout, TestStatus.Passed], verdict.Tests.Select(t => t.Status));
+        Assert.Contains("ValueError: boom", verdict.Tests[1].Detail);
+        var syntax = await _verifier.VerifyAsync("def broken(:\n", new CodeTests.Stdio(["1"], ["1"]));
+        Assert.Contains("SyntaxError", syntax.Tests.Single().Detail);
+    }
+
+    [Fact]
+    public async Task The_shared_code_sets_parse_and_run_without_sandbox_errors()
+    {
+        foreach (var file in new[] { "apps_stdio.jsonl", "livecodebench_v5.jsonl" })
+        {
+            var records = SandboxFixture.Records(file).Take(20).ToList();
+            var verdicts = await Task.WhenAll(records.Select(r => _verifier.VerifyAsync("print(0)", CodeTests.Parse(r.GetProperty("test_cases")))));
+            Assert.All(verdicts, v => Assert.Null(v.SandboxError));
+            Assert.All(verdicts, v => Assert.InRange(v.Total, 1, 10));
+        }
+    }
+}
