@@ -44,6 +44,14 @@ internal static class BenchCommand
         export.SetAction((result, cancellationToken) => ExportBenchmark.RunAsync(new ExportBenchmark.Settings(
             result.GetValue(samples), result.GetValue(textChars), result.GetValue(directory)), Console.Out, cancellationToken));
 
-        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math, export };
+        var runs = new Option<int>("--runs") { Description = "Serial runs per start measurement.", DefaultValueFactory = _ => 100 };
+        var programs = new Option<int>("--programs") { Description = "Trivial programs for the batched harness.", DefaultValueFactory = _ => 200 };
+        var casesPerProgram = new Option<int>("--cases") { Description = "stdin cases per trivial program.", DefaultValueFactory = _ => 100 };
+        var apps = new Option<FileInfo>("--apps") { Description = "The APPS stdio set.", DefaultValueFactory = _ => new FileInfo("../shared/data/apps_stdio.jsonl") };
+        var code = new Command("code", "Sandbox start overhead and stdin test cases/s through the batched harness.") { runs, programs, casesPerProgram, apps };
+        code.SetAction((result, cancellationToken) => CodeBenchmark.RunAsync(result.GetValue(runs), result.GetValue(programs), result.GetValue(casesPerProgram),
+            result.GetValue(apps)!, Console.Out, cancellationToken));
+
+        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math, export, code };
     }
 }
