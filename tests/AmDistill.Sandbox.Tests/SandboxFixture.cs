@@ -5,7 +5,10 @@ namespace AmDistill.Sandbox.Tests;
 /// <summary>One sandbox (its seccomp program and harness written once) for a test class.</summary>
 public sealed class SandboxFixture : IDisposable
 {
-    public SandboxOptions Options { get; } = new() { Slots = 2, FirstUid = 61000 };
+    private static int _fixtures;
+
+    /// <summary>Each fixture its own uids: test classes run in parallel, and leftovers are counted by uid.</summary>
+    public SandboxOptions Options { get; } = new() { Slots = 2, FirstUid = 61000 + 10 * Interlocked.Increment(ref _fixtures) };
 
     public BubblewrapSandbox Sandbox { get; }
 
