@@ -7,8 +7,8 @@ public sealed class SandboxFixture : IDisposable
 {
     private static int _fixtures;
 
-    /// <summary>Each fixture its own uids: test classes run in parallel, and leftovers are counted by uid.</summary>
-    public SandboxOptions Options { get; } = new() { Slots = 2, FirstUid = 61000 + 10 * Interlocked.Increment(ref _fixtures) };
+    /// <summary>Each fixture (and each test process) its own uids: test classes run in parallel, and leftovers are counted by uid.</summary>
+    public SandboxOptions Options { get; } = new() { Slots = 2, FirstUid = 61000 + 100 * (Environment.ProcessId % 300) + 10 * Interlocked.Increment(ref _fixtures) };
 
     public BubblewrapSandbox Sandbox { get; }
 
