@@ -34,7 +34,8 @@ public sealed record GenerationTask(
     string Teacher,
     IReadOnlyList<int> Passes,
     string Prompt,
-    string? ReferenceAnswer = null)
+    string? ReferenceAnswer = null,
+    string? TestCases = null)
 {
     /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
     public string Key => $"{RunId}/{QueryId}/{Teacher}";
@@ -44,6 +45,7 @@ public sealed record GenerationTask(
 /// <param name="SampleId">Deterministic: run, query, teacher, pass and a hash of the generation settings.</param>
 /// <param name="Truncated">The teacher stopped at its token limit: never to be verified as complete.</param>
 /// <param name="Prompt">The query as asked, carried along so the dataset store holds complete (question, answer) pairs.</param>
+/// <param name="TestCases">A code query's <c>test_cases</c> object (the shared query schema), as JSON, for the sandbox.</param>
 public sealed record GeneratedResponse(
     string SampleId,
     string RunId,
@@ -61,7 +63,8 @@ public sealed record GeneratedResponse(
     double LatencyMs,
     decimal CostUsd,
     string? ReferenceAnswer = null,
-    string? Prompt = null)
+    string? Prompt = null,
+    string? TestCases = null)
 {
     public string Key => SampleId;
 }

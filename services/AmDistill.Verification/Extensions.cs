@@ -1,6 +1,7 @@
 using AmDistill.Contracts;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
+using AmDistill.Sandbox;
 using AmDistill.Verification.Verifying;
 
 namespace AmDistill.Verification;
@@ -14,6 +15,8 @@ public static class Extensions
         builder.AddDatasetStore();
         builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"verification-{Environment.MachineName}-{Environment.ProcessId}"));
         builder.Services.AddSingleton<VerificationMetrics>();
+        if (OperatingSystem.IsLinux() && SandboxAvailable()) AddCodeSandbox(builder);
+        else builder.Services.AddSingleton(new CodeSampleVerifier(null));
         builder.Services.AddStreamProducer(Streams.Scoring);
         builder.Services.AddStreamConsumer<GeneratedResponse, VerificationHandler>(Streams.Verification, consumer =>
         {
@@ -22,4 +25,16 @@ public static class Extensions
         });
         return builder;
     }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static void AddCodeSandbox(IHostApplicationBuilder builder)
+    {
+        var slots = builder.Configuration.GetValue("Verification:Sandboxes", Environment.ProcessorCount);
+        builder.Services.AddSingleton(_ => new BubblewrapSandbox(new SandboxOptions { Slots = slots }));
+        builder.Services.AddSingleton(sp => new CodeSampleVerifier(new CodeVerifier(sp.GetRequiredService<BubblewrapSandbox>())));
+    }
+
+    /// <summary>bubblewrap on PATH: code is only ever run inside it.</summary>
+    private static bool SandboxAvailable() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, "bwrap")));
 }

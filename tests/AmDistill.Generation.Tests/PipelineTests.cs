@@ -63,6 +63,41 @@ public sealed class PipelineTests
         }
     }
 
+    [Fact]
+    public async Task Code_answers_are_run_against_their_tests_in_the_sandbox()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.25, 5).Concat(SimModel(1, "strong-sim", 0.9, 5))));
+        var (weak, strong) = ("weak", "strong");
+        await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+                Teacher(0, weak, sim.V1, "weak-sim").Concat(Teacher(1, strong, sim.V1, "strong-sim"))),
+            builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
+
+        var code = Queries.Where(q => q.Category == "code" && q.TestCases is not null).ToArray();
+        Assert.True(code.Length >= 20);
+        await PublishAsync(redis, code.SelectMany(q => new[] { weak, strong }.Select(t => NewTask("code", q, t, 0, 1, 2, 3))));
+
+        var store = workers.Services.GetRequiredService<ScoreStore>();
+        var records = new List<QueryRecord>();
+        await WaitUntilAsync(async () =>
+        {
+            records = [.. (await Task.WhenAll(code.Select(q => store.ReadAsync("code", q.Id)))).OfType<QueryRecord>()];
+            return records.Count == code.Length && records.All(r => r.Responses.Count == 2 && r.Responses.Values.All(v => v.Count == 4));
+        }, TimeSpan.FromSeconds(180), $"{code.Length * 8} code verdicts scored");
+
+        // Every code sample got a score from the sandbox (none unscored), and skill shows in the pass rates.
+        double Mean(string teacher) => records.Average(r => r.PassRate(teacher, Thresholds.Paper));
+        Assert.True(Mean(weak) < Mean(strong), $"pass rates {Mean(weak):P0} / {Mean(strong):P0}");
+        Assert.True(Mean(strong) > 0.6, $"the strong simulated teacher passed only {Mean(strong):P0} of code answers");
+        await workers.Services.GetRequiredService<DatasetWriters>().DisposeAsync();
+        var samples = new List<StoredSample>();
+        await foreach (var s in new SampleReader(workers.Services.GetRequiredService<IDatasetStore>(), "code").ReadAsync()) samples.Add(s);
+        Assert.Equal(code.Length * 8, samples.Count);
+        Assert.All(samples, s => Assert.True(s.Scored, s.Verdict));
+        Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal) && s.VerifyScore == 1);
+    }
+
     private sealed class ListSink : IExportSink
     {
         public List<(StoredSample Sample, Annotation Annotation)> Rows { get; } = [];

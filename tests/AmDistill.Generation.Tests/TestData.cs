@@ -5,7 +5,7 @@ using StackExchange.Redis;
 
 namespace AmDistill.Generation.Tests;
 
-internal sealed record DemoQuery(string Id, string Category, string Question, string? ReferenceAnswer);
+internal sealed record DemoQuery(string Id, string Category, string Question, string? ReferenceAnswer, string? TestCases = null);
 
 internal static class TestData
 {
@@ -14,13 +14,14 @@ internal static class TestData
         using var doc = JsonDocument.Parse(line);
         var r = doc.RootElement;
         return new DemoQuery(r.GetProperty("id").GetString()!, r.GetProperty("category").GetString()!, r.GetProperty("question").GetString()!,
-            r.GetProperty("reference_answer").ValueKind == JsonValueKind.String ? r.GetProperty("reference_answer").GetString() : null);
+            r.GetProperty("reference_answer").ValueKind == JsonValueKind.String ? r.GetProperty("reference_answer").GetString() : null,
+            r.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object ? t.GetRawText() : null);
     })];
 
     public static QueryCategory Category(string category) => QueryCategories.FromSchemaName(category);
 
     public static GenerationTask NewTask(string run, DemoQuery query, string teacher, params int[] passes) =>
-        new(run, query.Id, Category(query.Category), teacher, passes, query.Question, query.ReferenceAnswer);
+        new(run, query.Id, Category(query.Category), teacher, passes, query.Question, query.ReferenceAnswer, query.TestCases);
 
     public static async Task PublishAsync(IConnectionMultiplexer redis, IEnumerable<GenerationTask> tasks)
     {

@@ -46,7 +46,7 @@ public sealed class DemoRunFeeder(
         var passes = Enumerable.Range(0, run.Passes).ToArray();
         foreach (var batch in ReadQueries(file).Chunk(50))
         {
-            var entries = batch.SelectMany(q => run.Teachers.Select(t => new GenerationTask(run.RunId, q.Id, q.Category, t, passes, q.Question, q.Reference)))
+            var entries = batch.SelectMany(q => run.Teachers.Select(t => new GenerationTask(run.RunId, q.Id, q.Category, t, passes, q.Question, q.Reference, q.TestCases)))
                 .Select(t => (t, t.Key)).ToList();
             await generation.PublishBatchAsync(entries, stoppingToken);
             tasks += entries.Count;
@@ -55,7 +55,7 @@ public sealed class DemoRunFeeder(
         logger.LogInformation("Run {Run}: {Tasks} generation tasks fed ({Passes} passes each)", run.RunId, tasks, run.Passes);
     }
 
-    private static IEnumerable<(string Id, QueryCategory Category, string Question, string? Reference)> ReadQueries(string file)
+    private static IEnumerable<(string Id, QueryCategory Category, string Question, string? Reference, string? TestCases)> ReadQueries(string file)
     {
         foreach (var line in File.ReadLines(file))
         {
@@ -64,7 +64,8 @@ public sealed class DemoRunFeeder(
             var r = document.RootElement;
             var category = QueryCategories.FromSchemaName(r.GetProperty("category").GetString());
             var reference = r.TryGetProperty("reference_answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-            yield return (r.GetProperty("id").GetString()!, category, r.GetProperty("question").GetString()!, reference);
+            var tests = r.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object && category == QueryCategory.Code ? t.GetRawText() : null;
+            yield return (r.GetProperty("id").GetString()!, category, r.GetProperty("question").GetString()!, reference, tests);
         }
     }
 }

@@ -11,16 +11,23 @@ public sealed record SampleVerdict(double VerifyScore, bool Scored, string Reaso
 /// <summary>
 /// Routes a sample to its category's verifier (paper §3) after the response-level quality checks (§3.3):
 /// math → math equivalence (0/1); science with a letter reference → multiple choice (0 or 5, the science scale);
-/// code, instruction following, free-form science and other → unscored until their verifiers exist, never passed silently.
+/// code → <see cref="CodeSampleVerifier"/> (the sandbox, asynchronous); instruction following, free-form science and
+/// other → unscored until their verifiers exist, never passed silently.
 /// </summary>
 public static class SampleVerifier
 {
-    public static SampleVerdict Verify(GeneratedResponse sample)
+    /// <summary>The response-level quality checks: a sample that fails one scores 0 whatever its answer; null when it passes.</summary>
+    public static SampleVerdict? CheckQuality(GeneratedResponse sample)
     {
-        // Quality checks first: a sample that fails one scores 0 whatever its answer.
         if (sample.Truncated) return new(0, true, "quality: truncated at the token limit (finish_reason length)");
         if (string.IsNullOrWhiteSpace(sample.Thinking)) return new(0, true, "quality: no think content");
         if (string.IsNullOrWhiteSpace(sample.Answer)) return new(0, true, "quality: no final answer after the think part");
+        return null;
+    }
+
+    public static SampleVerdict Verify(GeneratedResponse sample)
+    {
+        if (CheckQuality(sample) is { } failed) return failed;
 
         switch (sample.Category)
         {

@@ -13,7 +13,7 @@ namespace AmDistill.Verification.Verifying;
 /// stream atomically with its done-marker. A crash between the write and the publish writes the sample again on the
 /// redelivery, flagged, and readers keep one copy.
 /// </summary>
-public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, DatasetWriters dataset, VerificationMetrics metrics)
+public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, DatasetWriters dataset, CodeSampleVerifier code, VerificationMetrics metrics)
     : IMessageHandler<GeneratedResponse>
 {
     public const string OnceScope = "verification";
@@ -24,7 +24,8 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         var db = redis.GetDatabase();
         if (await ProcessOnce.IsDoneAsync(db, OnceScope, sample.SampleId)) return;
 
-        var verdict = SampleVerifier.Verify(sample);
+        var verdict = SampleVerifier.CheckQuality(sample)
+            ?? (sample.Category == QueryCategory.Code ? await code.VerifyAsync(sample, cancellationToken) : SampleVerifier.Verify(sample));
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
             verdict.VerifyScore, passed, verdict.Scored, verdict.Reason);
