@@ -10,6 +10,9 @@ if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.
 // Redis Streams carry every message between the services.
 var redis = builder.AddPipelineRedis();
 
+// The dataset store: verified samples, written by verification, read by the api (export) and the trainer.
+var datasetRoot = builder.Configuration["AmDistill:DatasetRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".amdistill-data"));
+
 // The embedded default teacher: an OpenAI-compatible simulator of weak, medium and strong models.
 var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim")
     .WithHttpHealthCheck("/health");
@@ -17,6 +20,7 @@ var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim"
 // Control plane: runs, queries, status, export; feeds the demo run (AmDistill:DemoRun, on by default).
 builder.AddProject<Projects.AmDistill_Api>("api")
     .WithPipelineRedis(redis)
+    .WithEnvironment("DatasetStore__Root", datasetRoot)
     .WithEnvironment("DemoRun__Enabled", builder.ExecutionContext.IsPublishMode ? "false" : builder.Configuration["AmDistill:DemoRun"] ?? "true")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
@@ -32,6 +36,7 @@ builder.AddProject<Projects.AmDistill_Generation>("generation")
 // amdistill:verification → verification → amdistill:scoring
 builder.AddProject<Projects.AmDistill_Verification>("verification")
     .WithPipelineRedis(redis)
+    .WithEnvironment("DatasetStore__Root", datasetRoot)
     .WithReference(teacherSim).WaitFor(teacherSim) // judge and reward model for the free-form categories
     .WithHttpHealthCheck("/health");
 
@@ -43,6 +48,7 @@ builder.AddProject<Projects.AmDistill_Scoring>("scoring")
 // amdistill:training → trainer → the GPU trainer container
 builder.AddProject<Projects.AmDistill_Trainer>("trainer")
     .WithPipelineRedis(redis)
+    .WithEnvironment("DatasetStore__Root", datasetRoot)
     .WithHttpHealthCheck("/health");
 
 // PyTorch + transformers SFT with the paper's recipe; started on demand, never blocks the rest.

@@ -8,6 +8,7 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
     {
+        builder.AddDatasetStore();
         builder.Services.AddOptions<DemoRunOptions>().BindConfiguration("DemoRun");
         builder.Services.AddStreamProducer(Streams.Generation);
         builder.Services.AddHostedService<DemoRunFeeder>();

@@ -35,7 +35,8 @@ public sealed record GenerationTask(
     IReadOnlyList<int> Passes,
     string Prompt,
     string? ReferenceAnswer = null,
-    string? TestCases = null)
+    string? TestCases = null,
+    int ExpectedSamples = 0)
 {
     /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
     public string Key => $"{RunId}/{QueryId}/{Teacher}";
@@ -46,6 +47,7 @@ public sealed record GenerationTask(
 /// <param name="Truncated">The teacher stopped at its token limit: never to be verified as complete.</param>
 /// <param name="Prompt">The query as asked, carried along so the dataset store holds complete (question, answer) pairs.</param>
 /// <param name="TestCases">A code query's <c>test_cases</c> object (the shared query schema), as JSON, for the sandbox.</param>
+/// <param name="ExpectedSamples">How many samples the query gets in all (teachers × passes; 0: unknown), so scoring knows when its record is final.</param>
 public sealed record GeneratedResponse(
     string SampleId,
     string RunId,
@@ -64,7 +66,8 @@ public sealed record GeneratedResponse(
     decimal CostUsd,
     string? ReferenceAnswer = null,
     string? Prompt = null,
-    string? TestCases = null)
+    string? TestCases = null,
+    int ExpectedSamples = 0)
 {
     public string Key => SampleId;
 }
@@ -82,7 +85,8 @@ public sealed record VerifiedResponse(
     double VerifyScore,
     bool Passed,
     bool Scored,
-    string Verdict)
+    string Verdict,
+    int ExpectedSamples = 0)
 {
     public string Key => SampleId;
 }

@@ -14,8 +14,9 @@ public sealed class AppHostTests
     public async Task Every_service_comes_up_healthy_with_a_local_redis_server_and_the_demo_run_completes()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var dataset = Directory.CreateTempSubdirectory("amdistill-apphost-dataset-").FullName;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(
-            ["--AmDistill:Redis=local"], cts.Token);
+            ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={dataset}"], cts.Token);
         await using var app = await builder.BuildAsync(cts.Token);
         await app.StartAsync(cts.Token);
 
@@ -32,16 +33,23 @@ public sealed class AppHostTests
 
         // The main job: the demo run goes through generation, verification and scoring (110 queries × 3 teachers × 4 passes).
         using var scoring = app.CreateHttpClient("scoring");
-        var verdicts = 0L;
-        while (verdicts < 110 * 3 * 4)
+        var (verdicts, final) = (0L, 0L);
+        while (verdicts < 110 * 3 * 4 || final < 110)
         {
             await Task.Delay(500, cts.Token);
             using var run = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/demo", cts.Token));
-            verdicts = run.RootElement.GetProperty("verdicts").GetInt64();
+            (verdicts, final) = (run.RootElement.GetProperty("verdicts").GetInt64(), run.RootElement.GetProperty("finalQueries").GetInt64());
         }
-        Assert.Equal(110 * 3 * 4, verdicts);
+        Assert.Equal((110 * 3 * 4, 110L), (verdicts, final));
         using var aime = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/demo/queries/aime2024-II-13", cts.Token));
         Assert.Equal(3, aime.RootElement.GetProperty("passRates").EnumerateObject().Count());
+
+        // Every sample is in the dataset store, with its verdict (the code ones from the sandbox).
+        var samples = new List<AmDistill.Dataset.Samples.StoredSample>();
+        await foreach (var sample in new AmDistill.Dataset.Store.SampleReader(new AmDistill.Dataset.Store.LocalDatasetStore(dataset), "demo").ReadAsync(cancellationToken: cts.Token))
+            samples.Add(sample);
+        Assert.Equal(110 * 3 * 4, samples.Count); // each written and flushed before its verdict was published
+        Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal));
 
         // The GPU trainer is declared but waits for an explicit start.
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));

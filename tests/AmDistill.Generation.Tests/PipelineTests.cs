@@ -173,7 +173,28 @@ public sealed class ScoreStoreTests
         Assert.NotNull(record);
         Assert.Equal([0, 1, 0, 1], record.Scores("deepseek-r1"));
         Assert.Equal(0.5, record.PassRate("deepseek-r1", Thresholds.Paper));
-        Assert.Equal((1L, 4L), await store.CountAsync("run"));
+        Assert.Equal((1L, 4L, 0L), await store.CountAsync("run")); // no expected count: never final
+    }
+
+    [Fact]
+    public async Task The_record_is_final_exactly_once_when_its_last_sample_arrives()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        var store = new ScoreStore(redis);
+        var verdicts = Enumerable.Range(0, 6).Select(i => new VerifiedResponse($"s{i}", "run", "q1", QueryCategory.Math, i < 3 ? "weak" : "strong",
+            i % 3, i % 2, i % 2 == 1, true, "math", ExpectedSamples: 6)).ToArray();
+
+        foreach (var v in verdicts.Take(5)) Assert.False(await store.RecordAsync(v));
+        Assert.False(await store.RecordAsync(verdicts[2])); // a redelivery is not the last sample
+        Assert.False(await store.IsFinalAsync("run", "q1"));
+        Assert.True(await store.RecordAsync(verdicts[5]));
+        Assert.True(await store.IsFinalAsync("run", "q1"));
+        // Redelivered after it was final: it stays final and is not finalised again.
+        var again = await Task.WhenAll(verdicts.Select(v => Task.Run(() => store.RecordAsync(v))));
+        Assert.DoesNotContain(true, again);
+        Assert.Equal((1L, 6L, 1L), await store.CountAsync("run"));
+        Assert.Equal(3, (await store.ReadAsync("run", "q1"))!.Scores("strong").Count);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using StackExchange.Redis;
 
@@ -23,12 +24,14 @@ public sealed class DemoRunOptions
 
 /// <summary>
 /// The main job of <c>dotnet run</c>: every demo query × teacher, with all passes, onto the generation stream, once per
-/// Redis (a second start finds its marker and feeds nothing), streamed with backpressure.
+/// Redis (a second start finds its marker and feeds nothing), streamed with backpressure. A run started on a fresh
+/// Redis starts with an empty dataset store for its id; a feed cut short resumes without clearing it.
 /// </summary>
 public sealed class DemoRunFeeder(
     Microsoft.Extensions.Options.IOptions<DemoRunOptions> options,
     StreamProducer<GenerationTask> generation,
     IConnectionMultiplexer redis,
+    IDatasetStore dataset,
     ILogger<DemoRunFeeder> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -41,12 +44,14 @@ public sealed class DemoRunFeeder(
             logger.LogInformation("Run {Run} was fed before; nothing to do", run.RunId);
             return;
         }
+        if (await db.StringSetAsync($"amdistill:feeder:started:{run.RunId}", DateTimeOffset.UtcNow.ToString("O"), when: When.NotExists))
+            dataset.DeleteRun(run.RunId);
         var file = Path.IsPathRooted(run.QueryFile) ? run.QueryFile : Path.Combine(AppContext.BaseDirectory, run.QueryFile);
         var tasks = 0;
         var passes = Enumerable.Range(0, run.Passes).ToArray();
         foreach (var batch in ReadQueries(file).Chunk(50))
         {
-            var entries = batch.SelectMany(q => run.Teachers.Select(t => new GenerationTask(run.RunId, q.Id, q.Category, t, passes, q.Question, q.Reference, q.TestCases)))
+            var entries = batch.SelectMany(q => run.Teachers.Select(t => new GenerationTask(run.RunId, q.Id, q.Category, t, passes, q.Question, q.Reference, q.TestCases, run.Teachers.Count * run.Passes)))
                 .Select(t => (t, t.Key)).ToList();
             await generation.PublishBatchAsync(entries, stoppingToken);
             tasks += entries.Count;

@@ -16,6 +16,9 @@ public interface IDatasetStore
     long Length(string part);
 
     Stream OpenRead(string part);
+
+    /// <summary>Removes a run's samples: a run id started anew (a fresh Redis) must not inherit an old run's parts.</summary>
+    void DeleteRun(string run);
 }
 
 public sealed class LocalDatasetStore(string root, long maxPartBytes = 256L << 20) : IDatasetStore
@@ -45,6 +48,12 @@ public sealed class LocalDatasetStore(string root, long maxPartBytes = 256L << 2
     }
 
     public long Length(string part) => new FileInfo(part).Length;
+
+    public void DeleteRun(string run)
+    {
+        var directory = Path.GetDirectoryName(RunDirectory(run))!;
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+    }
 
     public Stream OpenRead(string part) => new FileStream(part, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
 }

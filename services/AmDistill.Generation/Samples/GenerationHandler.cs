@@ -119,7 +119,7 @@ public sealed class GenerationHandler(
             var cost = teacher.Cost(promptTokens, completionTokens);
             var response = new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
                 thinking, final, choice.FinishReason, Truncated: choice.FinishReason == "length", promptTokens, completionTokens,
-                answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases);
+                answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases, task.ExpectedSamples);
             var committed = await ProcessOnce.ExecuteAsync(db, OnceScope, samples[i].Id, transaction => verification.AddTo(transaction, response, response.Key));
             if (!committed) continue;
             metrics.Sample(teacher.Name, choice.FinishReason);

@@ -12,8 +12,8 @@ public static class ScoreEndpoints
     {
         app.MapGet("/api/runs/{run}", async (string run, ScoreStore store) =>
         {
-            var (queries, verdicts) = await store.CountAsync(run);
-            return Results.Ok(new { run, queries, verdicts });
+            var (queries, verdicts, final) = await store.CountAsync(run);
+            return Results.Ok(new { run, queries, verdicts, finalQueries = final });
         });
         app.MapGet("/api/runs/{run}/queries/{query}", async (string run, string query, ScoreStore store) =>
         {
@@ -23,6 +23,7 @@ public static class ScoreEndpoints
             return Results.Ok(new
             {
                 queryId = record.QueryId,
+                final = await store.IsFinalAsync(run, query),
                 category = record.Category.ToString(),
                 passRates = record.Responses.Keys.Order(StringComparer.Ordinal).ToDictionary(t => t, t => record.PassRate(t, options.Thresholds)),
                 scores = record.Responses.ToDictionary(r => r.Key, r => r.Value.Select(s => s.VerifyScore)),

@@ -7,41 +7,66 @@ namespace AmDistill.Scoring.Scores;
 
 /// <summary>
 /// Per-query verify_scores in Redis: one hash per (run, query), one field per (teacher, pass). Writing a field twice
-/// writes the same value, so a redelivered verdict never double-counts and concurrent workers need no lock.
+/// writes the same value, so a redelivered verdict never double-counts and concurrent workers need no lock. When the
+/// query's expected number of samples is known, the write that completes it adds the query to the run's final set,
+/// in the same script, so a record is final exactly once whatever the order or repetition of verdicts.
 /// </summary>
 public sealed class ScoreStore(IConnectionMultiplexer redis)
 {
     private const string CategoryField = "category";
+    private const string ExpectedField = "expected";
     private const string Unscored = "unscored";
+
+    private static readonly LuaScript Record = LuaScript.Prepare("""
+        redis.call('HSET', @key, 'category', @category, @field, @value)
+        redis.call('SADD', @queries, @query)
+        local expected = tonumber(@expected)
+        if expected > 0 then
+          redis.call('HSET', @key, 'expected', expected)
+          if redis.call('HLEN', @key) - 2 >= expected then
+            return redis.call('SADD', @final, @query)
+          end
+        end
+        return 0
+        """);
+
+    public static string FinalKey(string run) => $"amdistill:run:{run}:final";
 
     public static string QueryKey(string run, string query) => $"amdistill:run:{run}:query:{query}";
 
     public static string QueriesKey(string run) => $"amdistill:run:{run}:queries";
 
-    public async Task RecordAsync(VerifiedResponse verdict)
+    /// <returns>True when this verdict made the query's record final.</returns>
+    public async Task<bool> RecordAsync(VerifiedResponse verdict)
     {
-        var batch = redis.GetDatabase().CreateBatch();
-        var key = QueryKey(verdict.RunId, verdict.QueryId);
-        var writes = new[]
+        var result = await redis.GetDatabase().ScriptEvaluateAsync(Record, new
         {
-            batch.HashSetAsync(key, [
-                new HashEntry(CategoryField, verdict.Category.ToString()),
-                new HashEntry($"{verdict.Teacher}#{verdict.Pass.ToString(CultureInfo.InvariantCulture)}#{verdict.SampleId}",
-                    verdict.Scored ? verdict.VerifyScore.ToString("R", CultureInfo.InvariantCulture) : Unscored),
-            ]),
-            batch.SetAddAsync(QueriesKey(verdict.RunId), verdict.QueryId),
-        };
-        batch.Execute();
-        await Task.WhenAll(writes);
+            key = (RedisKey)QueryKey(verdict.RunId, verdict.QueryId),
+            queries = (RedisKey)QueriesKey(verdict.RunId),
+            final = (RedisKey)FinalKey(verdict.RunId),
+            query = verdict.QueryId,
+            category = verdict.Category.ToString(),
+            field = $"{verdict.Teacher}#{verdict.Pass.ToString(CultureInfo.InvariantCulture)}#{verdict.SampleId}",
+            value = verdict.Scored ? verdict.VerifyScore.ToString("R", CultureInfo.InvariantCulture) : Unscored,
+            expected = verdict.ExpectedSamples,
+        });
+        return (long)result == 1;
     }
 
-    /// <summary>Queries with at least one verdict, and verdicts recorded, in a run.</summary>
-    public async Task<(long Queries, long Verdicts)> CountAsync(string run)
+    public Task<bool> IsFinalAsync(string run, string query) => redis.GetDatabase().SetContainsAsync(FinalKey(run), query);
+
+    /// <summary>Queries with at least one verdict, verdicts recorded, and queries whose record is final, in a run.</summary>
+    public async Task<(long Queries, long Verdicts, long Final)> CountAsync(string run)
     {
         var db = redis.GetDatabase();
         var queries = await db.SetMembersAsync(QueriesKey(run));
-        var lengths = await Task.WhenAll(queries.Select(q => db.HashLengthAsync(QueryKey(run, q.ToString()))));
-        return (queries.Length, lengths.Sum(l => l - 1)); // minus the category field
+        var counts = await Task.WhenAll(queries.Select(async q =>
+        {
+            var key = QueryKey(run, q.ToString());
+            var (length, hasExpected) = (db.HashLengthAsync(key), db.HashExistsAsync(key, ExpectedField));
+            return await length - 1 - (await hasExpected ? 1 : 0); // minus the category and expected fields
+        }));
+        return (queries.Length, counts.Sum(), await db.SetLengthAsync(FinalKey(run)));
     }
 
     /// <summary>The query's scored responses per teacher, in pass order; null when nothing was recorded.</summary>
@@ -54,6 +79,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         foreach (var entry in entries)
         {
             var name = entry.Name.ToString();
+            if (name == ExpectedField) continue;
             if (name == CategoryField)
             {
                 category = Enum.Parse<QueryCategory>(entry.Value.ToString()) switch

@@ -28,7 +28,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
             ?? (sample.Category == QueryCategory.Code ? await code.VerifyAsync(sample, cancellationToken) : SampleVerifier.Verify(sample));
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
-            verdict.VerifyScore, passed, verdict.Scored, verdict.Reason);
+            verdict.VerifyScore, passed, verdict.Scored, verdict.Reason, sample.ExpectedSamples);
 
         await dataset.AppendAsync(StoredSample.From(sample, result, redelivered: context.DeliveryCount > 1), cancellationToken);
         await scoring.WaitForCapacityAsync(1, cancellationToken);
