@@ -1,5 +1,6 @@
 using System.Globalization;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Samples;
 using AmDistill.Scoring.Core;
 using StackExchange.Redis;
 
@@ -82,14 +83,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
             if (name == ExpectedField) continue;
             if (name == CategoryField)
             {
-                category = Enum.Parse<QueryCategory>(entry.Value.ToString()) switch
-                {
-                    QueryCategory.Math => Category.Math,
-                    QueryCategory.Code => Category.Code,
-                    QueryCategory.Science => Category.Science,
-                    QueryCategory.InstructionFollowing => Category.InstructionFollowing,
-                    _ => Category.Other,
-                };
+                category = Enum.Parse<QueryCategory>(entry.Value.ToString()).ToScoring();
                 continue;
             }
             if (entry.Value == Unscored) continue; // never counted as passed, nor as a score
