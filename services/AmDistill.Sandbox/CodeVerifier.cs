@@ -40,12 +40,14 @@ public sealed class CodeVerifier(BubblewrapSandbox sandbox, CodeVerifierOptions?
     public async Task<CodeVerdict> VerifyAsync(string code, CodeTests tests, CancellationToken cancellationToken = default)
     {
         tests = tests.Take(_options.MaxTests);
-        if (tests.Language is not ("python" or "py"))
-            return new CodeVerdict(0, tests.Count, [], 0, Reason: $"no harness for {tests.Language} yet");
+        var cpp = tests.Language is "cpp" or "c++";
+        if (!(tests.Language is "python" or "py" || cpp && tests is CodeTests.Stdio))
+            return new CodeVerdict(0, tests.Count, [], 0, Reason: $"no harness for {tests.Language} {tests.GetType().Name} tests");
         var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var job = new JsonObject
         {
             ["nonce"] = nonce, ["code"] = code, ["count"] = tests.Count, ["timeout"] = _options.TestTimeout.TotalSeconds,
+            ["language"] = cpp ? "cpp" : "python",
         };
         switch (tests)
         {
@@ -65,8 +67,8 @@ public sealed class CodeVerifier(BubblewrapSandbox sandbox, CodeVerifierOptions?
                 job["prelude"] = a.Prelude;
                 break;
         }
-        // LiveCodeBench's global limit: (per test + 1) × tests + 5 s.
-        var wall = (_options.TestTimeout + TimeSpan.FromSeconds(1)) * tests.Count + TimeSpan.FromSeconds(5);
+        // LiveCodeBench's global limit: (per test + 1) × tests + 5 s, and 10 s more to compile C++.
+        var wall = (_options.TestTimeout + TimeSpan.FromSeconds(1)) * tests.Count + TimeSpan.FromSeconds(cpp ? 15 : 5);
         var started = Stopwatch.GetTimestamp();
         var run = await sandbox.RunAsync(["/usr/bin/python3", "-I", BubblewrapSandbox.Harness], job.ToJsonString(), wall, cancellationToken);
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;

@@ -72,3 +72,34 @@ public sealed class HarnessTests(SandboxFixture fixture) : IClassFixture<Sandbox
         }
     }
 }
+
+public sealed class CppHarnessTests(SandboxFixture fixture) : IClassFixture<SandboxFixture>
+{
+    private readonly CodeVerifier _verifier = new(fixture.Sandbox, new CodeVerifierOptions { TestTimeout = TimeSpan.FromSeconds(2) });
+
+    private static CodeTests.Stdio Tests(params (string In, string Out)[] cases) => new([.. cases.Select(c => c.In)], [.. cases.Select(c => c.Out)], "cpp");
+
+    [Fact]
+    public async Task Cpp_is_compiled_in_the_sandbox_and_run_per_test()
+    {
+        var verdict = await _verifier.VerifyResponseAsync("```cpp\n#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n```",
+            Tests(("1 2", "3"), ("10 20", "30"), ("5 5", "11")));
+        Assert.Equal((2, 3), (verdict.Passed, verdict.Total));
+        Assert.Equal(TestStatus.WrongAnswer, verdict.Tests[2].Status);
+    }
+
+    [Fact]
+    public async Task A_compile_error_a_crash_and_a_hang_are_failures()
+    {
+        var broken = await _verifier.VerifyAsync("int main( {", Tests(("1", "1")));
+        Assert.Contains("compile:", broken.Tests.Single().Detail);
+        var crash = await _verifier.VerifyAsync("#include <cstdlib>\nint main(){ int* p = nullptr; return *p; }", Tests(("1", "1")));
+        Assert.Equal(TestStatus.RuntimeError, crash.Tests.Single().Status);
+        var hang = await _verifier.VerifyAsync("int main(){ for(;;); }", Tests(("1", "1")));
+        Assert.Equal(TestStatus.Timeout, hang.Tests.Single().Status);
+        var forks = await _verifier.VerifyAsync("#include <unistd.h>\nint main(){ for(;;) fork(); }", Tests(("1", "1")));
+        Assert.Equal("failed", forks.Status);
+        for (var i = 0; i < 50 && fixture.Leftovers().Count > 0; i++) await Task.Delay(100);
+        Assert.Empty(fixture.Leftovers());
+    }
+}

@@ -10,7 +10,7 @@ using AmDistill.Verifiers.Code;
 namespace AmDistill.Cli.Verify;
 
 /// <summary>
-/// <c>amdistill verify code --input F.jsonl [--output O.jsonl]</c>. Input line: <c>{"id", "language"?, "response" | "code",
+/// <c>amdistill verify code --input F.jsonl [--output O.jsonl]</c>. Input line: <c>{"id", "language"? (python, cpp), "response" | "code",
 /// "test_cases", "question"?}</c> (the shared query schema's test_cases; HumanEval's question is its signature), or a
 /// shared-data record with <c>--reference</c> (its meta.canonical_solution is the code). Output line:
 /// <c>{"id", "verdict", "passed", "total", "score", "tests": [{"status", "detail"}], "elapsed_ms"}</c>, in input order.
@@ -84,6 +84,8 @@ internal static class VerifyCodeCommand
                 id = record["id"]?.ToString() ?? $"line {number}";
                 using var tests = JsonDocument.Parse(record["test_cases"]!.ToJsonString());
                 var codeTests = CodeTests.Parse(tests.RootElement, record["question"]?.GetValue<string>());
+                if (record["language"]?.GetValue<string>() is { } language && codeTests is CodeTests.Stdio stdio)
+                    codeTests = stdio with { Language = language };
                 if (canonical)
                     verdict = await v.VerifyAsync(record["meta"]!["canonical_solution"]!.GetValue<string>(), codeTests, ct);
                 else if (record["code"]?.GetValue<string>() is { } code)

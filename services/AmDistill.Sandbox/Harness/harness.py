@@ -57,8 +57,38 @@ def fresh():
     return {"__name__": "__main__", "__builtins__": builtins}
 
 
+def run_compiled():
+    """C++: compiled once, then each test in its own process (the program never shares the harness's memory)."""
+    import subprocess
+    with open("/tmp/main.cpp", "w") as f:
+        f.write(job["code"])
+    try:
+        build = subprocess.run(["g++", "-O2", "-std=c++17", "-o", "/tmp/prog", "/tmp/main.cpp"], capture_output=True, text=True, timeout=job.get("compile_timeout", 10))
+        failure = None if build.returncode == 0 else "compile: " + build.stderr[-1500:]
+    except subprocess.TimeoutExpired:
+        failure = "compile: time limit"
+    except OSError as e:
+        failure = f"compile: {e}"
+    for i, stdin_text in enumerate(job["inputs"]):
+        if failure:
+            report(i, "error", err=failure)
+            continue
+        try:
+            done = subprocess.run(["/tmp/prog"], input=stdin_text.encode(), capture_output=True, timeout=job["timeout"])
+            out = done.stdout.decode("utf-8", "replace")
+            if done.returncode == 0:
+                report(i, "ok", out)
+            else:
+                signal_name = f"signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
+                report(i, "memory" if b"bad_alloc" in done.stderr else "error", out, f"{signal_name}: {done.stderr.decode('utf-8', 'replace')[-500:]}")
+        except subprocess.TimeoutExpired:
+            report(i, "timeout", err="time limit")
+
+
 def main():
     mode = job["mode"]
+    if job.get("language") == "cpp":
+        return run_compiled()
     source = job["code"]
     if mode == "asserts":  # the setup lines (imports) and the prelude (HumanEval's signature) come first
         source = "\n".join(job.get("setup", [])) + "\n" + (job.get("prelude") or "") + "\n" + source
