@@ -18,7 +18,8 @@ public sealed record SandboxResult(int ExitCode, bool TimedOut, string Stdout, s
 /// read-only root of /usr only, a size-capped tmpfs as the work dir, an empty environment and pid 1 = the program
 /// (no init left as a zombie). The wall-clock limit kills the whole tree; the pid namespace takes daemons with it.
 /// </summary>
-public sealed class BubblewrapSandbox : IDisposable
+[System.Runtime.Versioning.SupportedOSPlatform("linux")] // bubblewrap, namespaces, seccomp, rlimits
+public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
 {
     private readonly SandboxOptions _options;
     private readonly Channel<int> _slots;
@@ -33,9 +34,7 @@ public sealed class BubblewrapSandbox : IDisposable
         _asRoot = geteuid() == 0;
         _root = Directory.CreateTempSubdirectory("amdistill-sandbox-").FullName;
         File.WriteAllBytes(SeccompPath, SeccompFilter.Build());
-        using (var harness = typeof(BubblewrapSandbox).Assembly.GetManifestResourceStream("harness.py")!)
-        using (var file = File.Create(HarnessPath))
-            harness.CopyTo(file);
+        File.WriteAllText(HarnessPath, ICodeSandbox.HarnessSource);
         const UnixFileMode readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
         File.SetUnixFileMode(SeccompPath, readable);
         File.SetUnixFileMode(HarnessPath, readable);
@@ -50,6 +49,9 @@ public sealed class BubblewrapSandbox : IDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern uint geteuid();
+
+    public Task<SandboxResult> RunHarnessAsync(string job, TimeSpan wallTimeout, CancellationToken cancellationToken) =>
+        RunAsync(["/usr/bin/python3", "-I", Harness], job, wallTimeout, cancellationToken);
 
     /// <param name="wallTimeout">This run's wall-clock limit, at most <see cref="SandboxOptions.WallTimeout"/>.</param>
     public async Task<SandboxResult> RunAsync(IReadOnlyList<string> command, string stdin, TimeSpan? wallTimeout = null, CancellationToken cancellationToken = default)

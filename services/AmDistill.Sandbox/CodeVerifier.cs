@@ -27,8 +27,8 @@ public sealed record CodeVerifierOptions
     public OutputComparison Comparison { get; init; } = OutputComparison.Lcb;
 }
 
-/// <summary>Runs a Python program against its tests in one sandboxed harness process and compares outside the sandbox.</summary>
-public sealed class CodeVerifier(BubblewrapSandbox sandbox, CodeVerifierOptions? options = null)
+/// <summary>Runs a program against its tests in one sandboxed harness and compares outside the sandbox.</summary>
+public sealed class CodeVerifier(ICodeSandbox sandbox, CodeVerifierOptions? options = null)
 {
     private readonly CodeVerifierOptions _options = options ?? new CodeVerifierOptions();
 
@@ -70,7 +70,7 @@ public sealed class CodeVerifier(BubblewrapSandbox sandbox, CodeVerifierOptions?
         // LiveCodeBench's global limit: (per test + 1) × tests + 5 s, and 10 s more to compile C++.
         var wall = (_options.TestTimeout + TimeSpan.FromSeconds(1)) * tests.Count + TimeSpan.FromSeconds(cpp ? 15 : 5);
         var started = Stopwatch.GetTimestamp();
-        var run = await sandbox.RunAsync(["/usr/bin/python3", "-I", BubblewrapSandbox.Harness], job.ToJsonString(), wall, cancellationToken);
+        var run = await sandbox.RunHarnessAsync(job.ToJsonString(), wall, cancellationToken);
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         if (run.SandboxError is not null) return new CodeVerdict(0, tests.Count, [], elapsed, run.SandboxError);
 

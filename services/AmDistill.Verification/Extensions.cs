@@ -15,7 +15,9 @@ public static class Extensions
         builder.AddDatasetStore();
         builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"verification-{Environment.MachineName}-{Environment.ProcessId}"));
         builder.Services.AddSingleton<VerificationMetrics>();
-        if (OperatingSystem.IsLinux() && SandboxAvailable()) AddCodeSandbox(builder);
+        // Code runs in a SandboxFusion deployment when one is configured, else in the local bubblewrap sandbox.
+        if (builder.Configuration["Verification:SandboxFusionUrl"] is { Length: > 0 } sandboxFusion) AddSandboxFusion(builder, sandboxFusion);
+        else if (OperatingSystem.IsLinux() && SandboxAvailable()) AddCodeSandbox(builder);
         else builder.Services.AddSingleton(new CodeSampleVerifier(null));
         builder.Services.AddStreamProducer(Streams.Scoring);
         builder.Services.AddStreamConsumer<GeneratedResponse, VerificationHandler>(Streams.Verification, consumer =>
@@ -24,6 +26,21 @@ public static class Extensions
             consumer.Concurrency = builder.Configuration.GetValue("Verification:Concurrency", Environment.ProcessorCount * 2);
         });
         return builder;
+    }
+
+    private static void AddSandboxFusion(IHostApplicationBuilder builder, string url)
+    {
+        var http = builder.Services.AddHttpClient("sandboxfusion", client =>
+        {
+            client.BaseAddress = new Uri(url.TrimEnd('/') + "/");
+            client.Timeout = TimeSpan.FromMinutes(5); // a program's whole test batch: (6 s + 1) × 10 + 5 s, and queueing
+        });
+        // The standard handler's 10 s attempt timeout would cut every batch; a sandbox error is retried by the stream instead.
+#pragma warning disable EXTEXP0001
+        http.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        builder.Services.AddSingleton(sp => new CodeSampleVerifier(new CodeVerifier(
+            new SandboxFusionSandbox(sp.GetRequiredService<IHttpClientFactory>().CreateClient("sandboxfusion")))));
     }
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,4 +1,3 @@
-using System.Runtime.Versioning;
 using System.Text.Json;
 using AmDistill.Contracts;
 using AmDistill.Sandbox;
@@ -19,7 +18,7 @@ public sealed class CodeSampleVerifier(CodeVerifier? verifier)
     public async Task<SampleVerdict> VerifyAsync(GeneratedResponse sample, CancellationToken cancellationToken)
     {
         if (sample.TestCases is null) return new(0, false, "unscored: the code query has no test cases");
-        if (verifier is null || !OperatingSystem.IsLinux()) return new(0, false, "unscored: no code sandbox here (Linux with bubblewrap)");
+        if (verifier is null) return new(0, false, "unscored: no code sandbox here (Linux with bubblewrap, or Verification:SandboxFusionUrl)");
         CodeTests tests;
         try
         {
@@ -30,13 +29,7 @@ public sealed class CodeSampleVerifier(CodeVerifier? verifier)
         {
             return new(0, false, $"unscored: unreadable test cases ({e.Message})");
         }
-        return await RunAsync(verifier, sample.Answer, tests, cancellationToken);
-    }
-
-    [SupportedOSPlatform("linux")]
-    private static async Task<SampleVerdict> RunAsync(CodeVerifier verifier, string answer, CodeTests tests, CancellationToken cancellationToken)
-    {
-        var verdict = await verifier.VerifyResponseAsync(answer, tests, cancellationToken);
+        var verdict = await verifier.VerifyResponseAsync(sample.Answer, tests, cancellationToken);
         if (verdict.SandboxError is not null) throw new SandboxFailedException($"sandbox error: {verdict.SandboxError}");
         var firstFailure = verdict.Tests.FirstOrDefault(t => t.Status != TestStatus.Passed);
         var why = verdict.Reason ?? (firstFailure is null ? "all passed" : $"test {firstFailure.Index + 1}: {firstFailure.Status} {firstFailure.Detail}".TrimEnd());
