@@ -10,7 +10,8 @@ if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.
 // Redis Streams carry every message between the services.
 var redis = builder.AddPipelineRedis();
 
-// The dataset store: verified samples, written by verification, read by the api (export) and the trainer.
+// The dataset store: verified samples (written by verification) and final query records (by scoring), read by the
+// api (export) and the trainer.
 var datasetRoot = builder.Configuration["AmDistill:DatasetRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".amdistill-data"));
 
 // The embedded default teacher: an OpenAI-compatible simulator of weak, medium and strong models.
@@ -43,6 +44,7 @@ builder.AddProject<Projects.AmDistill_Verification>("verification")
 // amdistill:scoring → scoring → pass rates, CV, grades, selection
 builder.AddProject<Projects.AmDistill_Scoring>("scoring")
     .WithPipelineRedis(redis)
+    .WithEnvironment("DatasetStore__Root", datasetRoot)
     .WithHttpHealthCheck("/health");
 
 // amdistill:training → trainer → the GPU trainer container

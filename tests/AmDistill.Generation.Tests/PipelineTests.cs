@@ -30,7 +30,7 @@ public sealed class PipelineTests
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
 
         var math = Queries.Where(q => q.Category == "math").ToArray();
-        await PublishAsync(redis, math.SelectMany(q => new[] { ladder.Weak, ladder.Middle, ladder.Strong }.Select(t => NewTask("run1", q, t, 0, 1, 2, 3))));
+        await PublishAsync(redis, math.SelectMany(q => new[] { ladder.Weak, ladder.Middle, ladder.Strong }.Select(t => NewTask("run1", q, t, 0, 1, 2, 3) with { ExpectedSamples = 12 })));
 
         var store = workers.Services.GetRequiredService<ScoreStore>();
         var records = new List<QueryRecord>();
@@ -49,8 +49,20 @@ public sealed class PipelineTests
         double HardShare(Func<string, bool> which) => levels.Where(l => which(l.Key)).Average(l => l.Value is DifficultyLevel.L3 or DifficultyLevel.Unsolved ? 1.0 : 0.0);
         Assert.True(HardShare(id => id.StartsWith("aime", StringComparison.Ordinal)) > HardShare(id => id.StartsWith("math500", StringComparison.Ordinal)));
 
+        // Every final query record is in the dataset store, as the select command reads it.
+        var datasetStore = workers.Services.GetRequiredService<IDatasetStore>();
+        List<QueryRecord> written = [];
+        await WaitUntilAsync(async () =>
+        {
+            written = [];
+            await foreach (var line in DatasetLines.ReadAsync(datasetStore, "run1", DatasetKinds.Queries)) written.Add(QueryRecordFormat.Parse(line));
+            return written.Count == math.Length;
+        }, TimeSpan.FromSeconds(30), "every final query record written");
+        foreach (var record in records)
+            Assert.Equal(record.Scores(ladder.Strong), written.Single(w => w.QueryId == record.QueryId).Scores(ladder.Strong));
+
         // Every verified sample is in the dataset store with its text, and the export's pass rates are the score store's.
-        await workers.Services.GetRequiredService<DatasetWriters>().DisposeAsync(); // finish the open parts
+        foreach (var writers in workers.Services.GetServices<DatasetWriters>()) await writers.DisposeAsync(); // finish the open parts
         var exported = new ListSink();
         var report = await new DatasetExporter(workers.Services.GetRequiredService<IDatasetStore>(), "run1", new DatasetExportOptions()).ExportAsync(exported);
         Assert.Equal(math.Length * 12, report.Exported);

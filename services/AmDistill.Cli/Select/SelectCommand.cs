@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using AmDistill.Dataset.Store;
 using AmDistill.Scoring.Core;
 
 namespace AmDistill.Cli.Select;
@@ -9,25 +10,36 @@ internal static class SelectCommand
 {
     public static Command Create()
     {
-        var input = new Option<FileInfo>("--input") { Description = "Per-query score records (JSONL; see QueryRecordFormat).", Required = true };
+        var input = new Option<FileInfo?>("--input") { Description = "Per-query score records (JSONL; see QueryRecordFormat)." };
+        var store = new Option<DirectoryInfo?>("--store") { Description = "Or: the dataset store, whose final query records of --run are read." };
+        var run = new Option<string?>("--run") { Description = "The run whose query records --store holds." };
         var output = new Option<FileInfo?>("--output") { Description = "Selected queries (JSONL); default: standard output." };
         var policy = new Option<string>("--policy") { Description = "stage1 (Algorithm 1), stage2 (annealing) or band.", DefaultValueFactory = _ => "stage1" };
         policy.AcceptOnlyFromAmong("stage1", "stage2", "band");
         var selection = new SelectionArguments();
         var explain = new Option<bool>("--explain") { Description = "Also write dropped queries, with the reason." };
 
-        var command = new Command("select", "Pick the training set from scored queries with the paper's policies.") { input, output, policy, explain };
+        var command = new Command("select", "Pick the training set from scored queries with the paper's policies.") { input, store, run, output, policy, explain };
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(input) is null) == (result.GetValue(store) is null || result.GetValue(run) is null))
+                result.AddError("give --input F.jsonl, or --store DIR with --run R");
+        });
         foreach (var option in selection.All) command.Options.Add(option);
         command.SetAction(async (result, cancellationToken) =>
         {
             var (bandMin, bandMax) = selection.BandLimits(result);
-            return await RunAsync(result.GetValue(input)!, result.GetValue(output), result.GetValue(policy)!, selection.Options(result),
+            var (lines, source) = result.GetValue(input) is { } file
+                ? (File.ReadLinesAsync(file.FullName, cancellationToken), file.Name)
+                : (DatasetLines.ReadAsync(new LocalDatasetStore(result.GetValue(store)!.FullName), result.GetValue(run)!, DatasetKinds.Queries, cancellationToken: cancellationToken),
+                    $"{result.GetValue(run)} query records");
+            return await RunAsync(lines, source, result.GetValue(output), result.GetValue(policy)!, selection.Options(result),
                 selection.Caps(result), [bandMin, bandMax], result.GetValue(explain), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo input, FileInfo? output, string policy, SelectionOptions options,
+    private static async Task<int> RunAsync(IAsyncEnumerable<string> lines, string source, FileInfo? output, string policy, SelectionOptions options,
         Dictionary<Category, int> caps, double[] band, bool explain, CancellationToken cancellationToken)
     {
         await using var stream = output is null ? Console.OpenStandardOutput() : output.Create();
@@ -44,8 +56,7 @@ internal static class SelectCommand
             stream.WriteByte((byte)'\n');
         }
 
-        using var reader = input.OpenText();
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        await foreach (var line in lines)
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -57,7 +68,7 @@ internal static class SelectCommand
             catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
             {
                 bad++;
-                await Console.Error.WriteLineAsync($"{input.Name}:{lineNumber}: skipped: {e.Message}");
+                await Console.Error.WriteLineAsync($"{source}:{lineNumber}: skipped: {e.Message}");
                 continue;
             }
             var selection = policy switch

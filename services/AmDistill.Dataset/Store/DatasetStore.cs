@@ -8,10 +8,11 @@ namespace AmDistill.Dataset.Store;
 public interface IDatasetStore
 {
     /// <summary>A writer of its own parts; <paramref name="writer"/> names them (one per process: no two write one file).</summary>
-    SampleWriter OpenWriter(string run, string writer);
+    /// <param name="kind"><see cref="DatasetKinds.Samples"/> or <see cref="DatasetKinds.Queries"/> (final query records).</param>
+    PartWriter OpenWriter(string run, string writer, string kind = DatasetKinds.Samples);
 
-    /// <summary>The run's parts in a stable order (readers depend on it for ordinals).</summary>
-    IReadOnlyList<string> Parts(string run);
+    /// <summary>The run's parts of a kind in a stable order (readers depend on it for ordinals).</summary>
+    IReadOnlyList<string> Parts(string run, string kind = DatasetKinds.Samples);
 
     long Length(string part);
 
@@ -21,29 +22,37 @@ public interface IDatasetStore
     void DeleteRun(string run);
 }
 
+public static class DatasetKinds
+{
+    public const string Samples = "samples";
+
+    /// <summary>Final per-query score records, in the format <c>amdistill select</c> reads.</summary>
+    public const string Queries = "queries";
+}
+
 public sealed class LocalDatasetStore(string root, long maxPartBytes = 256L << 20) : IDatasetStore
 {
     public string Root { get; } = Path.GetFullPath(root);
 
-    private string RunDirectory(string run)
+    private string RunDirectory(string run, string kind = DatasetKinds.Samples)
     {
         if (run.Length == 0 || run.IndexOfAny([.. Path.GetInvalidFileNameChars(), '.']) >= 0)
             throw new ArgumentException($"run id '{run}' cannot name a directory", nameof(run));
-        return Path.Combine(Root, run, "samples");
+        return Path.Combine(Root, run, kind);
     }
 
-    public SampleWriter OpenWriter(string run, string writer)
+    public PartWriter OpenWriter(string run, string writer, string kind = DatasetKinds.Samples)
     {
-        var directory = RunDirectory(run);
+        var directory = RunDirectory(run, kind);
         Directory.CreateDirectory(directory);
-        return new SampleWriter(directory, writer, maxPartBytes);
+        return new PartWriter(directory, writer, maxPartBytes);
     }
 
-    public IReadOnlyList<string> Parts(string run)
+    public IReadOnlyList<string> Parts(string run, string kind = DatasetKinds.Samples)
     {
-        var directory = RunDirectory(run);
+        var directory = RunDirectory(run, kind);
         return Directory.Exists(directory)
-            ? [.. Directory.EnumerateFiles(directory, "*" + SampleWriter.Extension).Order(StringComparer.Ordinal)]
+            ? [.. Directory.EnumerateFiles(directory, "*" + PartWriter.Extension).Order(StringComparer.Ordinal)]
             : [];
     }
 

@@ -47,7 +47,31 @@ public sealed class SampleReader(IDatasetStore store, string run)
 
     private async IAsyncEnumerable<StoredSample> ReadRawAsync(ReadReport? report, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        foreach (var (part, length) in _snapshot)
+        await foreach (var line in DatasetLines.ReadAsync(store, _snapshot, report, cancellationToken))
+        {
+            StoredSample? sample = null;
+            try { sample = JsonSerializer.Deserialize(line, DatasetJsonContext.Default.StoredSample); }
+            catch (JsonException) { }
+            if (sample is null)
+            {
+                if (report is not null) report.BadLines++;
+                continue;
+            }
+            yield return sample;
+        }
+    }
+}
+
+/// <summary>The lines of a run's parts of one kind, whole frames only (a torn tail is counted, not read).</summary>
+public static class DatasetLines
+{
+    public static IAsyncEnumerable<string> ReadAsync(IDatasetStore store, string run, string kind, ReadReport? report = null, CancellationToken cancellationToken = default) =>
+        ReadAsync(store, [.. store.Parts(run, kind).Select(p => (p, store.Length(p)))], report, cancellationToken);
+
+    internal static async IAsyncEnumerable<string> ReadAsync(IDatasetStore store, IReadOnlyList<(string Part, long Length)> parts, ReadReport? report,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var (part, length) in parts)
         {
             await using var file = new PrefixStream(store.OpenRead(part), length);
             await using var zstd = new DecompressionStream(file);
@@ -65,15 +89,7 @@ public sealed class SampleReader(IDatasetStore store, string run)
                     break;
                 }
                 if (line is null) break;
-                StoredSample? sample = null;
-                try { sample = JsonSerializer.Deserialize(line, DatasetJsonContext.Default.StoredSample); }
-                catch (JsonException) { }
-                if (sample is null)
-                {
-                    if (report is not null) report.BadLines++;
-                    continue;
-                }
-                yield return sample;
+                yield return line;
             }
         }
     }

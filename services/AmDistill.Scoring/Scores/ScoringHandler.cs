@@ -1,10 +1,32 @@
+using System.Text.Json;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
+using AmDistill.Scoring.Core;
+using StackExchange.Redis;
 
 namespace AmDistill.Scoring.Scores;
 
-/// <summary>Records each verdict in its query's score record.</summary>
-public sealed class ScoringHandler(ScoreStore store) : IMessageHandler<VerifiedResponse>
+/// <summary>
+/// Records each verdict in its query's score record; a record that is final is also appended, once, to the dataset
+/// store's query records (the format <c>amdistill select</c> reads), so the selection survives Redis.
+/// </summary>
+public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, IConnectionMultiplexer redis) : IMessageHandler<VerifiedResponse>
 {
-    public Task HandleAsync(MessageContext<VerifiedResponse> context, CancellationToken cancellationToken) => store.RecordAsync(context.Message);
+    private const string OnceScope = "query-record";
+
+    public async Task HandleAsync(MessageContext<VerifiedResponse> context, CancellationToken cancellationToken)
+    {
+        var verdict = context.Message;
+        // Also on a redelivery after the record became final but before it was written out.
+        if (!await store.RecordAsync(verdict) && !(context.DeliveryCount > 1 && await store.IsFinalAsync(verdict.RunId, verdict.QueryId))) return;
+        var db = redis.GetDatabase();
+        var key = $"{verdict.RunId}/{verdict.QueryId}";
+        if (await ProcessOnce.IsDoneAsync(db, OnceScope, key) || await store.ReadAsync(verdict.RunId, verdict.QueryId) is not { } record) return;
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer)) QueryRecordFormat.WriteRecord(json, record);
+        await dataset.AppendLineAsync(verdict.RunId, DatasetKinds.Queries, buffer.WrittenSpan.ToArray(), cancellationToken);
+        await ProcessOnce.ExecuteAsync(db, OnceScope, key, _ => { });
+    }
 }

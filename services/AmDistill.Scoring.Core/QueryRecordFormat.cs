@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using AmDistill.Scoring.Core;
 
-namespace AmDistill.Cli.Select;
+namespace AmDistill.Scoring.Core;
 
 /// <summary>
 /// The per-query score record of <c>amdistill select</c>, one JSON object per line:
@@ -48,6 +47,28 @@ public static class QueryRecordFormat
         "other" or "general" or "multiturn" or "multi-turn" => Category.Other,
         _ => throw new FormatException($"unknown category '{name}' (math, code, science, if, other)"),
     };
+
+    /// <summary>A record in the format <see cref="Parse"/> reads.</summary>
+    public static void WriteRecord(Utf8JsonWriter writer, QueryRecord record)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("query_id", record.QueryId);
+        writer.WriteString("category", record.Category == Category.InstructionFollowing ? "if" : record.Category.ToString().ToLowerInvariant());
+        foreach (var (property, value) in new (string, Func<ScoredResponse, object>)[] { ("scores", r => r.VerifyScore), ("responses", r => r.SampleId) })
+        {
+            writer.WriteStartObject(property);
+            foreach (var (teacher, responses) in record.Responses.OrderBy(r => r.Key, StringComparer.Ordinal))
+            {
+                writer.WriteStartArray(teacher);
+                foreach (var response in responses)
+                    if (value(response) is double score) writer.WriteNumberValue(score);
+                    else writer.WriteStringValue((string)value(response));
+                writer.WriteEndArray();
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
+    }
 
     public static void Write(Utf8JsonWriter writer, Selection selection, string teacher)
     {

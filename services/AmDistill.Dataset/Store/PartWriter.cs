@@ -5,12 +5,12 @@ using ZstdSharp;
 namespace AmDistill.Dataset.Store;
 
 /// <summary>
-/// Appends samples as zstd-compressed JSON lines to numbered parts (<c>{writer}-{n:D6}.jsonl.zst</c>), starting a new
+/// Appends JSON lines (samples, or final query records) zstd-compressed to numbered parts (<c>{writer}-{n:D6}.jsonl.zst</c>), starting a new
 /// part past the size limit. Each append is flushed through the compressor to the file before it returns, so an
 /// acknowledged message's sample survives the process; the compressor keeps its window across flushes, so the ratio
 /// stays that of one stream. A crash can leave a torn last frame, which readers skip.
 /// </summary>
-public sealed class SampleWriter : IAsyncDisposable
+public sealed class PartWriter : IAsyncDisposable
 {
     public const string Extension = ".jsonl.zst";
     private readonly string _directory;
@@ -21,7 +21,7 @@ public sealed class SampleWriter : IAsyncDisposable
     private CompressionStream? _zstd;
     private int _part;
 
-    internal SampleWriter(string directory, string name, long maxPartBytes)
+    internal PartWriter(string directory, string name, long maxPartBytes)
     {
         _directory = directory;
         _name = name;
@@ -30,9 +30,12 @@ public sealed class SampleWriter : IAsyncDisposable
         _part = Directory.EnumerateFiles(directory, $"{name}-*{Extension}").Count();
     }
 
-    public async Task AppendAsync(StoredSample sample, CancellationToken cancellationToken = default)
+    public Task AppendAsync(StoredSample sample, CancellationToken cancellationToken = default) =>
+        AppendLineAsync(JsonSerializer.SerializeToUtf8Bytes(sample, DatasetJsonContext.Default.StoredSample), cancellationToken);
+
+    /// <summary>Appends one JSON value (UTF-8, no newline) as a line.</summary>
+    public async Task AppendLineAsync(byte[] line, CancellationToken cancellationToken = default)
     {
-        var line = JsonSerializer.SerializeToUtf8Bytes(sample, DatasetJsonContext.Default.StoredSample);
         await _lock.WaitAsync(cancellationToken);
         try
         {
