@@ -55,11 +55,13 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         CancelPollInterval = TimeSpan.FromMilliseconds(100),
     };
 
-    private (TrainingJobHandler Handler, TrainingStatusStore Status) Create(string mode)
+    private (TrainingJobHandler Handler, TrainingStatusStore Status) Create(string mode, string command = "bash")
     {
+        var launcher = Launcher(mode);
+        launcher.Command = command;
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         var status = new TrainingStatusStore(_redis);
-        var handler = new TrainingJobHandler(status, new TrainerMetrics(meters), new TrainingActivity(TimeProvider.System), Store, Options.Create(Launcher(mode)),
+        var handler = new TrainingJobHandler(status, new TrainerMetrics(meters), new TrainingActivity(TimeProvider.System), Store, Options.Create(launcher),
             new HostingEnvironment { ContentRootPath = _root }, NullLogger<TrainingJobHandler>.Instance);
         return (handler, status);
     }
@@ -124,6 +126,16 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         Assert.Equal(TrainingState.Failed, s.State);
         Assert.Contains("Segmentation fault", s.Fields["message"]);
         Assert.NotEqual("0", s.Fields["exitCode"]);
+    }
+
+    [Fact]
+    public async Task A_trainer_command_that_does_not_exist_fails_the_job_with_the_reason()
+    {
+        var (handler, status) = Create("success", command: "/nonexistent/python3");
+        await RunAsync(handler, Job("no-python"));
+        var s = (await status.ReadAsync("run-1", "no-python"))!;
+        Assert.Equal(TrainingState.Failed, s.State);
+        Assert.Contains("cannot start /nonexistent/python3", s.Fields["message"]);
     }
 
     [Fact]

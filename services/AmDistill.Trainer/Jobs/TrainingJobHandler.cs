@@ -57,7 +57,14 @@ public sealed class TrainingJobHandler(
         var workingDirectory = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.WorkingDirectory));
         logger.LogInformation("Training {Job}: {Command} in {Directory}", job.Key, launcher.Command, workingDirectory);
 
-        await using var trainer = TrainerProcess.Start(launcher, workingDirectory, values, extra);
+        TrainerProcess started;
+        try { started = TrainerProcess.Start(launcher, workingDirectory, values, extra); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            await FinishAsync(job, TrainingState.Failed, ("message", $"cannot start {launcher.Command} in {workingDirectory}: {e.Message}"));
+            return;
+        }
+        await using var trainer = started;
         using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watcher = WatchForCancelAsync(job, trainer, cancelled, launcher.CancelPollInterval);
 
