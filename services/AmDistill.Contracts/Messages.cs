@@ -46,7 +46,8 @@ public sealed record GenerationTask(
 /// <param name="SampleId">Deterministic: run, query, teacher, pass and a hash of the generation settings.</param>
 /// <param name="Truncated">The teacher stopped at its token limit: never to be verified as complete.</param>
 /// <param name="Prompt">The query as asked, carried along so the dataset store holds complete (question, answer) pairs.</param>
-/// <param name="TestCases">A code query's <c>test_cases</c> object (the shared query schema), as JSON, for the sandbox.</param>
+/// <param name="TestCases">The query's <c>test_cases</c> object (the shared query schema) as JSON: code tests for the
+/// sandbox, IFEval instructions for the instruction checkers.</param>
 /// <param name="ExpectedSamples">How many samples the query gets in all (teachers × passes; 0: unknown), so scoring knows when its record is final.</param>
 public sealed record GeneratedResponse(
     string SampleId,

@@ -130,6 +130,18 @@ public sealed class SampleVerifierTests
         new("s1", "run", "q", category, "t", "m", 0, thinking, answer, truncated ? "length" : "stop", truncated, 10, 10, 1, 0, reference);
 
     [Fact]
+    public void Instruction_following_is_the_fraction_of_instructions_followed()
+    {
+        const string tests = """{"type":"ifeval","instruction_id_list":["punctuation:no_comma","startend:quotation"],"kwargs":[{},{}]}""";
+        var both = SampleVerifier.Verify(Sample(QueryCategory.InstructionFollowing, "\"No commas here\"", null) with { TestCases = tests });
+        Assert.Equal((1.0, true), (both.VerifyScore, both.Scored));
+        var half = SampleVerifier.Verify(Sample(QueryCategory.InstructionFollowing, "Commas, but no quotes", null) with { TestCases = tests });
+        Assert.Equal(0.0, half.VerifyScore);
+        Assert.Contains("not: punctuation:no_comma, startend:quotation", half.Reason);
+        Assert.False(SampleVerifier.Verify(Sample(QueryCategory.InstructionFollowing, "x", null)).Scored); // no instructions: unscored
+    }
+
+    [Fact]
     public void Math_is_scored_by_answer_equivalence()
     {
         Assert.Equal(1, SampleVerifier.Verify(Sample(QueryCategory.Math, "so \\boxed{\\frac{1}{2}}", "0.5")).VerifyScore);

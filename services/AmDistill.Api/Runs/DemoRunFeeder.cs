@@ -69,7 +69,9 @@ public sealed class DemoRunFeeder(
             var r = document.RootElement;
             var category = QueryCategories.FromSchemaName(r.GetProperty("category").GetString());
             var reference = r.TryGetProperty("reference_answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-            var tests = r.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object && category == QueryCategory.Code ? t.GetRawText() : null;
+            // Code tests for the sandbox, IFEval constraints for the instruction checkers.
+            var tests = r.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object
+                && category is QueryCategory.Code or QueryCategory.InstructionFollowing ? t.GetRawText() : null;
             yield return (r.GetProperty("id").GetString()!, category, r.GetProperty("question").GetString()!, reference, tests);
         }
     }

@@ -1,6 +1,8 @@
 using AmDistill.Contracts;
 using AmDistill.Scoring.Core;
+using System.Text.Json;
 using AmDistill.Verifiers.Choice;
+using AmDistill.Verifiers.InstructionFollowing;
 using AmDistill.Verifiers.Math;
 
 namespace AmDistill.Verification.Verifying;
@@ -11,8 +13,9 @@ public sealed record SampleVerdict(double VerifyScore, bool Scored, string Reaso
 /// <summary>
 /// Routes a sample to its category's verifier (paper §3) after the response-level quality checks (§3.3):
 /// math → math equivalence (0/1); science with a letter reference → multiple choice (0 or 5, the science scale);
-/// code → <see cref="CodeSampleVerifier"/> (the sandbox, asynchronous); instruction following, free-form science and
-/// other → unscored until their verifiers exist, never passed silently.
+/// code → <see cref="CodeSampleVerifier"/> (the sandbox, asynchronous); instruction following → the IFEval checkers
+/// (the fraction of instructions followed, strict); free-form science and other → unscored until the judge and the
+/// reward model exist, never passed silently.
 /// </summary>
 public static class SampleVerifier
 {
@@ -43,10 +46,37 @@ public static class SampleVerifier
                 var chosen = ChoiceVerifier.Extract(sample.Answer);
                 return new(chosen == letter[0] ? 5 : 0, true, $"choice: expected {letter}, got {chosen?.ToString() ?? "no letter"}");
             }
+            case QueryCategory.InstructionFollowing when sample.TestCases is { } testCases:
+                return InstructionFollowing(testCases, sample.Answer);
             case QueryCategory.Math or QueryCategory.Science when string.IsNullOrEmpty(sample.ReferenceAnswer):
                 return new(0, false, "unscored: the query has no reference answer");
             default:
                 return new(0, false, $"unscored: no verifier for {sample.Category} yet");
+        }
+    }
+
+    private static SampleVerdict InstructionFollowing(string testCases, string answer)
+    {
+        IReadOnlyList<Instruction> instructions;
+        try
+        {
+            using var document = JsonDocument.Parse(testCases);
+            instructions = IfEvalChecker.Parse(document.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return new(0, false, $"unscored: unreadable instructions ({e.Message})");
+        }
+        try
+        {
+            var verdict = IfEvalChecker.Verify(instructions, answer);
+            var missed = verdict.Results.Where(r => !r.Followed).Select(r => r.Id).ToList();
+            return new(verdict.Score, true, $"if: {verdict.Results.Count - missed.Count}/{verdict.Results.Count} instructions followed" +
+                (missed.Count > 0 ? $"; not: {string.Join(", ", missed)}" : ""));
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or InvalidOperationException)
+        {
+            return new(0, false, $"unscored: instruction arguments not understood ({e.Message})");
         }
     }
 }
