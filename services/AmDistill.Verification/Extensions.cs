@@ -15,6 +15,20 @@ public static class Extensions
         builder.AddDatasetStore();
         builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"verification-{Environment.MachineName}-{Environment.ProcessId}"));
         builder.Services.AddSingleton<VerificationMetrics>();
+        builder.Services.AddOptions<JudgeOptions>().Bind(builder.Configuration.GetSection(JudgeOptions.Section));
+        var judgeTimeout = builder.Configuration.GetSection(JudgeOptions.Section).Get<JudgeOptions>()?.RequestTimeout ?? new JudgeOptions().RequestTimeout;
+        var judgeHttp = builder.Services.AddHttpClient(JudgeScorer.HttpClientName);
+        // A grader thinks longer than the service defaults' 10 s attempt timeout allows.
+#pragma warning disable EXTEXP0001
+        judgeHttp.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        judgeHttp.AddStandardResilienceHandler(r =>
+        {
+            r.AttemptTimeout.Timeout = judgeTimeout;
+            r.TotalRequestTimeout.Timeout = judgeTimeout * 3;
+            r.CircuitBreaker.SamplingDuration = judgeTimeout * 2;
+        });
+        builder.Services.AddSingleton<JudgeScorer>();
         // Code runs in a SandboxFusion deployment when one is configured, else in the local bubblewrap sandbox.
         if (builder.Configuration["Verification:SandboxFusionUrl"] is { Length: > 0 } sandboxFusion) AddSandboxFusion(builder, sandboxFusion);
         else if (OperatingSystem.IsLinux() && SandboxAvailable()) AddCodeSandbox(builder);

@@ -110,6 +110,49 @@ public sealed class PipelineTests
         Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal) && s.VerifyScore == 1);
     }
 
+    [Fact]
+    public async Task Free_form_science_and_other_samples_are_graded_by_the_judge_through_the_simulator()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "teacher-sim", 0.8, 5).Concat(SimModel(1, "judge-sim", 0.9, 5))));
+        await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+                Teacher(0, "teacher", sim.V1, "teacher-sim").Concat([
+                    new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim")])),
+            builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
+
+        DemoQuery[] queries =
+        [
+            new("sci-1", "science", "Which gas do plants take in for photosynthesis?", "carbon dioxide"),
+            new("sci-2", "science", "What is the chemical symbol of sodium?", "Na"),
+            new("other-1", "general", "Write a short note thanking a colleague for their help.", null),
+            new("other-2", "general", "Give three tips for sleeping better.", null),
+        ];
+        await PublishAsync(redis, queries.Select(q => NewTask("judged", q, "teacher", 0, 1, 2, 3)));
+
+        var samples = new List<StoredSample>(); // each sample is flushed before its verdict goes on: readable while its part is open
+        await WaitUntilAsync(async () =>
+        {
+            samples = [];
+            await foreach (var s in new SampleReader(workers.Services.GetRequiredService<IDatasetStore>(), "judged").ReadAsync()) samples.Add(s);
+            return samples.Count == 16;
+        }, TimeSpan.FromSeconds(60), "16 judged samples in the store");
+
+        Assert.All(samples.Where(s => s.Category == QueryCategory.Science), s =>
+        {
+            Assert.True(s.Scored, s.Verdict);
+            Assert.StartsWith("judge: ", s.Verdict);
+            Assert.InRange(s.VerifyScore, 0, 5);
+            Assert.Contains("raw: ", s.Verdict); // the judge's reply is kept for audit
+        });
+        Assert.All(samples.Where(s => s.Category == QueryCategory.Other), s =>
+        {
+            Assert.True(s.Scored, s.Verdict);
+            Assert.StartsWith("reward: coherence", s.Verdict);
+            Assert.InRange(s.VerifyScore, 0, 1);
+        });
+    }
+
     private sealed class ListSink : IExportSink
     {
         public List<(StoredSample Sample, Annotation Annotation)> Rows { get; } = [];

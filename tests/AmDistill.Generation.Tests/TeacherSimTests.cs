@@ -25,7 +25,7 @@ public sealed class TeacherSimTests
         Assert.True(exit == 0, stdout);
         using var seen = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
         var root = seen.RootElement;
-        Assert.Equal(["r1-distill-qwen-1.5b-sim", "r1-distill-qwen-7b-sim", "deepseek-r1-sim"], root.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal(["r1-distill-qwen-1.5b-sim", "r1-distill-qwen-7b-sim", "deepseek-r1-sim", "qwen2.5-7b-instruct-sim"], root.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
         Assert.True(root.GetProperty("chunks").GetInt32() > 3);
         Assert.Contains("\\boxed{", root.GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.True(root.GetProperty("reasoningLength").GetInt32() > 100);

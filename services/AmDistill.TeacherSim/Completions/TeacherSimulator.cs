@@ -104,8 +104,10 @@ public sealed class TeacherSimulator
         var query = _bank.Find(prompt);
         var maxTokens = request.MaxCompletionTokens ?? request.MaxTokens;
         var seed = request.Seed ?? _unseededCounters.AddOrUpdate(StableHash.Of(model.Name, prompt), 0, (_, c) => c + 1);
+        var system = messages[0].Role == "system" ? messages[0].Text : null;
         var choices = Enumerable.Range(0, n)
-            .Select(i => Compose(model, AnswerWriter.Write(model, query, new Random(StableHash.Seed(_options.Seed, model.Name, prompt, seed, i))),
+            .Select(i => new Random(StableHash.Seed(_options.Seed, model.Name, prompt, seed, i)))
+            .Select(random => Compose(model, JudgeWriter.IsGradingRequest(system) ? JudgeWriter.Write(model, system!, prompt, random) : AnswerWriter.Write(model, query, random),
                 maxTokens, fault == "length"))
             .ToList();
 

@@ -75,5 +75,7 @@ public sealed class SimModel
         new() { Name = "r1-distill-qwen-1.5b-sim", Skill = 0.35, TokensPerSecond = 3000, ThinkTokens = 500 },
         new() { Name = "r1-distill-qwen-7b-sim", Skill = 0.6, TokensPerSecond = 2000, ThinkTokens = 450 },
         new() { Name = "deepseek-r1-sim", Skill = 0.85, TokensPerSecond = 1000, ThinkTokens = 400, ThinkFormat = ThinkFormat.Inline },
+        // The grader: the paper's judge is Qwen2.5-7B-Instruct (science similarity, math second check).
+        new() { Name = "qwen2.5-7b-instruct-sim", Skill = 0.9, TokensPerSecond = 3000, ThinkTokens = 20 },
     ];
 }

@@ -13,7 +13,7 @@ namespace AmDistill.Verification.Verifying;
 /// stream atomically with its done-marker. A crash between the write and the publish writes the sample again on the
 /// redelivery, flagged, and readers keep one copy.
 /// </summary>
-public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, DatasetWriters dataset, CodeSampleVerifier code, VerificationMetrics metrics)
+public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, DatasetWriters dataset, CodeSampleVerifier code, JudgeScorer judge, VerificationMetrics metrics)
     : IMessageHandler<GeneratedResponse>
 {
     public const string OnceScope = "verification";
@@ -26,6 +26,8 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
 
         var verdict = SampleVerifier.CheckQuality(sample)
             ?? (sample.Category == QueryCategory.Code ? await code.VerifyAsync(sample, cancellationToken) : SampleVerifier.Verify(sample));
+        if (!verdict.Reason.StartsWith("quality:", StringComparison.Ordinal) && await judge.ScoreAsync(sample, verdict, cancellationToken) is { } judged)
+            verdict = judged;
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
             verdict.VerifyScore, passed, verdict.Scored, verdict.Reason, sample.ExpectedSamples);
