@@ -54,3 +54,28 @@ public sealed class OutputComparisonTests
         Assert.Equal(1, mbpp.Take(1).Count);
     }
 }
+
+public sealed class LiveCodeBenchTestsTests
+{
+    private const string Expected = "[{\"input\": \"1 2\\n\", \"output\": \"3\\n\", \"testtype\": \"stdin\"}, {\"input\": \"5 5\\n\", \"output\": \"10\\n\", \"testtype\": \"stdin\"}]";
+
+    [Theory] // base64(zlib(pickle.dumps(json_str, protocol))) made with CPython 3.11
+    [InlineData("eJxrYJlayQABPaXR1UqZeQWlJUpWCkqGCkYxeUo6Ckr5pSVQIWOIQElqcUlJZUEqSKi4JCUzT6lWRwFJp6mCKbpOQwOcWmOn6AEAk/gmmQ==")]
+    [InlineData("eJxrYI4oZWBgiK5WyswrKC1RslJQMlQwislT0lFQyi8tgQoZQwRKUotLSioLUkFCxSUpmXlKtToKSDpNFUzRdRoa4NQaW8igBwAWTCUz")]
+    [InlineData("eJxrYIooZWBgiK5WyswrKC1RslJQMlQwislT0lFQyi8tgQoZQwRKUotLSioLUkFCxSUpmXlKtToKSDpNFUzRdRoa4NQaW8igBwAVziUy")]
+    public void Pickled_private_tests_are_unpacked(string encoded)
+    {
+        Assert.Equal(Expected, LiveCodeBenchTests.Decode(encoded));
+        var tests = Assert.IsType<AmDistill.Verifiers.Code.CodeTests.Stdio>(LiveCodeBenchTests.Parse("[]", encoded, null));
+        Assert.Equal(["3\n", "10\n"], tests.Outputs);
+    }
+
+    [Fact]
+    public void Json_private_tests_and_functional_tests()
+    {
+        Assert.Equal(Expected, LiveCodeBenchTests.Decode(Expected));
+        var functional = LiveCodeBenchTests.Parse("[{\"input\": \"[1,2]\", \"output\": \"3\", \"testtype\": \"functional\"}]", null, "add");
+        Assert.Equal("add", Assert.IsType<AmDistill.Verifiers.Code.CodeTests.Functional>(functional).FunctionName);
+        Assert.Throws<FormatException>(() => LiveCodeBenchTests.UnpickleString([0x80, 0x04, (byte)'K', 1, (byte)'.'])); // an int, not a str
+    }
+}

@@ -14,6 +14,8 @@ namespace AmDistill.Cli.Verify;
 /// "test_cases", "question"?}</c> (the shared query schema's test_cases; HumanEval's question is its signature), or a
 /// shared-data record with <c>--reference</c> (its meta.canonical_solution is the code). Output line:
 /// <c>{"id", "verdict", "passed", "total", "score", "tests": [{"status", "detail"}], "elapsed_ms"}</c>, in input order.
+/// A LiveCodeBench record (<c>public_test_cases</c>, <c>private_test_cases</c> — JSON or base64/zlib/pickle —
+/// <c>metadata.func_name</c>) stands in for <c>test_cases</c>.
 /// </summary>
 internal static class VerifyCodeCommand
 {
@@ -82,8 +84,17 @@ internal static class VerifyCodeCommand
             {
                 var record = JsonNode.Parse(line)!.AsObject();
                 id = record["id"]?.ToString() ?? $"line {number}";
-                using var tests = JsonDocument.Parse(record["test_cases"]!.ToJsonString());
-                var codeTests = CodeTests.Parse(tests.RootElement, record["question"]?.GetValue<string>());
+                CodeTests codeTests;
+                if (record["public_test_cases"] is { } publicTests) // a LiveCodeBench record, private tests pickled or not
+                {
+                    var functionName = record["metadata"] is JsonValue m ? JsonNode.Parse(m.GetValue<string>())?["func_name"]?.GetValue<string>() : record["metadata"]?["func_name"]?.GetValue<string>();
+                    codeTests = LiveCodeBenchTests.Parse(publicTests.GetValue<string>(), record["private_test_cases"]?.GetValue<string>(), functionName);
+                }
+                else
+                {
+                    using var tests = JsonDocument.Parse(record["test_cases"]!.ToJsonString());
+                    codeTests = CodeTests.Parse(tests.RootElement, record["question"]?.GetValue<string>());
+                }
                 if (record["language"]?.GetValue<string>() is { } language && codeTests is CodeTests.Stdio stdio)
                     codeTests = stdio with { Language = language };
                 if (canonical)
