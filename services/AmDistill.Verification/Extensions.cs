@@ -16,6 +16,7 @@ public static class Extensions
         builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"verification-{Environment.MachineName}-{Environment.ProcessId}"));
         builder.Services.AddSingleton<VerificationMetrics>();
         builder.Services.AddOptions<JudgeOptions>().Bind(builder.Configuration.GetSection(JudgeOptions.Section));
+        builder.Services.AddOptions<RewardModelOptions>().Bind(builder.Configuration.GetSection(RewardModelOptions.Section));
         var judgeTimeout = builder.Configuration.GetSection(JudgeOptions.Section).Get<JudgeOptions>()?.RequestTimeout ?? new JudgeOptions().RequestTimeout;
         var judgeHttp = builder.Services.AddHttpClient(JudgeScorer.HttpClientName);
         // A grader thinks longer than the service defaults' 10 s attempt timeout allows.

@@ -110,15 +110,18 @@ public sealed class PipelineTests
         Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal) && s.VerifyScore == 1);
     }
 
-    [Fact]
-    public async Task Free_form_science_and_other_samples_are_graded_by_the_judge_through_the_simulator()
+    [Theory]
+    [InlineData(false)] // "other" through the judge prompt
+    [InlineData(true)]  // "other" through a reward model served like vLLM's POST /pooling
+    public async Task Free_form_science_and_other_samples_are_graded_by_the_judge_through_the_simulator(bool rewardEndpoint)
     {
         await using var redisServer = await LocalRedisServer.StartAsync();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "teacher-sim", 0.8, 5).Concat(SimModel(1, "judge-sim", 0.9, 5))));
         await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
                 Teacher(0, "teacher", sim.V1, "teacher-sim").Concat([
-                    new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim")])),
+                    new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim"),
+                    new("Verification:RewardModel:Endpoint", rewardEndpoint ? sim.BaseUrl : "")])),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
 
         DemoQuery[] queries =
@@ -149,6 +152,7 @@ public sealed class PipelineTests
         {
             Assert.True(s.Scored, s.Verdict);
             Assert.StartsWith("reward: coherence", s.Verdict);
+            Assert.Equal(rewardEndpoint, s.Verdict.Contains("(Decision-Tree-Reward-Llama-3.1-8B)", StringComparison.Ordinal));
             Assert.InRange(s.VerifyScore, 0, 1);
         });
     }

@@ -23,11 +23,7 @@ public static partial class JudgeWriter
         string verdict;
         if (system.Contains("Coherence", StringComparison.Ordinal))
         {
-            var sentences = Sentence().Split(response).Select(s => s.Trim()).Where(s => s.Length > 0).ToList();
-            var repeated = sentences.Count == 0 ? 1 : 1 - (double)sentences.Distinct().Count() / sentences.Count;
-            var coherence = careless ? random.Next(5) : sentences.Count >= 2 && repeated < 0.3 ? 4 : 2;
-            var correctness = careless ? random.Next(5) : random.NextDouble() < model.Skill ? 4 : 2;
-            var helpfulness = careless ? random.Next(5) : Math.Min(4, response.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length / 25);
+            var (coherence, correctness, helpfulness) = careless ? (random.Next(5), random.Next(5), random.Next(5)) : RewardAttributes(model.Skill, response, random);
             verdict = $"Coherence: {coherence}\nCorrectness: {correctness}\nHelpfulness: {helpfulness}";
         }
         else if (system.Contains("Equivalent", StringComparison.Ordinal))
@@ -41,6 +37,17 @@ public static partial class JudgeWriter
             verdict = random.NextDouble() < 0.3 ? $"The response was compared with the reference.\n**Score:** {score}" : $"Score: {score}";
         }
         return new SimulatedAnswer("I compare the response with what was asked.", verdict, !careless);
+    }
+
+    /// <summary>Coherence (several sentences, little repetition), correctness (the grader's skill), helpfulness (length), each 0–4.</summary>
+    public static (int Coherence, int Correctness, int Helpfulness) RewardAttributes(double skill, string response, Random random)
+    {
+        var sentences = Sentence().Split(response).Select(s => s.Trim()).Where(s => s.Length > 0).ToList();
+        var repeated = sentences.Count == 0 ? 1 : 1 - (double)sentences.Distinct().Count() / sentences.Count;
+        var coherence = sentences.Count >= 2 && repeated < 0.3 ? 4 : 2;
+        var correctness = random.NextDouble() < skill ? 4 : 2;
+        var helpfulness = Math.Min(4, response.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length / 25);
+        return (coherence, correctness, helpfulness);
     }
 
     private static double Similarity(string reference, string response)

@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using AmDistill.Contracts;
 using AmDistill.Verifiers.Judging;
+using System.Net.Http.Json;
 using OpenAI;
 using OpenAI.Chat;
 
@@ -25,6 +26,22 @@ public sealed class JudgeOptions
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
+/// <summary>Section <c>Verification:RewardModel</c>: a reward model served as vLLM serves one (<c>POST {Endpoint}/pooling</c>),
+/// whose output vector holds the <see cref="Attributes"/> in order (the paper's Decision-Tree-Reward-Llama-3.1-8B
+/// predicts HelpSteer2's). Empty endpoint: the judge prompt stands in.</summary>
+public sealed class RewardModelOptions
+{
+    public const string Section = "Verification:RewardModel";
+
+    public string Endpoint { get; set; } = "";
+
+    public string Model { get; set; } = "Decision-Tree-Reward-Llama-3.1-8B";
+
+    public List<string> Attributes { get; set; } = [];
+
+    public IReadOnlyList<string> EffectiveAttributes => Attributes.Count > 0 ? Attributes : ["helpfulness", "correctness", "coherence", "complexity", "verbosity"];
+}
+
 /// <summary>
 /// The graders behind the free-form categories: science → the judge's 0–5 similarity to the reference; "other" → the
 /// reward attributes (coherence, correctness, helpfulness, 0–4 each, sum / 12) through a judge prompt; a math answer the
@@ -35,12 +52,20 @@ public sealed class JudgeScorer
 {
     public const string HttpClientName = "judge";
     private readonly ChatClient? _chat;
+    private readonly HttpClient? _reward;
+    private readonly RewardModelOptions _rewardOptions;
     private readonly SemaphoreSlim _inFlight;
 
-    public JudgeScorer(Microsoft.Extensions.Options.IOptions<JudgeOptions> options, IHttpClientFactory http)
+    public JudgeScorer(Microsoft.Extensions.Options.IOptions<JudgeOptions> options, Microsoft.Extensions.Options.IOptions<RewardModelOptions> reward, IHttpClientFactory http)
     {
         var o = options.Value;
         _inFlight = new SemaphoreSlim(Math.Max(1, o.MaxInFlight));
+        _rewardOptions = reward.Value;
+        if (_rewardOptions.Endpoint.Length > 0)
+        {
+            _reward = http.CreateClient(HttpClientName);
+            _reward.BaseAddress = new Uri(_rewardOptions.Endpoint.TrimEnd('/') + "/");
+        }
         if (o.Endpoint.Length == 0) return;
         _chat = new OpenAIClient(new ApiKeyCredential(o.ApiKey is { Length: > 0 } key ? key : "none"), new OpenAIClientOptions
         {
@@ -50,13 +75,13 @@ public sealed class JudgeScorer
         }).GetChatClient(o.Model);
     }
 
-    public bool Available => _chat is not null;
-
     /// <summary>A verdict for what the verifiers could not decide, or null to keep theirs.</summary>
     public async Task<SampleVerdict?> ScoreAsync(GeneratedResponse sample, SampleVerdict verified, CancellationToken cancellationToken)
     {
-        if (_chat is null) return null;
         var question = sample.Prompt ?? "";
+        if (sample.Category == QueryCategory.Other && !verified.Scored && _reward is not null)
+            return await RewardAsync(question, sample.Answer, cancellationToken);
+        if (_chat is null) return null;
         switch (sample.Category)
         {
             case QueryCategory.Science when !verified.Scored && sample.ReferenceAnswer is { Length: > 0 } reference:
@@ -83,6 +108,34 @@ public sealed class JudgeScorer
             }
             default:
                 return null;
+        }
+    }
+
+    private async Task<SampleVerdict> RewardAsync(string question, string answer, CancellationToken cancellationToken)
+    {
+        await _inFlight.WaitAsync(cancellationToken);
+        try
+        {
+            using var response = await _reward!.PostAsJsonAsync("pooling", new
+            {
+                model = _rewardOptions.Model,
+                messages = new[] { new { role = "user", content = question }, new { role = "assistant", content = answer } },
+            }, cancellationToken);
+            response.EnsureSuccessStatusCode(); // a failed call is retried by the stream
+            var body = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);
+            var vector = body.GetProperty("data")[0].GetProperty("data").EnumerateArray().Select(v => v.GetDouble()).ToList();
+            double Attribute(string name) => vector[_rewardOptions.EffectiveAttributes.ToList().IndexOf(name)];
+            var (coherence, correctness, helpfulness) = (Attribute("coherence"), Attribute("correctness"), Attribute("helpfulness"));
+            var score = (Math.Clamp(coherence, 0, 4) + Math.Clamp(correctness, 0, 4) + Math.Clamp(helpfulness, 0, 4)) / 12;
+            return new(score, true, $"reward: coherence {coherence:0.##}, correctness {correctness:0.##}, helpfulness {helpfulness:0.##} ({_rewardOptions.Model})");
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or ArgumentOutOfRangeException or System.Text.Json.JsonException)
+        {
+            return new(0, false, $"unscored: unreadable reward model reply ({e.Message})");
+        }
+        finally
+        {
+            _inFlight.Release();
         }
     }
 
