@@ -20,8 +20,12 @@ public sealed class JudgeOptions
 
     public string? ApiKey { get; set; }
 
-    /// <summary>Grading requests in flight at once from this process.</summary>
-    public int MaxInFlight { get; set; } = 32;
+    /// <summary>Grading requests in flight at once from this process, per category (science, other, math second checks
+    /// each have their own budget, so one category's backlog never starves another's).</summary>
+    public int MaxInFlight { get; set; } = 16;
+
+    /// <summary>Per-category overrides of <see cref="MaxInFlight"/>, e.g. <c>Verification:Judge:MaxInFlightPerCategory:Other=64</c>.</summary>
+    public Dictionary<QueryCategory, int> MaxInFlightPerCategory { get; set; } = [];
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
@@ -54,12 +58,12 @@ public sealed class JudgeScorer
     private readonly ChatClient? _chat;
     private readonly HttpClient? _reward;
     private readonly RewardModelOptions _rewardOptions;
-    private readonly SemaphoreSlim _inFlight;
+    private readonly Dictionary<QueryCategory, SemaphoreSlim> _inFlight;
 
     public JudgeScorer(Microsoft.Extensions.Options.IOptions<JudgeOptions> options, Microsoft.Extensions.Options.IOptions<RewardModelOptions> reward, IHttpClientFactory http)
     {
         var o = options.Value;
-        _inFlight = new SemaphoreSlim(Math.Max(1, o.MaxInFlight));
+        _inFlight = Enum.GetValues<QueryCategory>().ToDictionary(c => c, c => new SemaphoreSlim(Math.Max(1, o.MaxInFlightPerCategory.GetValueOrDefault(c, o.MaxInFlight))));
         _rewardOptions = reward.Value;
         if (_rewardOptions.Endpoint.Length > 0)
         {
@@ -80,20 +84,20 @@ public sealed class JudgeScorer
     {
         var question = sample.Prompt ?? "";
         if (sample.Category == QueryCategory.Other && !verified.Scored && _reward is not null)
-            return await RewardAsync(question, sample.Answer, cancellationToken);
+            return await RewardAsync(question, sample.Answer, _inFlight[sample.Category], cancellationToken);
         if (_chat is null) return null;
         switch (sample.Category)
         {
             case QueryCategory.Science when !verified.Scored && sample.ReferenceAnswer is { Length: > 0 } reference:
             {
-                var reply = await AskAsync(JudgeProtocol.Science(question, reference, sample.Answer), cancellationToken);
+                var reply = await AskAsync(JudgeProtocol.Science(question, reference, sample.Answer), _inFlight[sample.Category], cancellationToken);
                 return JudgeProtocol.ParseScore(reply, 5) is { } score
                     ? new(score, true, $"judge: {score}/5; {Audit(reply)}")
                     : new(0, false, $"unscored: unreadable judge reply; {Audit(reply)}");
             }
             case QueryCategory.Other when !verified.Scored:
             {
-                var reply = await AskAsync(JudgeProtocol.Reward(question, sample.Answer), cancellationToken);
+                var reply = await AskAsync(JudgeProtocol.Reward(question, sample.Answer), _inFlight[sample.Category], cancellationToken);
                 return JudgeProtocol.ParseReward(reply) is { } reward
                     ? new(reward.Score, true, $"reward: coherence {reward.Coherence}, correctness {reward.Correctness}, helpfulness {reward.Helpfulness}; {Audit(reply)}")
                     : new(0, false, $"unscored: unreadable reward reply; {Audit(reply)}");
@@ -101,7 +105,7 @@ public sealed class JudgeScorer
             case QueryCategory.Math when verified is { Scored: true, VerifyScore: 0 } && sample.ReferenceAnswer is { Length: > 0 } reference
                 && !verified.Reason.StartsWith("quality:", StringComparison.Ordinal):
             {
-                var reply = await AskAsync(JudgeProtocol.MathSecondCheck(question, reference, sample.Answer), cancellationToken);
+                var reply = await AskAsync(JudgeProtocol.MathSecondCheck(question, reference, sample.Answer), _inFlight[sample.Category], cancellationToken);
                 return JudgeProtocol.ParseEquivalent(reply) == true
                     ? new(1, true, $"math: the judge's second check found it equivalent ({verified.Reason}); {Audit(reply)}")
                     : verified with { Reason = $"{verified.Reason}; judge second check: not equivalent" };
@@ -111,9 +115,9 @@ public sealed class JudgeScorer
         }
     }
 
-    private async Task<SampleVerdict> RewardAsync(string question, string answer, CancellationToken cancellationToken)
+    private async Task<SampleVerdict> RewardAsync(string question, string answer, SemaphoreSlim inFlight, CancellationToken cancellationToken)
     {
-        await _inFlight.WaitAsync(cancellationToken);
+        await inFlight.WaitAsync(cancellationToken);
         try
         {
             using var response = await _reward!.PostAsJsonAsync("pooling", new
@@ -135,13 +139,13 @@ public sealed class JudgeScorer
         }
         finally
         {
-            _inFlight.Release();
+            inFlight.Release();
         }
     }
 
-    private async Task<string> AskAsync((string System, string User) prompt, CancellationToken cancellationToken)
+    private async Task<string> AskAsync((string System, string User) prompt, SemaphoreSlim inFlight, CancellationToken cancellationToken)
     {
-        await _inFlight.WaitAsync(cancellationToken);
+        await inFlight.WaitAsync(cancellationToken);
         try
         {
             var completion = await _chat!.CompleteChatAsync([new SystemChatMessage(prompt.System), new UserChatMessage(prompt.User)],
@@ -150,7 +154,7 @@ public sealed class JudgeScorer
         }
         finally
         {
-            _inFlight.Release();
+            inFlight.Release();
         }
     }
 
