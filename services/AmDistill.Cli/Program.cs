@@ -2,12 +2,14 @@
 using System.CommandLine;
 using AmDistill.Cli.Bench;
 using AmDistill.Cli.Export;
+using AmDistill.Cli.Ingest;
 using AmDistill.Cli.Select;
 using AmDistill.Cli.Verify;
 
 var root = new RootCommand("AmDistill: turn reasoning queries into a verified, difficulty-graded training set.")
 {
     VerifyCommand.Create(),
+    IngestCommand.Create(),
     SelectCommand.Create(),
     ExportCommand.Create(),
     BenchCommand.Create(),

@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parquet;
+
+namespace AmDistill.Dataset.Ingestion;
+
+public sealed record IngestOptions
+{
+    /// <summary>Near-duplicate threshold on estimated Jaccard similarity of word 3-grams; 0 turns it off.</summary>
+    public double NearDuplicateThreshold { get; init; } = 0.8;
+
+    public int DecontaminationNgram { get; init; } = 13;
+
+    public double MaxUnusualRatio { get; init; } = 0.3;
+}
+
+public sealed class IngestReport
+{
+    public long Read { get; set; }
+    public long Kept { get; set; }
+    public long BadLines { get; set; }
+    public SortedDictionary<string, long> Dropped { get; } = new(StringComparer.Ordinal);
+    public List<string> Errors { get; } = [];
+
+    public void Drop(string reason) => Dropped[reason] = Dropped.GetValueOrDefault(reason) + 1;
+}
+
+/// <summary>
+/// Ingestion of a query file (JSONL or Parquet, the shared query schema: id, category, source, question,
+/// reference_answer, test_cases, meta) in one streaming pass: a bad line is reported with its number and reason and
+/// the rest goes on; then the paper's filters, benchmark decontamination, exact and near-duplicate removal, in that
+/// order, each drop counted by reason and written with it to the rejects file.
+/// </summary>
+public sealed class QueryIngestion(IngestOptions options, Decontaminator? decontaminator)
+{
+    private readonly ExactDeduplicator _exact = new();
+    private readonly NearDeduplicator? _near = options.NearDuplicateThreshold > 0 ? new NearDeduplicator(options.NearDuplicateThreshold) : null;
+
+    public static Decontaminator LoadBenchmarks(IEnumerable<string> files, int n) => new(files.SelectMany(f => File.ReadLines(f)
+        .Where(l => l.Trim().Length > 0)
+        .Select(l => JsonNode.Parse(l)!)
+        .Select(r => (r["id"]?.ToString() ?? "?", r["question"]?.GetValue<string>() ?? ""))), n);
+
+    public async Task<IngestReport> RunAsync(string input, string output, string? rejects, CancellationToken cancellationToken = default)
+    {
+        var report = new IngestReport();
+        await using var kept = new StreamWriter(output);
+        await using var rejected = rejects is null ? null : new StreamWriter(rejects);
+        await foreach (var (line, record, error) in ReadAsync(input, cancellationToken))
+        {
+            report.Read++;
+            if (record is null)
+            {
+                report.BadLines++;
+                if (report.Errors.Count < 100) report.Errors.Add($"line {line}: {error}");
+                if (rejected is not null) await rejected.WriteLineAsync(Reject(line, null, $"bad line: {error}"));
+                continue;
+            }
+            var reason = Check(record);
+            if (reason is null)
+            {
+                report.Kept++;
+                await kept.WriteLineAsync(record.ToJsonString());
+                continue;
+            }
+            report.Drop(reason.Split(':')[0]);
+            if (rejected is not null) await rejected.WriteLineAsync(Reject(line, record["id"]?.ToString(), reason));
+        }
+        return report;
+    }
+
+    private string? Check(JsonObject record)
+    {
+        var question = record["question"]!.GetValue<string>();
+        return QueryFilters.Reject(question, options.MaxUnusualRatio) is { } filtered ? filtered
+            : decontaminator?.Match(question) is { } benchmark ? $"contaminated: overlaps {benchmark}"
+            : _exact.IsDuplicate(question) ? "duplicate: exact"
+            : _near?.IsDuplicate(question) == true ? "near-duplicate"
+            : null;
+    }
+
+    private static string Reject(long line, string? id, string reason) =>
+        new JsonObject { ["line"] = line, ["id"] = id, ["reason"] = reason }.ToJsonString();
+
+    /// <summary>(line or row number, the record, or the reason it is unusable).</summary>
+    public static async IAsyncEnumerable<(long Line, JsonObject? Record, string? Error)> ReadAsync(string path,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            await foreach (var row in ReadParquetAsync(path, cancellationToken)) yield return row;
+            yield break;
+        }
+        long number = 0;
+        await foreach (var line in File.ReadLinesAsync(path, cancellationToken))
+        {
+            number++;
+            if (line.Trim().Length == 0) continue;
+            JsonObject? record = null;
+            string? error = null;
+            try { record = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not a JSON object"); }
+            catch (JsonException e) { error = $"invalid JSON: {e.Message}"; }
+            yield return record is null ? (number, null, error) : Validate(number, record);
+        }
+    }
+
+    private static (long, JsonObject?, string?) Validate(long number, JsonObject record)
+    {
+        if (record["id"] is null) return (number, null, "no id");
+        if (record["question"] is not JsonValue q || q.GetValueKind() != JsonValueKind.String) return (number, null, "no question text");
+        if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String) return (number, null, "no category");
+        return (number, record, null);
+    }
+
+    private static async IAsyncEnumerable<(long, JsonObject?, string?)> ReadParquetAsync(string path,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var file = File.OpenRead(path);
+        await using var reader = await ParquetReader.CreateAsync(file, cancellationToken: cancellationToken);
+        var fields = reader.Schema.GetDataFields();
+        long row = 0;
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var group = reader.OpenRowGroupReader(g);
+            var count = (int)group.RowCount;
+            var columns = new Dictionary<string, string?[]>();
+            foreach (var field in fields.Where(f => f.ClrType == typeof(string) || f.ClrType == typeof(ReadOnlyMemory<char>)))
+            {
+                var values = new string?[count];
+                await group.ReadAsync(field, values.AsMemory(), null, cancellationToken);
+                columns[field.Name] = values;
+            }
+            for (var i = 0; i < count; i++)
+            {
+                row++;
+                var record = new JsonObject();
+                foreach (var (name, values) in columns)
+                    record[name] = name is "test_cases" or "meta" && values[i] is { } json ? JsonNode.Parse(json) : values[i];
+                yield return Validate(row, record);
+            }
+        }
+    }
+}

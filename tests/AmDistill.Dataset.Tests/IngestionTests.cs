@@ -1,0 +1,83 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AmDistill.Dataset.Ingestion;
+
+namespace AmDistill.Dataset.Tests;
+
+public sealed class IngestionTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("amdistill-ingest-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static string Repo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+
+    private static string Line(string id, string question, string category = "math") =>
+        new JsonObject { ["id"] = id, ["category"] = category, ["source"] = "test", ["question"] = question }.ToJsonString();
+
+    private const string Long = "A farmer has a rectangular field whose length is three times its width and whose perimeter is 240 metres; " +
+        "he fences it and then divides it into two equal parts with one more fence parallel to the width. How long is that fence?";
+
+    [Fact]
+    public async Task Every_drop_has_its_reason_and_bad_lines_their_number()
+    {
+        var aime = JsonNode.Parse(File.ReadLines(Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")).First())!;
+        string[] lines =
+        [
+            Line("ok-1", Long),
+            Line("exact", "  " + Long.ToUpperInvariant().Replace(";", " ;") + "  "),       // same text, other case and spacing
+            Line("near", Long.Replace("240 metres", "240 meters")),                         // one word changed
+            Line("ok-2", "Find all real x such that x^2 - 5x + 6 = 0, and give their sum as a fraction."),
+            "{not json",
+            """{"id": "no-question", "category": "math"}""",
+            Line("contaminated", "Please solve: " + aime["question"]!.GetValue<string>()),
+            Line("url", "Summarise the article at https://example.com/a and give three key points."),
+            Line("table", "Given the table\n| a | b |\n|---|---|\n| 1 | 2 |\nwhat is a + b for the first row?"),
+            Line("empty", "   "),
+            Line("figure", "In the figure below, triangle ABC is right-angled at C. Find the area of ABC."),
+            Line("ok-3", "Write a Python function that returns the n-th Fibonacci number using iteration.", "code"),
+        ];
+        var input = Path.Combine(_root, "in.jsonl");
+        await File.WriteAllLinesAsync(input, lines);
+        var benchmarks = QueryIngestion.LoadBenchmarks([Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")], 13);
+        Assert.Equal(560, benchmarks.Benchmarks);
+
+        var output = Path.Combine(_root, "out.jsonl");
+        var rejects = Path.Combine(_root, "rejects.jsonl");
+        var report = await new QueryIngestion(new IngestOptions(), benchmarks).RunAsync(input, output, rejects);
+
+        Assert.Equal(["ok-1", "ok-2", "ok-3"], File.ReadLines(output).Select(l => JsonNode.Parse(l)!["id"]!.ToString()));
+        Assert.Equal((12L, 3L, 2L), (report.Read, report.Kept, report.BadLines));
+        Assert.Equal(new Dictionary<string, long>
+        {
+            ["contaminated"] = 1, ["duplicate"] = 1, ["empty"] = 1, ["figure"] = 1, ["near-duplicate"] = 1, ["table"] = 1, ["url"] = 1,
+        }, report.Dropped);
+        Assert.Contains(report.Errors, e => e.StartsWith("line 5: invalid JSON", StringComparison.Ordinal));
+        Assert.Contains(report.Errors, e => e == "line 6: no question text");
+        var reasons = File.ReadLines(rejects).Select(l => JsonNode.Parse(l)!).ToDictionary(r => r["line"]!.GetValue<long>(), r => r["reason"]!.ToString());
+        Assert.StartsWith("contaminated: overlaps " + aime["id"], reasons[7]);
+    }
+
+    [Fact]
+    public void Near_duplicates_by_threshold()
+    {
+        var near = new NearDeduplicator(0.8);
+        Assert.False(near.IsDuplicate(Long));
+        Assert.True(near.IsDuplicate(Long.Replace("three times", "3 times")));
+        Assert.False(near.IsDuplicate("A completely different question about prime numbers and their gaps below one million, asked twice over."));
+        var loose = new NearDeduplicator(0.3);
+        Assert.False(loose.IsDuplicate(Long));
+        Assert.True(loose.IsDuplicate(Long[..(Long.Length * 2 / 3)]));
+    }
+
+    [Fact]
+    public async Task The_shared_benchmarks_are_caught_in_their_own_words()
+    {
+        var decontaminator = QueryIngestion.LoadBenchmarks([Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")], 13);
+        var questions = File.ReadLines(Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")).Select(l => JsonNode.Parse(l)!["question"]!.GetValue<string>()).ToList();
+        Assert.All(questions, q => Assert.NotNull(decontaminator.Match(q)));
+        Assert.Null(decontaminator.Match(Long));
+        await Task.CompletedTask;
+    }
+}
