@@ -28,3 +28,10 @@ public static class Streams
 [JsonSerializable(typeof(VerifiedResponse))]
 [JsonSerializable(typeof(TrainingJob))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;
+
+/// <summary>Redis keys of a run that more than one service reads.</summary>
+public static class RunKeys
+{
+    /// <summary>The set of queries whose score record is final (every expected sample scored).</summary>
+    public static string Final(string run) => $"amdistill:run:{run}:final";
+}

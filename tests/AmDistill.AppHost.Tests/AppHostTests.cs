@@ -51,6 +51,12 @@ public sealed class AppHostTests
         Assert.Equal(110 * 3 * 4, samples.Count); // each written and flushed before its verdict was published
         Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal));
 
+        // The main job ends with the exports: Stage I as AM Parquet and chat messages, every sample as AM JSONL.
+        var export = Path.Combine(dataset, "demo", "export");
+        while (!File.Exists(Path.Combine(export, "stage1.parquet"))) await Task.Delay(500, cts.Token);
+        Assert.Equal(110 * 3 * 4, File.ReadLines(Path.Combine(export, "all.jsonl")).Count());
+        Assert.InRange(File.ReadLines(Path.Combine(export, "stage1-messages.jsonl")).Count(), 1, 110 * 4);
+
         // The GPU trainer is declared but waits for an explicit start.
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
         Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);

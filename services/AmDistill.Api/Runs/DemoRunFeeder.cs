@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using StackExchange.Redis;
@@ -39,14 +40,16 @@ public sealed class DemoRunFeeder(
         var run = options.Value;
         if (!run.Enabled) return;
         var db = redis.GetDatabase();
+        var file = Path.IsPathRooted(run.QueryFile) ? run.QueryFile : Path.Combine(AppContext.BaseDirectory, run.QueryFile);
+        var queries = ReadQueries(file).Select(q => q.Id).Distinct().Count();
         if (await ProcessOnce.IsDoneAsync(db, "feeder", run.RunId))
         {
-            logger.LogInformation("Run {Run} was fed before; nothing to do", run.RunId);
+            logger.LogInformation("Run {Run} was fed before", run.RunId);
+            await ExportWhenFinalAsync(run.RunId, queries, db, stoppingToken);
             return;
         }
         if (await db.StringSetAsync($"amdistill:feeder:started:{run.RunId}", DateTimeOffset.UtcNow.ToString("O"), when: When.NotExists))
             dataset.DeleteRun(run.RunId);
-        var file = Path.IsPathRooted(run.QueryFile) ? run.QueryFile : Path.Combine(AppContext.BaseDirectory, run.QueryFile);
         var tasks = 0;
         var passes = Enumerable.Range(0, run.Passes).ToArray();
         foreach (var batch in ReadQueries(file).Chunk(50))
@@ -58,6 +61,25 @@ public sealed class DemoRunFeeder(
         }
         await ProcessOnce.ExecuteAsync(db, "feeder", run.RunId, _ => { });
         logger.LogInformation("Run {Run}: {Tasks} generation tasks fed ({Passes} passes each)", run.RunId, tasks, run.Passes);
+        await ExportWhenFinalAsync(run.RunId, queries, db, stoppingToken);
+    }
+
+    /// <summary>Once every query's record is final: the run's Stage I selection as AM Parquet and as chat messages, and
+    /// every sample as AM JSONL, into <c>{store}/{run}/export/</c> (skipped when there already).</summary>
+    private async Task ExportWhenFinalAsync(string runId, int queries, IDatabase db, CancellationToken stoppingToken)
+    {
+        if (dataset is not LocalDatasetStore local) return;
+        var directory = Path.Combine(local.Root, runId, "export");
+        var stageOne = Path.Combine(directory, "stage1.parquet");
+        if (File.Exists(stageOne)) return;
+        while (await db.SetLengthAsync(RunKeys.Final(runId)) < queries)
+            await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+        Directory.CreateDirectory(directory);
+        var selection = new DatasetExportOptions { Policy = ExportPolicy.StageOne };
+        var messages = await DatasetExport.ToFileAsync(dataset, runId, selection, ExportFormat.Messages, Path.Combine(directory, "stage1-messages.jsonl"), stoppingToken);
+        var all = await DatasetExport.ToFileAsync(dataset, runId, new DatasetExportOptions(), ExportFormat.Am, Path.Combine(directory, "all.jsonl"), stoppingToken);
+        await DatasetExport.ToFileAsync(dataset, runId, selection, ExportFormat.Am, stageOne, stoppingToken); // last: its presence means done
+        logger.LogInformation("Run {Run} exported to {Directory}: {Selected} Stage I samples of {All}", runId, directory, messages.Exported, all.Exported);
     }
 
     private static string FirstTests(JsonElement testCases, int count)

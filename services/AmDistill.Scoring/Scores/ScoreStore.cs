@@ -31,7 +31,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         return 0
         """);
 
-    public static string FinalKey(string run) => $"amdistill:run:{run}:final";
+    public static string FinalKey(string run) => RunKeys.Final(run);
 
     public static string QueryKey(string run, string query) => $"amdistill:run:{run}:query:{query}";
 
