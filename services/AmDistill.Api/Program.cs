@@ -1,7 +1,8 @@
-// The control plane: runs, queries, status and export. Today: the state of the pipeline's queues, and the demo run
+// The control plane: the state of the pipeline's queues, a run's progress (counts, tokens, cost, ETA), and the demo run
 // that `dotnet run` performs on the embedded teacher simulator.
 using AmDistill.Api;
 using AmDistill.Api.Queues;
+using AmDistill.Api.Runs;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,5 +14,6 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapQueueEndpoints();
+app.MapRunEndpoints();
 
 app.Run();

@@ -34,4 +34,9 @@ public static class RunKeys
 {
     /// <summary>The set of queries whose score record is final (every expected sample scored).</summary>
     public static string Final(string run) => $"amdistill:run:{run}:final";
+
+    /// <summary>Per-model counters, written in the same transaction as the work they count (so exactly once):
+    /// <c>{model}:samples</c>, <c>:prompt_tokens</c>, <c>:completion_tokens</c>, <c>:cost_micro_usd</c>,
+    /// <c>:passed</c>, <c>:failed</c>, <c>:unscored</c>, and the run's <c>expected_samples</c>, <c>queries</c>, <c>started</c>.</summary>
+    public static string Stats(string run) => $"amdistill:run:{run}:stats";
 }

@@ -57,6 +57,14 @@ public sealed class AppHostTests
         Assert.Equal(110 * 3 * 4, File.ReadLines(Path.Combine(export, "all.jsonl")).Count());
         Assert.InRange(File.ReadLines(Path.Combine(export, "stage1-messages.jsonl")).Count(), 1, 110 * 4);
 
+        // The run's progress on the control plane: every sample generated and verified once, per model.
+        using var progress = JsonDocument.Parse(await api.GetStringAsync("/api/runs/demo", cts.Token));
+        var p = progress.RootElement;
+        Assert.Equal((1320L, 1320L, 1320L, 110L), (p.GetProperty("expectedSamples").GetInt64(), p.GetProperty("generated").GetInt64(),
+            p.GetProperty("verified").GetInt64(), p.GetProperty("finalQueries").GetInt64()));
+        Assert.All(p.GetProperty("models").EnumerateArray(), m => Assert.Equal(440, m.GetProperty("samples").GetInt64()));
+        Assert.Equal(0, p.GetProperty("etaSeconds").GetDouble());
+
         // The GPU trainer is declared but waits for an explicit start.
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
         Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);

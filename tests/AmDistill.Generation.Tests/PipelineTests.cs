@@ -49,6 +49,11 @@ public sealed class PipelineTests
         double HardShare(Func<string, bool> which) => levels.Where(l => which(l.Key)).Average(l => l.Value is DifficultyLevel.L3 or DifficultyLevel.Unsolved ? 1.0 : 0.0);
         Assert.True(HardShare(id => id.StartsWith("aime", StringComparison.Ordinal)) > HardShare(id => id.StartsWith("math500", StringComparison.Ordinal)));
 
+        // The run's counters: each sample counted once when generated and once when verified.
+        var stats = (await redis.GetDatabase().HashGetAllAsync(RunKeys.Stats("run1"))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
+        Assert.Equal(math.Length * 4L, stats[$"{ladder.Strong}:samples"]);
+        Assert.Equal(math.Length * 4L, stats.GetValueOrDefault($"{ladder.Strong}:passed") + stats.GetValueOrDefault($"{ladder.Strong}:failed") + stats.GetValueOrDefault($"{ladder.Strong}:unscored"));
+
         // Every final query record is in the dataset store, as the select command reads it.
         var datasetStore = workers.Services.GetRequiredService<IDatasetStore>();
         List<QueryRecord> written = [];

@@ -50,6 +50,8 @@ public sealed class DemoRunFeeder(
         }
         if (await db.StringSetAsync($"amdistill:feeder:started:{run.RunId}", DateTimeOffset.UtcNow.ToString("O"), when: When.NotExists))
             dataset.DeleteRun(run.RunId);
+        await db.HashSetAsync(RunKeys.Stats(run.RunId), [new("queries", queries), new("expected_samples", queries * run.Teachers.Count * run.Passes)]);
+        await db.HashSetAsync(RunKeys.Stats(run.RunId), "started", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), When.NotExists);
         var tasks = 0;
         var passes = Enumerable.Range(0, run.Passes).ToArray();
         foreach (var batch in ReadQueries(file).Chunk(50))

@@ -120,7 +120,15 @@ public sealed class GenerationHandler(
             var response = new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
                 thinking, final, choice.FinishReason, Truncated: choice.FinishReason == "length", promptTokens, completionTokens,
                 answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases, task.ExpectedSamples);
-            var committed = await ProcessOnce.ExecuteAsync(db, OnceScope, samples[i].Id, transaction => verification.AddTo(transaction, response, response.Key));
+            var committed = await ProcessOnce.ExecuteAsync(db, OnceScope, samples[i].Id, transaction =>
+            {
+                verification.AddTo(transaction, response, response.Key);
+                var stats = RunKeys.Stats(task.RunId);
+                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:samples");
+                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:prompt_tokens", promptTokens);
+                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:completion_tokens", completionTokens);
+                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:cost_micro_usd", (long)Math.Round(cost * 1_000_000m));
+            });
             if (!committed) continue;
             metrics.Sample(teacher.Name, choice.FinishReason);
             metrics.Usage(teacher.Name, promptTokens, completionTokens, cost);

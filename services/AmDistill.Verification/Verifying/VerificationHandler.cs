@@ -34,8 +34,13 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
 
         await dataset.AppendAsync(StoredSample.From(sample, result, redelivered: context.DeliveryCount > 1), cancellationToken);
         await scoring.WaitForCapacityAsync(1, cancellationToken);
-        if (await ProcessOnce.ExecuteAsync(db, OnceScope, sample.SampleId, transaction => scoring.AddTo(transaction, result, result.Key)))
-            metrics.Verdict(sample.Category, sample.Teacher, verdict.Scored ? (passed ? "passed" : "failed") : "unscored");
+        var outcome = verdict.Scored ? (passed ? "passed" : "failed") : "unscored";
+        if (await ProcessOnce.ExecuteAsync(db, OnceScope, sample.SampleId, transaction =>
+            {
+                scoring.AddTo(transaction, result, result.Key);
+                _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
+            }))
+            metrics.Verdict(sample.Category, sample.Teacher, outcome);
     }
 }
 
