@@ -56,6 +56,15 @@ public static class Extensions
         return builder;
     }
 
+    /// <summary>The dataset store and this process's writers into it, their parts named after the service's
+    /// <paramref name="role"/>, the host and the process (no two processes ever write one file).</summary>
+    public static TBuilder AddDatasetWriters<TBuilder>(this TBuilder builder, string role) where TBuilder : IHostApplicationBuilder
+    {
+        builder.AddDatasetStore();
+        builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"{role}-{Environment.MachineName}-{Environment.ProcessId}"));
+        return builder;
+    }
+
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Logging.AddOpenTelemetry(logging =>

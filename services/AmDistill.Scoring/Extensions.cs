@@ -1,5 +1,4 @@
 using AmDistill.Contracts;
-using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Scoring.Scores;
 
@@ -10,8 +9,7 @@ public static class Extensions
     /// <summary>The scoring consumer (group "scoring") and the score store it writes.</summary>
     public static IHostApplicationBuilder AddScoringServices(this IHostApplicationBuilder builder)
     {
-        builder.AddDatasetStore();
-        builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"scoring-{Environment.MachineName}-{Environment.ProcessId}"));
+        builder.AddDatasetWriters("scoring");
         builder.Services.AddSingleton<ScoreStore>();
         builder.Services.AddStreamConsumer<VerifiedResponse, ScoringHandler>(Streams.Scoring, consumer => consumer.Group = "scoring");
         return builder;

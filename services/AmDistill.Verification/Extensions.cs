@@ -1,5 +1,4 @@
 using AmDistill.Contracts;
-using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Sandbox;
 using AmDistill.Verification.Verifying;
@@ -12,8 +11,7 @@ public static class Extensions
     /// verified samples are written to.</summary>
     public static IHostApplicationBuilder AddVerificationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddDatasetStore();
-        builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"verification-{Environment.MachineName}-{Environment.ProcessId}"));
+        builder.AddDatasetWriters("verification");
         builder.Services.AddSingleton<VerificationMetrics>();
         builder.Services.AddOptions<JudgeOptions>().Bind(builder.Configuration.GetSection(JudgeOptions.Section));
         builder.Services.AddOptions<RewardModelOptions>().Bind(builder.Configuration.GetSection(RewardModelOptions.Section));

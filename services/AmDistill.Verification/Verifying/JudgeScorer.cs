@@ -79,7 +79,8 @@ public sealed class JudgeScorer
         }).GetChatClient(o.Model);
     }
 
-    /// <summary>A verdict for what the verifiers could not decide, or null to keep theirs.</summary>
+    /// <summary>A verdict for what the verifiers could not decide, or null to keep theirs (called only for samples that
+    /// passed the quality checks).</summary>
     public async Task<SampleVerdict?> ScoreAsync(GeneratedResponse sample, SampleVerdict verified, CancellationToken cancellationToken)
     {
         var question = sample.Prompt ?? "";
@@ -102,8 +103,7 @@ public sealed class JudgeScorer
                     ? new(reward.Score, true, $"reward: coherence {reward.Coherence}, correctness {reward.Correctness}, helpfulness {reward.Helpfulness}; {Audit(reply)}")
                     : new(0, false, $"unscored: unreadable reward reply; {Audit(reply)}");
             }
-            case QueryCategory.Math when verified is { Scored: true, VerifyScore: 0 } && sample.ReferenceAnswer is { Length: > 0 } reference
-                && !verified.Reason.StartsWith("quality:", StringComparison.Ordinal):
+            case QueryCategory.Math when verified is { Scored: true, VerifyScore: 0 } && sample.ReferenceAnswer is { Length: > 0 } reference:
             {
                 var reply = await AskAsync(JudgeProtocol.MathSecondCheck(question, reference, sample.Answer), _inFlight[sample.Category], cancellationToken);
                 return JudgeProtocol.ParseEquivalent(reply) == true

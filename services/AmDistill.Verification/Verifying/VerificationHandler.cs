@@ -24,10 +24,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         var db = redis.GetDatabase();
         if (await ProcessOnce.IsDoneAsync(db, OnceScope, sample.SampleId)) return;
 
-        var verdict = SampleVerifier.CheckQuality(sample)
-            ?? (sample.Category == QueryCategory.Code ? await code.VerifyAsync(sample, cancellationToken) : SampleVerifier.Verify(sample));
-        if (!verdict.Reason.StartsWith("quality:", StringComparison.Ordinal) && await judge.ScoreAsync(sample, verdict, cancellationToken) is { } judged)
-            verdict = judged;
+        var verdict = SampleVerifier.CheckQuality(sample) ?? await VerifyContentAsync(sample, cancellationToken);
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
             verdict.VerifyScore, passed, verdict.Scored, verdict.Reason, sample.ExpectedSamples);
@@ -41,6 +38,13 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
                 _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
             }))
             metrics.Verdict(sample.Category, sample.Teacher, outcome);
+    }
+
+    /// <summary>A sample that passed the quality checks: its category's verifier, then the judge for what no rule decides.</summary>
+    private async Task<SampleVerdict> VerifyContentAsync(GeneratedResponse sample, CancellationToken cancellationToken)
+    {
+        var verdict = sample.Category == QueryCategory.Code ? await code.VerifyAsync(sample, cancellationToken) : SampleVerifier.Verify(sample);
+        return await judge.ScoreAsync(sample, verdict, cancellationToken) ?? verdict;
     }
 }
 
