@@ -9,9 +9,12 @@ public static class Extensions
     public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatasetStore();
-        builder.Services.AddOptions<DemoRunOptions>().BindConfiguration("DemoRun");
+        builder.Services.AddSingleton<RunRegistry>();
+        builder.Services.AddSingleton<RunOutputs>();
         builder.Services.AddStreamProducer(Streams.Generation);
-        builder.Services.AddHostedService<DemoRunFeeder>();
+        builder.Services.AddHostedService<RunFeeder>();
+        builder.Services.AddOptions<DemoRunOptions>().BindConfiguration("DemoRun");
+        builder.Services.AddHostedService<DemoRun>();
         return builder;
     }
 }

@@ -3,6 +3,7 @@ using System.CommandLine;
 using AmDistill.Cli.Bench;
 using AmDistill.Cli.Export;
 using AmDistill.Cli.Ingest;
+using AmDistill.Cli.Runs;
 using AmDistill.Cli.Select;
 using AmDistill.Cli.Verify;
 
@@ -10,6 +11,7 @@ var root = new RootCommand("AmDistill: turn reasoning queries into a verified, d
 {
     VerifyCommand.Create(),
     IngestCommand.Create(),
+    RunCommand.Create(),
     SelectCommand.Create(),
     ExportCommand.Create(),
     BenchCommand.Create(),

@@ -39,4 +39,26 @@ public static class RunKeys
     /// <c>{model}:samples</c>, <c>:prompt_tokens</c>, <c>:completion_tokens</c>, <c>:cost_micro_usd</c>,
     /// <c>:passed</c>, <c>:failed</c>, <c>:unscored</c>, and the run's <c>expected_samples</c>, <c>queries</c>, <c>started</c>.</summary>
     public static string Stats(string run) => $"amdistill:run:{run}:stats";
+
+    /// <summary>The run itself (hash, written by the control plane): <c>config</c> (JSON), <c>state</c>
+    /// (<see cref="RunStates"/>), <c>queries</c> kept at ingestion, <c>cursor</c> (queries fed), <c>ingest</c> (report JSON).</summary>
+    public static string Run(string run) => $"amdistill:run:{run}";
+
+    /// <summary>Every run by creation time (sorted set).</summary>
+    public const string Runs = "amdistill:runs";
+
+    /// <summary>The teachers the generation service has registered (hash: name → JSON with model, endpoint, sampling, prices),
+    /// which a run's configuration is checked against.</summary>
+    public const string Teachers = "amdistill:teachers";
+}
+
+/// <summary>A run's life: created → (queries uploaded) → running ⇄ paused → completed, or cancelled from any but completed.
+/// Generation skips the tasks of a cancelled run.</summary>
+public static class RunStates
+{
+    public const string Created = "created";
+    public const string Running = "running";
+    public const string Paused = "paused";
+    public const string Cancelled = "cancelled";
+    public const string Completed = "completed";
 }

@@ -43,6 +43,7 @@ public static class Extensions
             http.AddHttpMessageHandler(sp => new RateLimitPauseHandler(sp.GetRequiredService<TeacherLimitsRegistry>().For(teacher.Name), sp.GetRequiredService<GenerationMetrics>()));
         }
 
+        builder.Services.AddHostedService<TeacherRegistration>();
         builder.Services.AddStreamProducer(Streams.Verification);
         builder.Services.AddStreamConsumer<GenerationTask, GenerationHandler>(Streams.Generation, consumer =>
         {

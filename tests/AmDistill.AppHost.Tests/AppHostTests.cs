@@ -9,11 +9,15 @@ public sealed class AppHostTests
 {
     private static readonly string[] Services = ["teacher-sim", "api", "generation", "verification", "scoring", "trainer"];
 
-    /// <summary>The whole system, as <c>dotnet run</c> starts it on a machine with redis-server and no container runtime.</summary>
+    // 130 demo queries; the paper's filters drop a MATH-500 problem that refers to a figure and an MBPP task with a URL.
+    private const int DemoQueries = 128, DemoSamples = DemoQueries * 3 * 4;
+
+    /// <summary>The whole system, as <c>dotnet run</c> starts it on a machine with redis-server and no container runtime:
+    /// the demo run, and beside it a run created through the Api from AIME 2024's 30 problems.</summary>
     [Fact]
-    public async Task Every_service_comes_up_healthy_with_a_local_redis_server_and_the_demo_run_completes()
+    public async Task Every_service_comes_up_healthy_the_demo_run_completes_and_an_aime_run_goes_end_to_end_through_the_api()
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var dataset = Directory.CreateTempSubdirectory("amdistill-apphost-dataset-").FullName;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(
             ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={dataset}"], cts.Token);
@@ -31,44 +35,105 @@ public sealed class AppHostTests
         Assert.Equal(["amdistill:generation", "amdistill:verification", "amdistill:scoring", "amdistill:training"],
             queues.RootElement.EnumerateArray().Select(q => q.GetProperty("stream").GetString()));
 
-        // The main job: the demo run goes through generation, verification and scoring (110 queries × 3 teachers × 4 passes).
-        using var scoring = app.CreateHttpClient("scoring");
-        var (verdicts, final) = (0L, 0L);
-        while (verdicts < 110 * 3 * 4 || final < 110)
-        {
-            await Task.Delay(500, cts.Token);
-            using var run = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/demo", cts.Token));
-            (verdicts, final) = (run.RootElement.GetProperty("verdicts").GetInt64(), run.RootElement.GetProperty("finalQueries").GetInt64());
-        }
-        Assert.Equal((110 * 3 * 4, 110L), (verdicts, final));
-        using var aime = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/demo/queries/aime2024-II-13", cts.Token));
-        Assert.Equal(3, aime.RootElement.GetProperty("passRates").EnumerateObject().Count());
+        // A run through the Api: an invalid configuration is refused field by field; then AIME 2024 (the shared file, all
+        // 30 problems) × 3 teachers × 4 passes, not decontaminated (it is the benchmark).
+        using var invalid = await api.PostAsync("/api/runs", Json("""{"run": "Bad Id", "teachers": [{"name": "deepseek-r1", "passes": 0}]}"""), cts.Token);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        var problems = await invalid.Content.ReadAsStringAsync(cts.Token);
+        Assert.Contains("run: 'Bad Id' is not a run id", problems, StringComparison.Ordinal);
+        Assert.Contains("teachers[0].passes", problems, StringComparison.Ordinal);
+        using var created = await api.PostAsync("/api/runs", Json("""
+            {"run": "aime24", "teachers": [{"name": "r1-distill-qwen-1.5b", "passes": 4}, {"name": "r1-distill-qwen-7b", "passes": 4}, {"name": "deepseek-r1", "passes": 4}],
+             "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 7}}
+            """), cts.Token);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var upload = await api.PutAsync("/api/runs/aime24/queries", new StreamContent(File.OpenRead(Path.Combine(SharedData, "aime24.jsonl"))), cts.Token);
+        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        using (var ingest = JsonDocument.Parse(await upload.Content.ReadAsStringAsync(cts.Token)))
+            Assert.Equal((30L, 30L, 0L), (ingest.RootElement.GetProperty("read").GetInt64(), ingest.RootElement.GetProperty("kept").GetInt64(), ingest.RootElement.GetProperty("badLines").GetInt64()));
+        await StartAsync(api, "aime24", cts.Token);
 
-        // Every sample is in the dataset store, with its verdict (the code ones from the sandbox).
+        // Both runs end: every sample generated, verified and scored once, every query final, outputs written.
+        var demo = await WaitForCompletionAsync(api, "demo", cts.Token);
+        var aime = await WaitForCompletionAsync(api, "aime24", cts.Token);
+        Assert.Equal((DemoSamples, DemoSamples, DemoSamples, DemoQueries, DemoQueries), Counts(demo));
+        Assert.All(demo.GetProperty("models").EnumerateArray(), m => Assert.Equal(DemoQueries * 4, m.GetProperty("samples").GetInt64()));
+        Assert.Equal(0, demo.GetProperty("etaSeconds").GetDouble());
+        Assert.Equal("""{"figure":1,"url":1}""", demo.GetProperty("ingest").GetProperty("dropped").GetRawText());
+        Assert.Equal((360L, 360L, 360L, 30L, 30L), Counts(aime));
+        Assert.All(aime.GetProperty("models").EnumerateArray(), m => Assert.Equal(120, m.GetProperty("samples").GetInt64()));
+        var passRates = aime.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("model").GetString()!,
+            m => m.GetProperty("passed").GetInt64() / (double)(m.GetProperty("passed").GetInt64() + m.GetProperty("failed").GetInt64()));
+        Assert.True(passRates["r1-distill-qwen-1.5b"] < passRates["r1-distill-qwen-7b"] && passRates["r1-distill-qwen-7b"] < passRates["deepseek-r1"],
+            string.Join(", ", passRates.Select(p => $"{p.Key} {p.Value:0.00}")));
+
+        // The scoring service's view of a query: a pass rate per teacher.
+        using var scoring = app.CreateHttpClient("scoring");
+        using var query = JsonDocument.Parse(await scoring.GetStringAsync("/api/runs/aime24/queries/aime2024-II-13", cts.Token));
+        Assert.Equal(3, query.RootElement.GetProperty("passRates").EnumerateObject().Count());
+
+        // Every sample is in the dataset store with its verdict (the demo's code ones from the sandbox), and exported.
         var samples = new List<AmDistill.Dataset.Samples.StoredSample>();
         await foreach (var sample in new AmDistill.Dataset.Store.SampleReader(new AmDistill.Dataset.Store.LocalDatasetStore(dataset), "demo").ReadAsync(cancellationToken: cts.Token))
             samples.Add(sample);
-        Assert.Equal(110 * 3 * 4, samples.Count); // each written and flushed before its verdict was published
+        Assert.Equal(DemoSamples, samples.Count); // each written and flushed before its verdict was published
         Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal));
+        foreach (var (run, queries) in new[] { ("demo", DemoQueries), ("aime24", 30) })
+        {
+            var export = Path.Combine(dataset, run, "export");
+            Assert.Equal(queries * 3 * 4, File.ReadLines(Path.Combine(export, "all.jsonl")).Count());
+            Assert.InRange(File.ReadLines(Path.Combine(export, "stage1-messages.jsonl")).Count(), 1, queries * 4);
+            Assert.True(new FileInfo(Path.Combine(export, "stage1.parquet")).Length > 0);
+        }
 
-        // The main job ends with the exports: Stage I as AM Parquet and chat messages, every sample as AM JSONL.
-        var export = Path.Combine(dataset, "demo", "export");
-        while (!File.Exists(Path.Combine(export, "stage1.parquet"))) await Task.Delay(500, cts.Token);
-        Assert.Equal(110 * 3 * 4, File.ReadLines(Path.Combine(export, "all.jsonl")).Count());
-        Assert.InRange(File.ReadLines(Path.Combine(export, "stage1-messages.jsonl")).Count(), 1, 110 * 4);
-
-        // The run's progress on the control plane: every sample generated and verified once, per model.
-        using var progress = JsonDocument.Parse(await api.GetStringAsync("/api/runs/demo", cts.Token));
-        var p = progress.RootElement;
-        Assert.Equal((1320L, 1320L, 1320L, 110L), (p.GetProperty("expectedSamples").GetInt64(), p.GetProperty("generated").GetInt64(),
-            p.GetProperty("verified").GetInt64(), p.GetProperty("finalQueries").GetInt64()));
-        Assert.All(p.GetProperty("models").EnumerateArray(), m => Assert.Equal(440, m.GetProperty("samples").GetInt64()));
-        Assert.Equal(0, p.GetProperty("etaSeconds").GetDouble());
+        // The Api exports on demand, and serves the report, which loads in headless Chromium without console errors.
+        using var stageOne = await api.GetAsync("/api/runs/aime24/export?policy=stage1&format=messages", cts.Token);
+        Assert.Equal(HttpStatusCode.OK, stageOne.StatusCode);
+        Assert.Equal(File.ReadLines(Path.Combine(dataset, "aime24", "export", "stage1-messages.jsonl")).Count(),
+            (await stageOne.Content.ReadAsStringAsync(cts.Token)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        var served = await api.GetStringAsync("/api/runs/aime24/report", cts.Token);
+        Assert.Contains("id=\"pass-rate-math\"", served, StringComparison.Ordinal);
+        var dom = await HeadlessChromium.LoadAsync(Path.Combine(dataset, "aime24", "export", "report.html"), cts.Token);
+        foreach (var chart in new[] { "pass-rate-math", "cv", "difficulty", "selected-category", "selected-difficulty" })
+            Assert.Contains($"id=\"{chart}\"", dom, StringComparison.Ordinal);
+        Assert.True(dom.Split("<rect class=\"bar\"").Length > 20, "the charts have their bars");
 
         // The GPU trainer is declared but waits for an explicit start.
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
         Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
     }
+
+    private static string SharedData => Enumerable.Range(0, 10)
+        .Select(up => Path.GetFullPath(Path.Combine([AppContext.BaseDirectory, .. Enumerable.Repeat("..", up), "shared", "data"])))
+        .First(Directory.Exists);
+
+    private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+    /// <summary>Starts a run; 503 while the generation service has not registered its teachers yet.</summary>
+    private static async Task StartAsync(HttpClient api, string run, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            using var started = await api.PostAsync($"/api/runs/{run}/start", null, cancellationToken);
+            if (started.StatusCode == HttpStatusCode.OK) return;
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, started.StatusCode);
+            await Task.Delay(500, cancellationToken);
+        }
+    }
+
+    private static async Task<JsonElement> WaitForCompletionAsync(HttpClient api, string run, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            using var status = JsonDocument.Parse(await api.GetStringAsync($"/api/runs/{run}", cancellationToken));
+            if (status.RootElement.GetProperty("state").GetString() == "completed") return status.RootElement.Clone();
+            await Task.Delay(500, cancellationToken);
+        }
+    }
+
+    private static (long Expected, long Generated, long Verified, long Fed, long Final) Counts(JsonElement status) =>
+        (status.GetProperty("expectedSamples").GetInt64(), status.GetProperty("generated").GetInt64(), status.GetProperty("verified").GetInt64(),
+            status.GetProperty("fedQueries").GetInt64(), status.GetProperty("finalQueries").GetInt64());
 
     /// <summary>What <c>azd</c> deploys: every service, Redis as a container with a secret password, teachers' keys as secrets, the trainer image build.</summary>
     [Fact]

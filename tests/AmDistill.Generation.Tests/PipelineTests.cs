@@ -194,6 +194,17 @@ public sealed class SampleVerifierTests
     }
 
     [Fact]
+    public void Instruction_arguments_are_read_as_the_demo_queries_carry_them()
+    {
+        // IFEval's own record (ifeval/2195 of the demo): an instruction with an argument.
+        const string tests = """{"type": "ifeval", "instruction_id_list": ["detectable_format:number_bullet_lists"], "kwargs": [{"num_bullets": 3}]}""";
+        var three = SampleVerifier.Verify(Sample(QueryCategory.InstructionFollowing, "* Sit\n* Stay\n* Fetch", null) with { TestCases = tests });
+        Assert.Equal((1.0, true), (three.VerifyScore, three.Scored));
+        var two = SampleVerifier.Verify(Sample(QueryCategory.InstructionFollowing, "* Sit\n* Stay", null) with { TestCases = tests });
+        Assert.Equal((0.0, true), (two.VerifyScore, two.Scored));
+    }
+
+    [Fact]
     public void Math_is_scored_by_answer_equivalence()
     {
         Assert.Equal(1, SampleVerifier.Verify(Sample(QueryCategory.Math, "so \\boxed{\\frac{1}{2}}", "0.5")).VerifyScore);

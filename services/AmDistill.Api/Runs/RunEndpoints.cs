@@ -1,54 +1,136 @@
 using AmDistill.Contracts;
+using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Report;
+using AmDistill.Dataset.Runs;
+using AmDistill.Dataset.Store;
 using StackExchange.Redis;
 
 namespace AmDistill.Api.Runs;
 
+/// <summary>
+/// Runs: create one from a run configuration, upload its queries, start, pause, resume, cancel; watch its progress;
+/// export it in any policy and format; read its report.
+/// </summary>
 public static class RunEndpoints
 {
-    /// <summary>
-    /// <c>GET /api/runs/{run}</c>: progress of a run — samples generated and verified against the expected number, queries
-    /// whose record is final, per model the samples, tokens, cost and verdicts so far, and an ETA from the rate since
-    /// the start. Counters are kept in Redis by the services, exactly once, in the transactions that do the work.
-    /// </summary>
     public static IEndpointRouteBuilder MapRunEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/runs/{run}", async (string run, IConnectionMultiplexer redis) =>
+        var runs = app.MapGroup("/api/runs");
+
+        runs.MapGet("/", async (RunRegistry registry) => Results.Ok(await registry.ListAsync()));
+
+        // The body is the run configuration (docs/run-config.md); 400 lists every problem with its field.
+        runs.MapPost("/", async (HttpRequest request, RunRegistry registry) =>
         {
-            var db = redis.GetDatabase();
-            var stats = (await db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
-            if (stats.Count == 0) return Results.NotFound();
-            long Stat(string name) => stats.GetValueOrDefault(name);
-            var models = stats.Keys.Where(k => k.Contains(':')).Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
-                .Select(m => new
-                {
-                    model = m,
-                    samples = Stat($"{m}:samples"),
-                    promptTokens = Stat($"{m}:prompt_tokens"),
-                    completionTokens = Stat($"{m}:completion_tokens"),
-                    costUsd = Stat($"{m}:cost_micro_usd") / 1_000_000.0,
-                    passed = Stat($"{m}:passed"),
-                    failed = Stat($"{m}:failed"),
-                    unscored = Stat($"{m}:unscored"),
-                }).ToList();
-            var (expected, generated) = (Stat("expected_samples"), models.Sum(m => m.samples));
-            var verified = models.Sum(m => m.passed + m.failed + m.unscored);
-            var elapsed = stats.TryGetValue("started", out var started) ? DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
-            double? etaSeconds = verified > 0 && expected > verified ? elapsed.TotalSeconds * (expected - verified) / verified : verified >= expected && expected > 0 ? 0 : null;
-            return Results.Ok(new
-            {
-                run,
-                queries = Stat("queries"),
-                finalQueries = await db.SetLengthAsync(RunKeys.Final(run)),
-                expectedSamples = expected,
-                generated,
-                verified,
-                elapsedSeconds = Math.Round(elapsed.TotalSeconds, 1),
-                samplesPerSecond = elapsed.TotalSeconds > 0 ? Math.Round(verified / elapsed.TotalSeconds, 2) : 0,
-                etaSeconds = etaSeconds is { } eta ? Math.Round(eta, 1) : (double?)null,
-                costUsd = models.Sum(m => m.costUsd),
-                models,
-            });
+            using var body = new StreamReader(request.Body);
+            var (configuration, errors) = RunConfiguration.Parse(await body.ReadToEndAsync());
+            if (configuration is null) return Results.BadRequest(new { errors });
+            return await registry.CreateAsync(configuration) is { } problem
+                ? Problem(problem)
+                : Results.Created($"/api/runs/{configuration.Run}", new { run = configuration.Run, state = RunStates.Created });
+        });
+
+        // The body is a query file: JSONL, or Parquet (Content-Type application/vnd.apache.parquet or ?format=parquet).
+        runs.MapPut("/{run}/queries", async (string run, HttpRequest request, RunRegistry registry, CancellationToken cancellationToken) =>
+        {
+            var parquet = request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
+            var (report, problem) = await registry.UploadAsync(run, request.Body, parquet, cancellationToken);
+            return problem is not null ? Problem(problem)
+                : Results.Ok(new { run, read = report!.Read, kept = report.Kept, badLines = report.BadLines, dropped = report.Dropped, errors = report.Errors });
+        }).DisableAntiforgery();
+
+        runs.MapPost("/{run}/start", async (string run, RunRegistry registry) => State(run, await registry.StartAsync(run), RunStates.Running));
+        runs.MapPost("/{run}/pause", async (string run, RunRegistry registry) =>
+            State(run, await registry.MoveAsync(run, RunStates.Paused, RunStates.Running), RunStates.Paused));
+        runs.MapPost("/{run}/resume", async (string run, RunRegistry registry) =>
+            State(run, await registry.MoveAsync(run, RunStates.Running, RunStates.Paused), RunStates.Running));
+        runs.MapPost("/{run}/cancel", async (string run, RunRegistry registry) =>
+            State(run, await registry.MoveAsync(run, RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused), RunStates.Cancelled));
+
+        runs.MapGet("/{run}", Status);
+
+        // Any policy and format of the samples stored so far, streamed as it is written to a temporary file.
+        runs.MapGet("/{run}/export", async (string run, string? policy, string? format, string? file, RunRegistry registry, IDatasetStore store,
+            HttpContext context, CancellationToken cancellationToken) =>
+        {
+            var info = await registry.GetAsync(run);
+            if (info is null) return Results.NotFound();
+            var export = new RunExport { Policy = policy ?? "stage1", Format = format ?? "am", File = file ?? "jsonl" };
+            var errors = (info.Configuration with { Selection = info.Configuration.Selection with { Exports = [export] } }).Validate();
+            if (errors.Count > 0) return Results.BadRequest(new { errors });
+            var path = Path.Combine(Path.GetTempPath(), $"amdistill-{run}-{Guid.NewGuid():N}.{export.File}");
+            await DatasetExport.ToFileAsync(store, run, info.Configuration.ExportOptions(DatasetExport.ParsePolicy(export.Policy)),
+                DatasetExport.ParseFormat(export.Format), path, cancellationToken);
+            context.Response.RegisterForDispose(new TemporaryFile(path));
+            return Results.File(path, export.File == "parquet" ? "application/vnd.apache.parquet" : "application/jsonl", $"{run}-{export.FileName}");
+        });
+
+        // The report of the queries final so far (the one written next to the export is the finished run's).
+        runs.MapGet("/{run}/report", async (string run, RunRegistry registry, RunOutputs outputs, CancellationToken cancellationToken) =>
+        {
+            var info = await registry.GetAsync(run);
+            if (info is null) return Results.NotFound();
+            return Results.Content(RunReportHtml.Render(await outputs.BuildReportAsync(info.Configuration, cancellationToken)), "text/html; charset=utf-8");
         });
         return app;
+    }
+
+    /// <summary>
+    /// <c>GET /api/runs/{run}</c>: the run's state and ingestion; per stage the queries fed, samples generated and
+    /// verified against the expected number, and queries final; per model samples, tokens, cost and verdicts so far;
+    /// throughput and ETA from the rate since the start. Counters are kept in Redis by the services, exactly once, in
+    /// the transactions that do the work.
+    /// </summary>
+    private static async Task<IResult> Status(string run, RunRegistry registry, IConnectionMultiplexer redis)
+    {
+        var db = redis.GetDatabase();
+        var info = await registry.GetAsync(run);
+        var stats = (await db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
+        if (info is null && stats.Count == 0) return Results.NotFound();
+        long Stat(string name) => stats.GetValueOrDefault(name);
+        var models = stats.Keys.Where(k => k.Contains(':')).Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
+            .Select(m => new
+            {
+                model = m,
+                samples = Stat($"{m}:samples"),
+                promptTokens = Stat($"{m}:prompt_tokens"),
+                completionTokens = Stat($"{m}:completion_tokens"),
+                costUsd = Stat($"{m}:cost_micro_usd") / 1_000_000.0,
+                passed = Stat($"{m}:passed"),
+                failed = Stat($"{m}:failed"),
+                unscored = Stat($"{m}:unscored"),
+            }).ToList();
+        var (expected, generated) = (Stat("expected_samples"), models.Sum(m => m.samples));
+        var verified = models.Sum(m => m.passed + m.failed + m.unscored);
+        var elapsed = stats.TryGetValue("started", out var started) ? DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
+        double? etaSeconds = verified > 0 && expected > verified ? elapsed.TotalSeconds * (expected - verified) / verified : verified >= expected && expected > 0 ? 0 : null;
+        return Results.Ok(new
+        {
+            run,
+            state = info?.State,
+            queries = Stat("queries"),
+            fedQueries = info?.Cursor ?? 0,
+            finalQueries = await db.SetLengthAsync(RunKeys.Final(run)),
+            expectedSamples = expected,
+            generated,
+            verified,
+            elapsedSeconds = Math.Round(elapsed.TotalSeconds, 1),
+            samplesPerSecond = elapsed.TotalSeconds > 0 ? Math.Round(verified / elapsed.TotalSeconds, 2) : 0,
+            etaSeconds = etaSeconds is { } eta ? Math.Round(eta, 1) : (double?)null,
+            costUsd = models.Sum(m => m.costUsd),
+            models,
+            ingest = info?.Ingest,
+            outputs = info?.State == RunStates.Completed ? registry.ExportDirectory(run) : null,
+        });
+    }
+
+    private static IResult State(string run, RunProblem? problem, string state) =>
+        problem is null ? Results.Ok(new { run, state }) : Problem(problem);
+
+    private static IResult Problem(RunProblem problem) => Results.Problem(problem.Message, statusCode: problem.Status);
+
+    private sealed class TemporaryFile(string path) : IDisposable
+    {
+        public void Dispose() => File.Delete(path);
     }
 }

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AmDistill.Contracts;
+using AmDistill.Dataset.Samples;
 using Parquet;
 
 namespace AmDistill.Dataset.Ingestion;
@@ -12,6 +14,9 @@ public sealed record IngestOptions
     public int DecontaminationNgram { get; init; } = 13;
 
     public double MaxUnusualRatio { get; init; } = 0.3;
+
+    /// <summary>Keep only these categories (math, code, science, if, other); null or empty: all.</summary>
+    public IReadOnlyCollection<string>? Categories { get; init; }
 }
 
 public sealed class IngestReport
@@ -72,7 +77,9 @@ public sealed class QueryIngestion(IngestOptions options, Decontaminator? decont
     private string? Check(JsonObject record)
     {
         var question = record["question"]!.GetValue<string>();
-        return QueryFilters.Reject(question, options.MaxUnusualRatio) is { } filtered ? filtered
+        var category = QueryCategories.FromSchemaName(record["category"]!.GetValue<string>()).ToAmName();
+        return options.Categories is { Count: > 0 } kept && !kept.Contains(category) ? $"category: {category} is not in the run"
+            : QueryFilters.Reject(question, options.MaxUnusualRatio) is { } filtered ? filtered
             : decontaminator?.Match(question) is { } benchmark ? $"contaminated: overlaps {benchmark}"
             : _exact.IsDuplicate(question) ? "duplicate: exact"
             : _near?.IsDuplicate(question) == true ? "near-duplicate"

@@ -29,6 +29,7 @@ public sealed class GenerationHandler(
             ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is not configured (Generation:Teachers)");
         var settings = teachers.SettingsHash(teacher.Name);
         var db = redis.GetDatabase();
+        if (await db.HashGetAsync(RunKeys.Run(task.RunId), "state") == RunStates.Cancelled) return; // nothing more is paid for a cancelled run
 
         var samples = task.Passes.Select(pass => (Pass: pass, Id: SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))).ToArray();
         var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, OnceScope, s.Id)));

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AmDistill.Contracts;
+using AmDistill.Dataset.Ingestion;
+using AmDistill.Dataset.Runs;
+using AmDistill.Dataset.Store;
+using StackExchange.Redis;
+
+namespace AmDistill.Api.Runs;
+
+/// <summary>A run as Redis holds it (<see cref="RunKeys.Run"/>).</summary>
+public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, JsonNode? Ingest)
+{
+    public bool Fed => Queries > 0 && Cursor >= Queries;
+}
+
+/// <summary>The outcome of a state change: null, or why it was refused (and the HTTP status that says so).</summary>
+public sealed record RunProblem(int Status, string Message);
+
+/// <summary>
+/// Runs in Redis, and their files under the dataset store: <c>{store}/{run}/input/</c> (the upload, the kept queries,
+/// the rejects) and <c>{store}/{run}/export/</c>. Every state change is one conditional transaction, so two callers
+/// (or two Api replicas) cannot both move a run.
+/// </summary>
+public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore store)
+{
+    private IDatabase Db => redis.GetDatabase();
+
+    public string RunDirectory(string run) => Path.Combine(((LocalDatasetStore)store).Root, run);
+
+    public string InputQueries(string run) => Path.Combine(RunDirectory(run), "input", "queries.jsonl");
+
+    public string ExportDirectory(string run) => Path.Combine(RunDirectory(run), "export");
+
+    public async Task<RunInfo?> GetAsync(string run)
+    {
+        if (!RunIds.IsValid(run)) return null;
+        var fields = (await Db.HashGetAllAsync(RunKeys.Run(run))).ToDictionary(e => e.Name.ToString(), e => e.Value);
+        if (!fields.TryGetValue("config", out var json)) return null;
+        var (configuration, _) = RunConfiguration.Parse(json!);
+        return new RunInfo(configuration!, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
+            (long)fields.GetValueOrDefault("cursor", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null);
+    }
+
+    /// <summary>Runs the feeder looks at: started, not yet completed or cancelled.</summary>
+    private const string ActiveRuns = "amdistill:runs:active";
+
+    public async Task<IReadOnlyList<string>> ListActiveAsync() => [.. (await Db.SetMembersAsync(ActiveRuns)).Select(v => v.ToString())];
+
+    public Task DeactivateAsync(string run) => Db.SetRemoveAsync(ActiveRuns, run);
+
+    public async Task<IReadOnlyList<string>> ListAsync() =>
+        [.. (await Db.SortedSetRangeByRankAsync(RunKeys.Runs)).Select(v => v.ToString())];
+
+    /// <summary>A new run in state <c>created</c>; its id must not be in use. A store directory left by an earlier Redis
+    /// (a run of the same id that Redis no longer knows) is cleared.</summary>
+    public async Task<RunProblem?> CreateAsync(RunConfiguration configuration)
+    {
+        var key = RunKeys.Run(configuration.Run);
+        var transaction = Db.CreateTransaction();
+        transaction.AddCondition(Condition.KeyNotExists(key));
+        _ = transaction.HashSetAsync(key, [new("config", configuration.ToJson()), new("state", RunStates.Created), new("queries", 0), new("cursor", 0)]);
+        _ = transaction.SortedSetAddAsync(RunKeys.Runs, configuration.Run, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        if (!await transaction.ExecuteAsync()) return new(409, $"run '{configuration.Run}' exists");
+        store.DeleteRun(configuration.Run);
+        return null;
+    }
+
+    /// <summary>
+    /// Ingests an uploaded query file (JSONL or Parquet in the shared query schema) with the run's cleaning settings:
+    /// bad lines and every drop with its reason go to <c>input/rejects.jsonl</c>, the kept queries to
+    /// <c>input/queries.jsonl</c>. Only before the run starts; a second upload replaces the first.
+    /// </summary>
+    public async Task<(IngestReport? Report, RunProblem? Problem)> UploadAsync(string run, Stream body, bool parquet, CancellationToken cancellationToken)
+    {
+        var info = await GetAsync(run);
+        if (info is null) return (null, new(404, $"no run '{run}'"));
+        if (info.State != RunStates.Created) return (null, new(409, $"run '{run}' is {info.State}: queries are uploaded before it starts"));
+        var input = Path.GetDirectoryName(InputQueries(run))!;
+        Directory.CreateDirectory(input);
+        var upload = Path.Combine(input, parquet ? "upload.parquet" : "upload.jsonl");
+        await using (var file = File.Create(upload))
+            await body.CopyToAsync(file, cancellationToken);
+
+        var options = info.Configuration.IngestOptions;
+        var benchmarks = (info.Configuration.Ingestion.DecontaminateAgainst ?? ["benchmarks/decontamination.jsonl"])
+            .Select(f => Path.IsPathRooted(f) ? f : Path.Combine(AppContext.BaseDirectory, "data", f)).ToList();
+        var missing = benchmarks.FirstOrDefault(f => !File.Exists(f));
+        if (missing is not null) return (null, new(400, $"ingestion.decontaminateAgainst: {missing} not found"));
+        var decontaminator = benchmarks.Count > 0 ? QueryIngestion.LoadBenchmarks(benchmarks, options.DecontaminationNgram) : null;
+        IngestReport report;
+        try
+        {
+            report = await new QueryIngestion(options, decontaminator).RunAsync(upload, InputQueries(run), Path.Combine(input, "rejects.jsonl"), cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException)
+        {
+            return (null, new(400, $"not a readable {(parquet ? "Parquet" : "JSONL")} file: {e.Message}"));
+        }
+        var json = JsonSerializer.Serialize(new { read = report.Read, kept = report.Kept, badLines = report.BadLines, dropped = report.Dropped, errors = report.Errors },
+            ApiJson.Options);
+        var transaction = Db.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
+        _ = transaction.HashSetAsync(RunKeys.Run(run), [new("queries", report.Kept), new("ingest", json)]);
+        _ = transaction.HashSetAsync(RunKeys.Stats(run), [new("queries", report.Kept), new("expected_samples", report.Kept * info.Configuration.PassesPerQuery)]);
+        if (!await transaction.ExecuteAsync()) return (null, new(409, $"run '{run}' left state created during the upload"));
+        return (report, null);
+    }
+
+    /// <summary>created → running, after checking the run's teachers against those the generation service registered.</summary>
+    public async Task<RunProblem?> StartAsync(string run)
+    {
+        var info = await GetAsync(run);
+        if (info is null) return new(404, $"no run '{run}'");
+        if (info.State != RunStates.Created) return new(409, $"run '{run}' is {info.State}");
+        if (info.Queries == 0) return new(409, $"run '{run}' has no queries: upload them first (PUT /api/runs/{run}/queries)");
+        if (await CheckTeachersAsync(info.Configuration) is { } problem) return problem;
+        var transaction = Db.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
+        _ = transaction.HashSetAsync(RunKeys.Run(run), "state", RunStates.Running);
+        _ = transaction.SetAddAsync(ActiveRuns, run);
+        _ = transaction.HashSetAsync(RunKeys.Stats(run), "started", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
+    }
+
+    public async Task<RunProblem?> CheckTeachersAsync(RunConfiguration configuration)
+    {
+        var registered = (await Db.HashGetAllAsync(RunKeys.Teachers)).ToDictionary(e => e.Name.ToString(), e => JsonNode.Parse(e.Value.ToString()));
+        if (registered.Count == 0) return new(503, "no generation service has registered its teachers yet");
+        var errors = new List<string>();
+        for (var i = 0; i < configuration.Teachers.Count; i++)
+        {
+            var teacher = configuration.Teachers[i];
+            if (!registered.TryGetValue(teacher.Name, out var known))
+                errors.Add($"teachers[{i}].name: '{teacher.Name}' is not a teacher of the generation service (it has: {string.Join(", ", registered.Keys.Order())})");
+            else if (teacher.Model is not null && known?["model"]?.ToString() != teacher.Model)
+                errors.Add($"teachers[{i}].model: the run asks for '{teacher.Model}', teacher '{teacher.Name}' serves '{known?["model"]}'");
+        }
+        return errors.Count == 0 ? null : new(400, string.Join("; ", errors));
+    }
+
+    /// <summary>Moves a run from one of <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public async Task<RunProblem?> MoveAsync(string run, string to, params string[] from)
+    {
+        var state = (string?)await Db.HashGetAsync(RunKeys.Run(run), "state");
+        if (state is null) return new(404, $"no run '{run}'");
+        if (!from.Contains(state)) return new(409, $"run '{run}' is {state}, not {string.Join(" or ", from)}");
+        var transaction = Db.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", state));
+        _ = transaction.HashSetAsync(RunKeys.Run(run), "state", to);
+        return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
+    }
+
+    public Task AdvanceCursorAsync(string run, long cursor) => Db.HashSetAsync(RunKeys.Run(run), "cursor", cursor);
+
+    public async Task<long> FinalQueriesAsync(string run) => await Db.SetLengthAsync(RunKeys.Final(run));
+
+    public async Task<IReadOnlyList<Dataset.Report.TeacherCost>> CostsAsync(RunConfiguration configuration)
+    {
+        var stats = (await Db.HashGetAllAsync(RunKeys.Stats(configuration.Run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
+        long Stat(string name) => stats.GetValueOrDefault(name);
+        return [.. configuration.Teachers.Select(t => new Dataset.Report.TeacherCost(t.Name, Stat($"{t.Name}:samples"), Stat($"{t.Name}:prompt_tokens"),
+            Stat($"{t.Name}:completion_tokens"), Stat($"{t.Name}:cost_micro_usd") / 1_000_000.0))];
+    }
+}
+
+public static class ApiJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+}

@@ -1,0 +1,230 @@
+using System.CommandLine;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using AmDistill.Dataset.Runs;
+using Spectre.Console;
+
+namespace AmDistill.Cli.Runs;
+
+/// <summary>
+/// <c>amdistill run</c>: runs on the Api — validate a configuration, create a run with its queries and watch it,
+/// status, pause, resume, cancel, export, report.
+/// </summary>
+internal static class RunCommand
+{
+    private static readonly Option<Uri> Api = new("--api")
+    {
+        Description = "The Api's base URL (default: $AMDISTILL_API, else the local launch profile's).",
+        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("AMDISTILL_API") ?? "http://localhost:5101"),
+        Recursive = true,
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("run", "Create, watch and control runs on the Api.")
+        {
+            Api, Validate(), Start(), Status(), Control("pause"), Control("resume"), Control("cancel"), Export(), Report(),
+        };
+        return command;
+    }
+
+    private static Command Validate()
+    {
+        var config = new Argument<FileInfo>("config") { Description = "A run configuration (JSON)." };
+        var command = new Command("validate", "Check a run configuration and print every problem with its field.") { config };
+        command.SetAction(result =>
+        {
+            var (configuration, errors) = RunConfiguration.Load(result.GetValue(config)!.FullName);
+            foreach (var error in errors) Console.Error.WriteLine($"{result.GetValue(config)!.Name}: {error}");
+            if (configuration is null) return 2;
+            Console.WriteLine($"run {configuration.Run}: {configuration.Teachers.Count} teachers, {configuration.PassesPerQuery} samples per query");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Start()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "The run configuration (JSON).", Required = true };
+        var queries = new Option<FileInfo>("--queries") { Description = "Queries in the shared schema: JSONL or Parquet.", Required = true };
+        var noWatch = new Option<bool>("--no-watch") { Description = "Return once the run has started." };
+        var command = new Command("start", "Create a run, upload and ingest its queries, start it and watch it to the end.") { config, queries, noWatch };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var (configuration, errors) = RunConfiguration.Load(result.GetValue(config)!.FullName);
+            foreach (var error in errors) await Console.Error.WriteLineAsync($"{result.GetValue(config)!.Name}: {error}");
+            if (configuration is null) return 2;
+            using var http = Client(result);
+            var run = configuration.Run;
+            if (!await Ok(await http.PostAsync("/api/runs", new StringContent(configuration.ToJson(), Encoding.UTF8, "application/json"), cancellationToken))) return 1;
+
+            var file = result.GetValue(queries)!;
+            await using var body = file.OpenRead();
+            var content = new StreamContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue(file.Extension == ".parquet" ? "application/vnd.apache.parquet" : "application/jsonl");
+            var upload = await http.PutAsync($"/api/runs/{run}/queries", content, cancellationToken);
+            if (!await Ok(upload)) return 1;
+            var ingest = JsonNode.Parse(await upload.Content.ReadAsStringAsync(cancellationToken))!;
+            foreach (var error in ingest["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+            AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {ingest["kept"]} of {ingest["read"]} queries kept, {ingest["badLines"]} bad lines; dropped: {Dropped(ingest["dropped"])}");
+
+            if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
+            return result.GetValue(noWatch) ? 0 : await WatchAsync(http, run, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command Status()
+    {
+        var run = new Argument<string>("run");
+        var watch = new Option<bool>("--watch") { Description = "Follow the run with a live display until it ends." };
+        var command = new Command("status", "A run's state, progress, tokens and cost per teacher.") { run, watch };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var http = Client(result);
+            if (result.GetValue(watch)) return await WatchAsync(http, result.GetValue(run)!, cancellationToken);
+            var status = await GetStatusAsync(http, result.GetValue(run)!, cancellationToken);
+            if (status is null) return 1;
+            Summary(status);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Control(string action)
+    {
+        var run = new Argument<string>("run");
+        var command = new Command(action, $"{char.ToUpperInvariant(action[0])}{action[1..]} a run.") { run };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var http = Client(result);
+            var response = await http.PostAsync($"/api/runs/{result.GetValue(run)}/{action}", null, cancellationToken);
+            if (!await Ok(response)) return 1;
+            Console.WriteLine(await response.Content.ReadAsStringAsync(cancellationToken));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Export()
+    {
+        var run = new Argument<string>("run");
+        var policy = new Option<string>("--policy") { DefaultValueFactory = _ => "stage1" };
+        var format = new Option<string>("--format") { DefaultValueFactory = _ => "am" };
+        var output = new Option<FileInfo>("--output") { Description = "JSONL, or Parquet when it ends in .parquet.", Required = true };
+        var command = new Command("export", "Download a run's samples in a selection policy and format.") { run, policy, format, output };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var http = Client(result);
+            var path = result.GetValue(output)!.FullName;
+            var file = path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? "parquet" : "jsonl";
+            return await DownloadAsync(http, $"/api/runs/{result.GetValue(run)}/export?policy={result.GetValue(policy)}&format={result.GetValue(format)}&file={file}", path, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command Report()
+    {
+        var run = new Argument<string>("run");
+        var output = new Option<FileInfo>("--output") { DefaultValueFactory = _ => new FileInfo("report.html") };
+        var command = new Command("report", "Download a run's HTML report.") { run, output };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var http = Client(result);
+            return await DownloadAsync(http, $"/api/runs/{result.GetValue(run)}/report", result.GetValue(output)!.FullName, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>A live display (bars per stage, a table per teacher) on a terminal; a line every 5 s otherwise.</summary>
+    private static async Task<int> WatchAsync(HttpClient http, string run, CancellationToken cancellationToken)
+    {
+        var status = await GetStatusAsync(http, run, cancellationToken);
+        if (status is null) return 1;
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            while (!Ended(status))
+            {
+                Console.WriteLine(Line(status));
+                await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+                status = await GetStatusAsync(http, run, cancellationToken) ?? status;
+            }
+        }
+        else
+        {
+            await AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .StartAsync(async context =>
+                {
+                    var queries = (double)Math.Max(1, (long)status["queries"]!);
+                    var samples = (double)Math.Max(1, (long)status["expectedSamples"]!);
+                    var stages = new (ProgressTask Task, string Field)[]
+                    {
+                        (context.AddTask("queries fed", maxValue: queries), "fedQueries"),
+                        (context.AddTask("samples generated", maxValue: samples), "generated"),
+                        (context.AddTask("samples verified", maxValue: samples), "verified"),
+                        (context.AddTask("queries final", maxValue: queries), "finalQueries"),
+                    };
+                    while (true)
+                    {
+                        foreach (var (task, field) in stages) task.Value = (long)status[field]!;
+                        if (Ended(status)) break;
+                        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                        status = await GetStatusAsync(http, run, cancellationToken) ?? status;
+                    }
+                });
+        }
+        Summary(status);
+        return (string?)status["state"] == "completed" ? 0 : 1;
+    }
+
+    private static bool Ended(JsonNode status) => (string?)status["state"] is "completed" or "cancelled";
+
+    private static string Line(JsonNode s) =>
+        $"{s["run"]} {s["state"]}: fed {s["fedQueries"]}/{s["queries"]} queries, generated {s["generated"]}, verified {s["verified"]}/{s["expectedSamples"]} samples, " +
+        $"final {s["finalQueries"]}/{s["queries"]} queries, {s["samplesPerSecond"]} samples/s, ETA {s["etaSeconds"] ?? "?"} s, ${s["costUsd"]}";
+
+    private static void Summary(JsonNode status)
+    {
+        AnsiConsole.WriteLine(Line(status));
+        var table = new Table().AddColumns("teacher", "samples", "passed", "failed", "unscored", "pass rate", "completion tokens", "cost (USD)");
+        foreach (var model in status["models"]!.AsArray())
+        {
+            var verdicts = (long)model!["passed"]! + (long)model["failed"]! + (long)model["unscored"]!;
+            table.AddRow($"{model["model"]}", $"{model["samples"]}", $"{model["passed"]}", $"{model["failed"]}", $"{model["unscored"]}",
+                verdicts > 0 ? $"{100.0 * (long)model["passed"]! / verdicts:0.0} %" : "–", $"{model["completionTokens"]}", $"{model["costUsd"]}");
+        }
+        AnsiConsole.Write(table);
+        if (status["outputs"] is { } outputs) AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/]");
+    }
+
+    private static async Task<JsonNode?> GetStatusAsync(HttpClient http, string run, CancellationToken cancellationToken)
+    {
+        var response = await http.GetAsync($"/api/runs/{run}", cancellationToken);
+        return await Ok(response) ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+    }
+
+    private static async Task<int> DownloadAsync(HttpClient http, string url, string path, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!await Ok(response)) return 1;
+        await using (var file = File.Create(path))
+            await response.Content.CopyToAsync(file, cancellationToken);
+        Console.WriteLine($"{path}: {new FileInfo(path).Length} bytes");
+        return 0;
+    }
+
+    private static async Task<bool> Ok(HttpResponseMessage response)
+    {
+        if (response.IsSuccessStatusCode) return true;
+        var body = await response.Content.ReadAsStringAsync();
+        await Console.Error.WriteLineAsync($"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: {(int)response.StatusCode} {body}");
+        return false;
+    }
+
+    private static string Dropped(JsonNode? dropped) =>
+        dropped is JsonObject o && o.Count > 0 ? string.Join(", ", o.Select(d => $"{d.Key} {d.Value}")) : "none";
+
+    private static HttpClient Client(ParseResult result) => new() { BaseAddress = result.GetValue(Api), Timeout = TimeSpan.FromMinutes(30) };
+}

@@ -1,0 +1,33 @@
+using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Ingestion;
+using AmDistill.Dataset.Runs;
+using AmDistill.Dataset.Store;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Report;
+
+public static class RunReport
+{
+    /// <summary>The report's figures from the run's final query records in the store (a record written twice by a
+    /// crash between its append and its done-marker is counted once).</summary>
+    public static async Task<RunReportData> BuildAsync(IDatasetStore store, RunConfiguration run, IReadOnlyList<TeacherCost> costs,
+        CancellationToken cancellationToken = default)
+    {
+        var data = new RunReportData(run.Run, [.. run.Teachers.Select(t => t.Name)], run.SelectionTeacher,
+            run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = costs };
+        var seen = new HashSet<ulong>();
+        await foreach (var line in DatasetLines.ReadAsync(store, run.Run, DatasetKinds.Queries, cancellationToken: cancellationToken))
+        {
+            var record = QueryRecordFormat.Parse(line);
+            if (seen.Add(TextNormal.Hash(record.QueryId))) data.Add(record);
+        }
+        return data;
+    }
+
+    /// <summary>Written under a temporary name and renamed, so a reader never sees half a page.</summary>
+    public static async Task WriteAsync(RunReportData data, string path, CancellationToken cancellationToken = default)
+    {
+        await File.WriteAllTextAsync(path + ".partial", RunReportHtml.Render(data), cancellationToken);
+        File.Move(path + ".partial", path, overwrite: true);
+    }
+}

@@ -1,0 +1,85 @@
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Report;
+
+/// <summary>A teacher's cost so far (from the run's counters), for cost per selected sample.</summary>
+public sealed record TeacherCost(string Teacher, long Samples, long PromptTokens, long CompletionTokens, double CostUsd);
+
+/// <summary>
+/// What the run report shows, aggregated query by query in one pass over the final query records, so its memory does
+/// not grow with the run: per teacher and category a histogram of per-query pass rates, the CV distribution of the
+/// selection teacher, the difficulty mix, and Stage I's selection by category and difficulty.
+/// </summary>
+public sealed class RunReportData
+{
+    /// <summary>Pass-rate bins: 0, then quarters, then exactly 1 (with 4 passes each rate has a bin of its own).</summary>
+    public static readonly string[] PassRateBins = ["0", "(0, ¼]", "(¼, ½]", "(½, ¾]", "(¾, 1)", "1"];
+
+    /// <summary>CV bins: the first ends at the paper's CV_t (0.05) — left of it Stage I calls a query easy.</summary>
+    public static readonly string[] CvBins = ["≤ 0.05", "(0.05, 0.5]", "(0.5, 1]", "(1, 1.5]", "(1.5, 2]", "> 2"];
+
+    public static readonly Category[] Categories = [Category.Math, Category.Code, Category.Science, Category.InstructionFollowing, Category.Other];
+
+    public RunReportData(string run, IReadOnlyList<string> teachers, string selectionTeacher, SelectionOptions selection, DifficultyLadder ladder)
+    {
+        Run = run;
+        Teachers = teachers;
+        SelectionTeacher = selectionTeacher;
+        _selection = selection;
+        _ladder = ladder;
+        foreach (var teacher in teachers)
+            foreach (var category in Categories)
+                PassRates[(teacher, category)] = new long[PassRateBins.Length];
+        foreach (var category in Categories) Cv[category] = new long[CvBins.Length];
+    }
+
+    private readonly SelectionOptions _selection;
+    private readonly DifficultyLadder _ladder;
+
+    public string Run { get; }
+    public IReadOnlyList<string> Teachers { get; }
+    public string SelectionTeacher { get; }
+    public DateTimeOffset Generated { get; init; } = DateTimeOffset.UtcNow;
+
+    public long Queries { get; private set; }
+    public Dictionary<Category, long> QueriesByCategory { get; } = [];
+    public Dictionary<(string Teacher, Category Category), long[]> PassRates { get; } = [];
+    public Dictionary<(string Teacher, Category Category), (long Passed, long Samples)> Passes { get; } = [];
+    public Dictionary<Category, long[]> Cv { get; } = [];
+    public Dictionary<(Category Category, DifficultyLevel Level), long> Difficulty { get; } = [];
+    public Dictionary<(Category Category, DifficultyLevel Level), (long Queries, long Samples)> Selected { get; } = [];
+    public IReadOnlyList<TeacherCost> Costs { get; set; } = [];
+
+    public long SelectedSamples => Selected.Values.Sum(v => v.Samples);
+    public double CostUsd => Costs.Sum(c => c.CostUsd);
+    public double? CostPerSelectedSample => SelectedSamples > 0 ? CostUsd / SelectedSamples : null;
+
+    public void Add(QueryRecord query)
+    {
+        Queries++;
+        QueriesByCategory[query.Category] = QueriesByCategory.GetValueOrDefault(query.Category) + 1;
+        var threshold = _selection.Thresholds.For(query.Category);
+        foreach (var teacher in Teachers)
+        {
+            var scores = query.Scores(teacher);
+            if (scores.Count == 0) continue;
+            var rate = Statistics.PassRate(scores, threshold);
+            PassRates[(teacher, query.Category)][PassRateBin(rate)]++;
+            var (passed, samples) = Passes.GetValueOrDefault((teacher, query.Category));
+            Passes[(teacher, query.Category)] = (passed + scores.Count(s => s > threshold), samples + scores.Count);
+        }
+        var selectionScores = query.Scores(SelectionTeacher);
+        if (selectionScores.Count > 0)
+            Cv[query.Category][CvBin(Statistics.CoefficientOfVariation(selectionScores, _selection.Std))]++;
+        var level = _ladder.Grade(query, _selection.Thresholds);
+        Difficulty[(query.Category, level)] = Difficulty.GetValueOrDefault((query.Category, level)) + 1;
+        var stageOne = SelectionPolicies.StageOne(query, _selection);
+        if (!stageOne.Kept) return;
+        var (q, s) = Selected.GetValueOrDefault((query.Category, level));
+        Selected[(query.Category, level)] = (q + 1, s + stageOne.Responses.Count);
+    }
+
+    public static int PassRateBin(double rate) => rate <= 0 ? 0 : rate >= 1 ? 5 : rate <= 0.25 ? 1 : rate <= 0.5 ? 2 : rate <= 0.75 ? 3 : 4;
+
+    public static int CvBin(double cv) => cv <= 0.05 ? 0 : cv <= 0.5 ? 1 : cv <= 1 ? 2 : cv <= 1.5 ? 3 : cv <= 2 ? 4 : 5;
+}

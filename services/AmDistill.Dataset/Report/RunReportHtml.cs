@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Report;
+
+/// <summary>
+/// The run report as one self-contained HTML page: charts are inline SVG drawn here (no script, no network), so it
+/// opens the same from the Api, from disk next to the export, or attached to a mail.
+/// </summary>
+public static class RunReportHtml
+{
+    private static readonly string[] Palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#9c755f"];
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Render(RunReportData data)
+    {
+        var html = new StringBuilder();
+        var categories = RunReportData.Categories.Where(c => data.QueriesByCategory.GetValueOrDefault(c) > 0).ToList();
+        html.Append($$"""
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>AmDistill run {{E(data.Run)}}</title>
+            <style>
+            body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+            h1{margin-bottom:.2rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd}
+            table{border-collapse:collapse;margin:.6rem 0} td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}
+            th:first-child,td:first-child{text-align:left} .charts{display:flex;flex-wrap:wrap;gap:1rem}
+            figure{margin:0} figcaption{font-weight:600;margin:.3rem 0} .muted{color:#666}
+            svg text{font-size:11px;fill:#333}
+            </style></head><body>
+            <h1>Run <code>{{E(data.Run)}}</code></h1>
+            <p class="muted">{{data.Queries}} final queries · teachers {{E(string.Join(" → ", data.Teachers))}} (weakest first) ·
+            selection on {{E(data.SelectionTeacher)}} · generated {{data.Generated.ToString("u", Invariant)}}</p>
+            """);
+
+        html.Append("<h2>Cost</h2><table id=\"cost\"><tr><th>teacher</th><th>samples</th><th>prompt tokens</th><th>completion tokens</th><th>cost (USD)</th></tr>");
+        foreach (var c in data.Costs)
+            html.Append($"<tr><td>{E(c.Teacher)}</td><td>{c.Samples}</td><td>{c.PromptTokens}</td><td>{c.CompletionTokens}</td><td>{c.CostUsd.ToString("0.####", Invariant)}</td></tr>");
+        html.Append($"<tr><th>all</th><th>{data.Costs.Sum(c => c.Samples)}</th><th>{data.Costs.Sum(c => c.PromptTokens)}</th><th>{data.Costs.Sum(c => c.CompletionTokens)}</th><th>{data.CostUsd.ToString("0.####", Invariant)}</th></tr></table>");
+        html.Append($"<p id=\"cost-per-selected\">Cost per selected (Stage I) sample: <b>{(data.CostPerSelectedSample is { } cps ? "$" + cps.ToString("0.######", Invariant) : "n/a (nothing selected)")}</b> " +
+            $"({data.SelectedSamples} samples selected).</p>");
+
+        html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold.</p><div class=\"charts\">");
+        foreach (var category in categories)
+            html.Append(Chart($"pass-rate-{Name(category)}", $"{Label(category)}: queries by pass rate", RunReportData.PassRateBins,
+                data.Teachers.Select(t => (t, data.PassRates[(t, category)].Select(v => (double)v).ToArray())).ToList()));
+        html.Append("</div><table id=\"pass-rates\"><tr><th>teacher</th>");
+        foreach (var category in categories) html.Append($"<th>{Label(category)}</th>");
+        html.Append("</tr>");
+        foreach (var teacher in data.Teachers)
+        {
+            html.Append($"<tr><td>{E(teacher)}</td>");
+            foreach (var category in categories)
+            {
+                var (passed, samples) = data.Passes.GetValueOrDefault((teacher, category));
+                html.Append(samples == 0 ? "<td>–</td>" : $"<td>{(100.0 * passed / samples).ToString("0.0", Invariant)} % <span class=\"muted\">({passed}/{samples})</span></td>");
+            }
+            html.Append("</tr>");
+        }
+        html.Append("</table>");
+
+        html.Append($"<h2>CV distribution</h2><p class=\"muted\">Coefficient of variation of {E(data.SelectionTeacher)}'s scores per query; Stage I keeps a query above CV_t (first bin: at or below 0.05).</p>");
+        html.Append(Chart("cv", "Queries by CV", RunReportData.CvBins, categories.Select(c => (Label(c), data.Cv[c].Select(v => (double)v).ToArray())).ToList()));
+
+        var levels = Enum.GetValues<DifficultyLevel>();
+        var levelNames = levels.Select(l => l.ToString()).ToArray();
+        html.Append("<h2>Difficulty mix</h2><p class=\"muted\">Easy: the weakest teacher always passes; L1: it sometimes does; L2: only the middle and strongest do; L3: only the strongest; Unsolved: none.</p>");
+        html.Append(Chart("difficulty", "Queries by difficulty", levelNames,
+            categories.Select(c => (Label(c), levels.Select(l => (double)data.Difficulty.GetValueOrDefault((c, l))).ToArray())).ToList()));
+
+        html.Append("<h2>Selected set (Stage I)</h2>");
+        html.Append("<div class=\"charts\">");
+        html.Append(Chart("selected-category", "Selected samples by category", categories.Select(Label).ToArray(),
+            [("samples", categories.Select(c => (double)levels.Sum(l => data.Selected.GetValueOrDefault((c, l)).Samples)).ToArray()),
+             ("queries", categories.Select(c => (double)levels.Sum(l => data.Selected.GetValueOrDefault((c, l)).Queries)).ToArray())]));
+        html.Append(Chart("selected-difficulty", "Selected samples by difficulty", levelNames,
+            [("samples", levels.Select(l => (double)categories.Sum(c => data.Selected.GetValueOrDefault((c, l)).Samples)).ToArray())]));
+        html.Append("</div><table id=\"selected\"><tr><th>category</th><th>queries</th><th>selected queries</th><th>selected samples</th></tr>");
+        foreach (var category in categories)
+            html.Append($"<tr><td>{Label(category)}</td><td>{data.QueriesByCategory[category]}</td><td>{levels.Sum(l => data.Selected.GetValueOrDefault((category, l)).Queries)}</td><td>{levels.Sum(l => data.Selected.GetValueOrDefault((category, l)).Samples)}</td></tr>");
+        html.Append("</table></body></html>\n");
+        return html.ToString();
+    }
+
+    /// <summary>A grouped bar chart, one colour per series, each bar with its value as a tooltip.</summary>
+    private static string Chart(string id, string title, IReadOnlyList<string> labels, IReadOnlyList<(string Name, double[] Values)> series)
+    {
+        const int width = 520, height = 250, left = 44, right = 10, top = 28, bottom = 40;
+        var max = NiceMax(series.SelectMany(s => s.Values).DefaultIfEmpty(0).Max());
+        var plotWidth = width - left - right;
+        var plotHeight = height - top - bottom;
+        var group = plotWidth / (double)Math.Max(1, labels.Count);
+        var bar = group * 0.8 / Math.Max(1, series.Count);
+        var svg = new StringBuilder();
+        svg.Append($"<figure class=\"chart\" id=\"{id}\"><figcaption>{E(title)}</figcaption>");
+        svg.Append($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{E(title)}\">");
+        for (var tick = 0; tick <= 4; tick++)
+        {
+            var y = top + plotHeight - plotHeight * tick / 4.0;
+            svg.Append($"<line x1=\"{left}\" x2=\"{width - right}\" y1=\"{F(y)}\" y2=\"{F(y)}\" stroke=\"#e5e5e5\"/>");
+            svg.Append($"<text x=\"{left - 4}\" y=\"{F(y + 4)}\" text-anchor=\"end\">{F(max * tick / 4)}</text>");
+        }
+        for (var i = 0; i < labels.Count; i++)
+        {
+            var x0 = left + group * i + group * 0.1;
+            for (var s = 0; s < series.Count; s++)
+            {
+                var value = series[s].Values[i];
+                var h = max > 0 ? plotHeight * value / max : 0;
+                svg.Append($"<rect class=\"bar\" x=\"{F(x0 + bar * s)}\" y=\"{F(top + plotHeight - h)}\" width=\"{F(Math.Max(1, bar - 1))}\" height=\"{F(h)}\" fill=\"{Palette[s % Palette.Length]}\">" +
+                    $"<title>{E(series[s].Name)} · {E(labels[i])}: {F(value)}</title></rect>");
+            }
+            svg.Append($"<text x=\"{F(left + group * (i + 0.5))}\" y=\"{height - bottom + 14}\" text-anchor=\"middle\">{E(labels[i])}</text>");
+        }
+        var legendX = (double)left;
+        for (var s = 0; s < series.Count; s++)
+        {
+            svg.Append($"<rect x=\"{F(legendX)}\" y=\"{height - 14}\" width=\"10\" height=\"10\" fill=\"{Palette[s % Palette.Length]}\"/>");
+            svg.Append($"<text x=\"{F(legendX + 14)}\" y=\"{height - 5}\">{E(series[s].Name)}</text>");
+            legendX += 24 + series[s].Name.Length * 6.5;
+        }
+        svg.Append("</svg></figure>");
+        return svg.ToString();
+    }
+
+    private static double NiceMax(double max)
+    {
+        if (max <= 0) return 1;
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(max)));
+        foreach (var step in new[] { 1, 2, 2.5, 5, 10 })
+            if (step * magnitude >= max) return step * magnitude;
+        return 10 * magnitude;
+    }
+
+    private static string Label(Category category) => category == Category.InstructionFollowing ? "instruction following" : Name(category);
+
+    private static string Name(Category category) => category == Category.InstructionFollowing ? "if" : category.ToString().ToLowerInvariant();
+
+    private static string F(double value) => Math.Round(value, 2).ToString(Invariant);
+
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+}

@@ -1,0 +1,242 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using AmDistill.Contracts;
+using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Ingestion;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Runs;
+
+/// <summary>
+/// A run: which registered teachers answer how many times, which queries are kept and how they are cleaned, the pass
+/// thresholds and selection, what is exported, and how the feeder paces the work. JSON (comments and trailing commas
+/// allowed), camelCase; docs/run-config.md describes every field. Teachers' endpoints, keys, sampling and prices
+/// belong to the deployment (the generation service's <c>Generation:Teachers</c>), because keys are secrets; a run
+/// names the teachers and may restate their model, which is then checked against the registered one.
+/// </summary>
+public sealed record RunConfiguration
+{
+    public string Run { get; init; } = "";
+    public string? Description { get; init; }
+
+    /// <summary>Weakest first: with three teachers they are the difficulty ladder (weak, middle, strong).</summary>
+    public List<RunTeacher> Teachers { get; init; } = [];
+
+    /// <summary>Categories kept at ingestion (shared schema names: math, code, science, if, other); others are dropped
+    /// with their reason. Empty: all.</summary>
+    public List<string> Categories { get; init; } = [];
+
+    public RunIngestion Ingestion { get; init; } = new();
+    public RunVerification Verification { get; init; } = new();
+    public RunThresholds Thresholds { get; init; } = new();
+    public RunSelection Selection { get; init; } = new();
+    public RunFeeding Feeder { get; init; } = new();
+
+    public int PassesPerQuery => Teachers.Sum(t => t.Passes);
+
+    /// <summary>The selection teacher: named, or the strongest (last).</summary>
+    public string SelectionTeacher => Selection.Teacher ?? Teachers[^1].Name;
+
+    public IngestOptions IngestOptions => new()
+    {
+        NearDuplicateThreshold = Ingestion.NearDuplicateThreshold,
+        DecontaminationNgram = Ingestion.DecontaminationNgram,
+        MaxUnusualRatio = Ingestion.MaxUnusualRatio,
+        Categories = Categories,
+    };
+
+    public DatasetExportOptions ExportOptions(ExportPolicy policy) => new()
+    {
+        Policy = policy,
+        Selection = new SelectionOptions
+        {
+            Teacher = SelectionTeacher,
+            Thresholds = Thresholds.ToScoring(),
+            CvThreshold = Selection.CvThreshold,
+            Seed = Selection.Seed,
+        },
+        Ladder = Ladder,
+        BandMin = Selection.BandMin,
+        BandMax = Selection.BandMax,
+        MaxTokens = Selection.MaxTokens,
+        MaxNgramRepeats = Selection.MaxNgramRepeats,
+    };
+
+    /// <summary>Three teachers grade difficulty weak → strong; otherwise the first, a middle one and the last.</summary>
+    public DifficultyLadder Ladder => new(Teachers[0].Name, Teachers[Teachers.Count / 2].Name, Teachers[^1].Name);
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+    };
+
+    /// <summary>The configuration, or every problem with it (JSON errors with their path and line; then each invalid
+    /// field by its path).</summary>
+    public static (RunConfiguration? Configuration, IReadOnlyList<string> Errors) Parse(string json)
+    {
+        RunConfiguration? configuration;
+        try
+        {
+            configuration = JsonSerializer.Deserialize<RunConfiguration>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is { Length: > 0 } path ? path : "$";
+            var line = e.LineNumber is { } n ? $" (line {n + 1})" : "";
+            return (null, [$"{where}{line}: {FirstSentence(e.Message)}"]);
+        }
+        if (configuration is null) return (null, ["$: the run configuration is empty"]);
+        var errors = configuration.Validate();
+        return errors.Count == 0 ? (configuration, errors) : (null, errors);
+    }
+
+    public static (RunConfiguration? Configuration, IReadOnlyList<string> Errors) Load(string path) =>
+        File.Exists(path) ? Parse(File.ReadAllText(path)) : (null, [$"{path}: no such file"]);
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string path, string message)
+        {
+            if (!ok) errors.Add($"{path}: {message}");
+        }
+        Check(RunIds.IsValid(Run), "run", $"'{Run}' is not a run id (1–64 of a-z, 0-9, '-', '_', starting with a letter or digit)");
+        Check(Teachers.Count > 0, "teachers", "at least one teacher is needed");
+        for (var i = 0; i < Teachers.Count; i++)
+        {
+            var t = Teachers[i];
+            Check(!string.IsNullOrWhiteSpace(t.Name), $"teachers[{i}].name", "is required");
+            Check(t.Passes is >= 1 and <= 64, $"teachers[{i}].passes", $"must be 1–64 (got {t.Passes})");
+            Check(Teachers.FindIndex(o => o.Name == t.Name) == i, $"teachers[{i}].name", $"'{t.Name}' is listed twice");
+        }
+        for (var i = 0; i < Categories.Count; i++)
+            Check(KnownCategories.Contains(Categories[i]), $"categories[{i}]", $"'{Categories[i]}' is not one of {string.Join(", ", KnownCategories)}");
+        Check(Ingestion.NearDuplicateThreshold is >= 0 and <= 1, "ingestion.nearDuplicateThreshold", "must be in [0, 1] (0: off)");
+        Check(Ingestion.DecontaminationNgram is >= 3 and <= 50, "ingestion.decontaminationNgram", "must be 3–50 words");
+        Check(Ingestion.MaxUnusualRatio is > 0 and <= 1, "ingestion.maxUnusualRatio", "must be in (0, 1]");
+        Check(Verification.CodeTests is >= 1 and <= 1000, "verification.codeTests", "must be 1–1000");
+        foreach (var (name, value, max) in new[] { ("math", Thresholds.Math, 1.0), ("code", Thresholds.Code, 1.0), ("science", Thresholds.Science, 5.0), ("if", Thresholds.If, 1.0), ("other", Thresholds.Other, 1.0) })
+            Check(value >= 0 && value < max, $"thresholds.{name}", $"must be in [0, {max}) on its category's scale (got {value})");
+        Check(Selection.Teacher is null || Teachers.Any(t => t.Name == Selection.Teacher), "selection.teacher", $"'{Selection.Teacher}' is not one of the run's teachers");
+        Check(Selection.CvThreshold >= 0, "selection.cvThreshold", "must be ≥ 0");
+        Check(Selection.BandMin >= 0 && Selection.BandMin < Selection.BandMax && Selection.BandMax <= 1, "selection.bandMin/bandMax", "need 0 ≤ bandMin < bandMax ≤ 1");
+        for (var i = 0; i < Selection.Exports.Count; i++)
+        {
+            var e = Selection.Exports[i];
+            Check(DatasetExport.PolicyNames.Contains(e.Policy), $"selection.exports[{i}].policy", $"'{e.Policy}' is not one of {string.Join(", ", DatasetExport.PolicyNames)}");
+            Check(DatasetExport.FormatNames.Contains(e.Format), $"selection.exports[{i}].format", $"'{e.Format}' is not one of {string.Join(", ", DatasetExport.FormatNames)}");
+            Check(e.File is "jsonl" or "parquet", $"selection.exports[{i}].file", $"'{e.File}' is not jsonl or parquet");
+            Check(e.File != "parquet" || e.Format == "am", $"selection.exports[{i}]", "Parquet holds the AM schema only (format: am)");
+        }
+        Check(Feeder.BatchQueries is >= 1 and <= 10_000, "feeder.batchQueries", "must be 1–10000");
+        Check(Feeder.MaxQueuedTasks >= 1, "feeder.maxQueuedTasks", "must be ≥ 1");
+        return errors;
+    }
+
+    public static readonly string[] KnownCategories = ["math", "code", "science", "if", "other"];
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". Path:", StringComparison.Ordinal);
+        return end > 0 ? message[..end] : message;
+    }
+}
+
+/// <summary>A teacher registered with the generation service, asked <see cref="Passes"/> times per query.</summary>
+public sealed record RunTeacher
+{
+    public string Name { get; init; } = "";
+    public int Passes { get; init; } = 4;
+
+    /// <summary>Optional: checked against the registered teacher's model when the run starts.</summary>
+    public string? Model { get; init; }
+}
+
+public sealed record RunIngestion
+{
+    /// <summary>Benchmark question files (JSONL with id, question) to decontaminate against, relative to the data
+    /// directory of the service; null: AIME 2024/2025 and MATH-500 (bundled); empty: no decontamination.</summary>
+    public List<string>? DecontaminateAgainst { get; init; }
+
+    public int DecontaminationNgram { get; init; } = 13;
+
+    /// <summary>MinHash estimate of word-3-gram Jaccard above which a query is a near-duplicate of a kept one; 0: off.</summary>
+    public double NearDuplicateThreshold { get; init; } = 0.8;
+
+    public double MaxUnusualRatio { get; init; } = 0.3;
+}
+
+public sealed record RunVerification
+{
+    /// <summary>Code test cases run per sample (the first N of the query's): the cost of a code verdict.</summary>
+    public int CodeTests { get; init; } = 10;
+}
+
+/// <summary>Pass thresholds on each category's verify_score scale (paper §3.1: a response passes when score &gt; threshold),
+/// applied by selection, difficulty grading and the report.</summary>
+public sealed record RunThresholds
+{
+    public double Math { get; init; } = 0.99;
+    public double Code { get; init; } = 0.99;
+    public double Science { get; init; } = 4.99;
+    public double If { get; init; } = 0.99;
+    public double Other { get; init; } = 0.7;
+
+    public Thresholds ToScoring() => new(Math, Code, Science, If, Other);
+}
+
+public sealed record RunSelection
+{
+    /// <summary>Whose responses are selected; null: the strongest (last) teacher.</summary>
+    public string? Teacher { get; init; }
+
+    public double CvThreshold { get; init; } = 0.05;
+    public int Seed { get; init; }
+    public double BandMin { get; init; }
+    public double BandMax { get; init; } = 1;
+    public int? MaxTokens { get; init; } = 32768;
+
+    /// <summary>The paper's 20-token repetition filter (drop a response with an n-gram seen in more than this many); null: off.</summary>
+    public int? MaxNgramRepeats { get; init; }
+
+    /// <summary>Written to <c>{store}/{run}/export/</c> when every query is final, with the report.</summary>
+    public List<RunExport> Exports { get; init; } =
+    [
+        new() { Policy = "stage1", Format = "am", File = "parquet" },
+        new() { Policy = "stage1", Format = "messages", File = "jsonl" },
+        new() { Policy = "all", Format = "am", File = "jsonl" },
+    ];
+}
+
+public sealed record RunExport
+{
+    public string Policy { get; init; } = "stage1";
+    public string Format { get; init; } = "am";
+    public string File { get; init; } = "jsonl";
+
+    public string FileName => $"{Policy}{(Format == "am" ? "" : "-" + Format)}.{File}";
+}
+
+public sealed record RunFeeding
+{
+    /// <summary>Queries expanded into tasks per step.</summary>
+    public int BatchQueries { get; init; } = 50;
+
+    /// <summary>Backpressure: feeding waits while the generation stream holds more tasks than this not yet done.</summary>
+    public long MaxQueuedTasks { get; init; } = 2000;
+}
+
+public static partial class RunIds
+{
+    public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
+    private static partial Regex Pattern();
+}
