@@ -60,6 +60,17 @@ public sealed class IngestionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_keeps_only_its_categories()
+    {
+        var input = Path.Combine(_root, "in.jsonl");
+        await File.WriteAllLinesAsync(input, [Line("m", Long), Line("c", "Write a Python function that reverses a linked list in place.", "code"),
+            Line("g", "Explain why the sky looks blue at noon and red at sunset, briefly.", "general")]);
+        var report = await new QueryIngestion(new IngestOptions { Categories = ["math", "other"] }, null).RunAsync(input, Path.Combine(_root, "out.jsonl"), null);
+        Assert.Equal((3L, 2L), (report.Read, report.Kept)); // "general" is the AM files' "other"
+        Assert.Equal(new Dictionary<string, long> { ["category"] = 1 }, report.Dropped);
+    }
+
+    [Fact]
     public void Near_duplicates_by_threshold()
     {
         var near = new NearDeduplicator(0.8);

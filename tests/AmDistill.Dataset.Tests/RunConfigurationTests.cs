@@ -1,0 +1,91 @@
+using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Runs;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Tests;
+
+public sealed class RunConfigurationTests
+{
+    private static string Repo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+
+    [Fact]
+    public void The_demo_configuration_is_valid_and_says_what_the_paper_did()
+    {
+        var (run, errors) = RunConfiguration.Load(Path.Combine(Repo(), "data", "demo", "run.json"));
+        Assert.Empty(errors);
+        Assert.Equal("demo", run!.Run);
+        Assert.Equal(12, run.PassesPerQuery); // 3 teachers × 4 passes
+        Assert.Equal("deepseek-r1", run.SelectionTeacher);
+        Assert.Equal(DifficultyLadder.Paper, run.Ladder);
+        Assert.Empty(run.Ingestion.DecontaminateAgainst!); // its queries are benchmark questions
+        Assert.Equal(["stage1.parquet", "stage1-messages.jsonl", "all.jsonl"], run.Selection.Exports.Select(e => e.FileName));
+    }
+
+    [Fact]
+    public void Omitted_fields_take_the_papers_defaults_and_reach_ingestion_and_selection()
+    {
+        var (run, errors) = RunConfiguration.Parse("""
+            // comments and trailing commas are allowed
+            { "run": "r1", "teachers": [ { "name": "weak" }, { "name": "strong", "passes": 2 }, ], "categories": ["math", "if"],
+              "thresholds": { "other": 0.5 }, "selection": { "cvThreshold": 0.1, "seed": 7 } }
+            """);
+        Assert.Empty(errors);
+        Assert.Equal(6, run!.PassesPerQuery);
+        Assert.Equal(new DifficultyLadder("weak", "strong", "strong"), run.Ladder);
+        var ingest = run.IngestOptions;
+        Assert.Equal((0.8, 13), (ingest.NearDuplicateThreshold, ingest.DecontaminationNgram));
+        Assert.Equal(["math", "if"], ingest.Categories!);
+        Assert.Null(run.Ingestion.DecontaminateAgainst); // the bundled AIME 2024/2025 + MATH-500
+        var export = run.ExportOptions(ExportPolicy.StageOne);
+        Assert.Equal(("strong", 0.1, 7, 32768), (export.Selection.Teacher, export.Selection.CvThreshold, export.Selection.Seed, export.MaxTokens));
+        Assert.Equal(new Thresholds(Other: 0.5), export.Selection.Thresholds);
+    }
+
+    [Fact]
+    public void Every_invalid_field_is_reported_with_its_path()
+    {
+        var (run, errors) = RunConfiguration.Parse("""
+            { "run": "Has Spaces", "teachers": [ { "name": "a", "passes": 0 }, { "name": "a" } ], "categories": ["maths"],
+              "ingestion": { "nearDuplicateThreshold": 1.5 }, "thresholds": { "science": 5 },
+              "selection": { "teacher": "nobody", "bandMin": 0.9, "bandMax": 0.1, "exports": [ { "policy": "best", "format": "messages", "file": "parquet" } ] },
+              "feeder": { "batchQueries": 0 } }
+            """);
+        Assert.Null(run);
+        Assert.Equal(
+        [
+            "run: 'Has Spaces' is not a run id (1–64 of a-z, 0-9, '-', '_', starting with a letter or digit)",
+            "teachers[0].passes: must be 1–64 (got 0)",
+            "teachers[1].name: 'a' is listed twice",
+            "categories[0]: 'maths' is not one of math, code, science, if, other",
+            "ingestion.nearDuplicateThreshold: must be in [0, 1] (0: off)",
+            "thresholds.science: must be in [0, 5) on its category's scale (got 5)",
+            "selection.teacher: 'nobody' is not one of the run's teachers",
+            "selection.bandMin/bandMax: need 0 ≤ bandMin < bandMax ≤ 1",
+            "selection.exports[0].policy: 'best' is not one of all, stage1, stage2, band",
+            "selection.exports[0]: Parquet holds the AM schema only (format: am)",
+            "feeder.batchQueries: must be 1–10000",
+        ], errors);
+    }
+
+    [Theory]
+    [InlineData("""{ "run": "r", "teachers": [ { "name": "a", "pases": 4 } ] }""", "$.teachers[0].pases (line 1)")]
+    [InlineData("""{ "run": "r", "teachers": [ { "name": "a", "passes": "four" } ] }""", "$.teachers[0].passes (line 1)")]
+    [InlineData("{ \"run\": \"r\",\n  \"teachers\": [ }", "(line 2)")]
+    [InlineData("""{ "run": "r" }""", "teachers: at least one teacher is needed")]
+    public void Json_errors_name_the_field_and_line(string json, string expected)
+    {
+        var (run, errors) = RunConfiguration.Parse(json);
+        Assert.Null(run);
+        Assert.Contains(expected, Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_configuration_survives_its_own_json()
+    {
+        var (run, _) = RunConfiguration.Load(Path.Combine(Repo(), "data", "demo", "run.json"));
+        var (again, errors) = RunConfiguration.Parse(run!.ToJson());
+        Assert.Empty(errors);
+        Assert.Equal(run.ToJson(), again!.ToJson());
+    }
+}

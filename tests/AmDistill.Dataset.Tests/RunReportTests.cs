@@ -1,0 +1,70 @@
+using AmDistill.Dataset.Report;
+using AmDistill.Dataset.Runs;
+using AmDistill.Scoring.Core;
+
+namespace AmDistill.Dataset.Tests;
+
+public sealed class RunReportTests
+{
+    private static readonly RunConfiguration Run = RunConfiguration.Parse("""
+        { "run": "r", "teachers": [ { "name": "weak" }, { "name": "middle" }, { "name": "strong" } ] }
+        """).Configuration!;
+
+    private static QueryRecord Query(string id, Category category, double[] weak, double[] middle, double[] strong) =>
+        new(id, category, new Dictionary<string, IReadOnlyList<ScoredResponse>>
+        {
+            ["weak"] = [.. weak.Select((s, i) => new ScoredResponse($"{id}-w{i}", s))],
+            ["middle"] = [.. middle.Select((s, i) => new ScoredResponse($"{id}-m{i}", s))],
+            ["strong"] = [.. strong.Select((s, i) => new ScoredResponse($"{id}-s{i}", s))],
+        });
+
+    private static RunReportData Report()
+    {
+        var data = new RunReportData("r", ["weak", "middle", "strong"], Run.SelectionTeacher, Run.ExportOptions(Export.ExportPolicy.StageOne).Selection, Run.Ladder)
+        {
+            Costs = [new("weak", 12, 100, 1000, 0.5), new("middle", 12, 100, 1000, 1), new("strong", 12, 100, 1000, 2.5)],
+        };
+        data.Add(Query("easy", Category.Math, [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]));       // Easy; CV 0: not selected
+        data.Add(Query("l2", Category.Math, [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 1]));         // L2; strong 3/4: CV > 0.05, 3 selected
+        data.Add(Query("unsolved", Category.Code, [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]));   // Unsolved
+        return data;
+    }
+
+    [Fact]
+    public void The_figures_are_counted_query_by_query()
+    {
+        var data = Report();
+        Assert.Equal(3, data.Queries);
+        Assert.Equal([1L, 0, 0, 0, 0, 1], data.PassRates[("weak", Category.Math)]);     // 0 and 1
+        Assert.Equal([0L, 1, 0, 0, 0, 1], data.PassRates[("middle", Category.Math)]);   // ¼ and 1
+        Assert.Equal([0L, 0, 0, 1, 0, 1], data.PassRates[("strong", Category.Math)]);   // ¾ and 1
+        Assert.Equal((7L, 8L), data.Passes[("strong", Category.Math)]);
+        Assert.Equal([1L, 0, 1, 0, 0, 0], data.Cv[Category.Math]);                      // CV 0, then ⅔ (sample std ½ of 1,1,0,1 / mean ¾)
+        Assert.Equal(1, data.Difficulty[(Category.Math, DifficultyLevel.Easy)]);
+        Assert.Equal(1, data.Difficulty[(Category.Math, DifficultyLevel.L2)]);
+        Assert.Equal(1, data.Difficulty[(Category.Code, DifficultyLevel.Unsolved)]);
+        Assert.Equal((1L, 3L), data.Selected[(Category.Math, DifficultyLevel.L2)]);
+        Assert.Equal(3, data.SelectedSamples);
+        Assert.Equal(4.0 / 3, data.CostPerSelectedSample!.Value, 9);
+    }
+
+    [Fact]
+    public void The_page_holds_every_chart_and_table()
+    {
+        var html = RunReportHtml.Render(Report());
+        foreach (var id in new[] { "cost", "cost-per-selected", "pass-rate-math", "pass-rate-code", "pass-rates", "cv", "difficulty", "selected-category", "selected-difficulty", "selected" })
+            Assert.Contains($"id=\"{id}\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("pass-rate-science", html, StringComparison.Ordinal); // no science queries, no empty chart
+        Assert.Contains("$1.333333", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(0.25, 1)]
+    [InlineData(0.5, 2)]
+    [InlineData(0.75, 3)]
+    [InlineData(0.9, 4)]
+    [InlineData(1, 5)]
+    public void Four_passes_give_each_rate_its_own_bin(double rate, int bin) => Assert.Equal(bin, RunReportData.PassRateBin(rate));
+}
