@@ -50,6 +50,17 @@ public sealed class RunFeeder(
         }
     }
 
+    /// <summary>Hands the lease back, so a replacement feeds at once instead of after the lease expires.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        var transaction = redis.GetDatabase().CreateTransaction();
+        transaction.AddCondition(Condition.StringEqual(LeaseKey, _instance));
+        _ = transaction.KeyDeleteAsync(LeaseKey);
+        try { await transaction.ExecuteAsync(); }
+        catch (Exception e) when (e is RedisException or RedisTimeoutException) { } // it expires by itself
+    }
+
     public override void Dispose()
     {
         foreach (var (reader, _) in _readers.Values) reader.Dispose();

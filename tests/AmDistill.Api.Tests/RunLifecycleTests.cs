@@ -1,0 +1,186 @@
+using System.Text;
+using System.Text.Json;
+using AmDistill.Api.Runs;
+using AmDistill.Contracts;
+using AmDistill.Dataset.Runs;
+using AmDistill.Dataset.Store;
+using AmDistill.Messaging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace AmDistill.Api.Tests;
+
+/// <summary>The control plane's runs against a real redis-server: state changes, the teacher check, the feeder's
+/// backpressure, pause, restart without refeeding, cancel, and completion with the run's outputs.</summary>
+public sealed class RunLifecycleTests : IAsyncLifetime
+{
+    private LocalRedisServer _server = null!;
+    private ConnectionMultiplexer _redis = null!;
+    private readonly string _root = Directory.CreateTempSubdirectory("amdistill-api-").FullName;
+    private LocalDatasetStore _store = null!;
+    private RunRegistry _runs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await LocalRedisServer.StartAsync();
+        _redis = await ConnectionMultiplexer.ConnectAsync(_server.ConnectionString);
+        _store = new LocalDatasetStore(_root);
+        _runs = new RunRegistry(_redis, _store);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _server.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    private static RunConfiguration Config(string run, string teachers = """[{"name": "weak", "passes": 2}, {"name": "strong", "passes": 2}]""") =>
+        RunConfiguration.Parse($$$"""
+            {"run": "{{{run}}}", "teachers": {{{teachers}}}, "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 5, "maxQueuedTasks": 10}}
+            """).Configuration!;
+
+    /// <summary>20 distinct math questions, one bad line.</summary>
+    private static MemoryStream Queries()
+    {
+        var lines = Enumerable.Range(1, 20).Select(i => JsonSerializer.Serialize(new
+        {
+            id = $"q{i}",
+            category = "math",
+            question = $"Problem {i}: compute the sum of the first {i * 7} odd numbers and then divide it by {i + 2}, giving an exact fraction.",
+            reference_answer = $"{i}",
+        })).Append("{ not json").ToList();
+        return new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\n', lines)));
+    }
+
+    private Task RegisterTeachersAsync() => Db.HashSetAsync(RunKeys.Teachers,
+        [new("weak", """{"model": "weak-model"}"""), new("strong", """{"model": "strong-model"}""")]);
+
+    private RunFeeder Feeder()
+    {
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        return new RunFeeder(_runs, new RunOutputs(_runs, _store, NullLogger<RunOutputs>.Instance),
+            new StreamProducer<GenerationTask>(_redis, Streams.Generation), _redis, meters, NullLogger<RunFeeder>.Instance);
+    }
+
+    private async Task<long> CursorAsync(string run) => (await _runs.GetAsync(run))!.Cursor;
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>What a generation worker does to the backlog: takes every task and acknowledges it.</summary>
+    private async Task<List<GenerationTask>> ConsumeAllAsync()
+    {
+        try { await Db.StreamCreateConsumerGroupAsync(Streams.Generation.Name, "generation", "0"); }
+        catch (RedisServerException) { } // exists
+        var entries = await Db.StreamReadGroupAsync(Streams.Generation.Name, "generation", "test", ">", 1000);
+        if (entries.Length > 0) await Db.StreamAcknowledgeAsync(Streams.Generation.Name, "generation", [.. entries.Select(e => e.Id)]);
+        return [.. entries.Select(e => JsonSerializer.Deserialize(e["d"].ToString() /* the payload field */, ContractsJsonContext.Default.GenerationTask)!)];
+    }
+
+    [Fact]
+    public async Task A_run_is_created_once_ingested_and_started_only_with_known_teachers()
+    {
+        Assert.Null(await _runs.CreateAsync(Config("r")));
+        Assert.Equal(409, (await _runs.CreateAsync(Config("r")))!.Status);
+        Assert.Equal(409, (await _runs.StartAsync("r"))!.Status); // no queries yet
+
+        var (report, problem) = await _runs.UploadAsync("r", Queries(), parquet: false, CancellationToken.None);
+        Assert.Null(problem);
+        Assert.Equal((21L, 20L, 1L), (report!.Read, report.Kept, report.BadLines));
+        Assert.StartsWith("line 21: invalid JSON", report.Errors.Single(), StringComparison.Ordinal);
+        Assert.Equal(80, (long)await Db.HashGetAsync(RunKeys.Stats("r"), "expected_samples")); // 20 queries × (2 + 2) passes
+
+        Assert.Equal(503, (await _runs.StartAsync("r"))!.Status); // no generation service has registered its teachers
+        await RegisterTeachersAsync();
+        Assert.Null(await _runs.CreateAsync(Config("ghost", """[{"name": "ghost"}, {"name": "strong", "model": "other-model"}]""")));
+        await _runs.UploadAsync("ghost", Queries(), false, CancellationToken.None);
+        var refused = await _runs.StartAsync("ghost");
+        Assert.Equal(400, refused!.Status);
+        Assert.Equal("teachers[0].name: 'ghost' is not a teacher of the generation service (it has: strong, weak); " +
+            "teachers[1].model: the run asks for 'other-model', teacher 'strong' serves 'strong-model'", refused.Message);
+
+        Assert.Null(await _runs.StartAsync("r"));
+        Assert.Equal(409, (await _runs.UploadAsync("r", Queries(), false, CancellationToken.None)).Problem!.Status); // started: no more uploads
+        Assert.Equal(409, (await _runs.MoveAsync("r", RunStates.Running, RunStates.Paused))!.Status);                // resume what is not paused
+        Assert.Null(await _runs.MoveAsync("r", RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused));
+        Assert.Equal(RunStates.Cancelled, (await _runs.GetAsync("r"))!.State);
+    }
+
+    [Fact]
+    public async Task The_feeder_waits_on_the_backlog_pauses_resumes_after_a_restart_without_refeeding_and_completes_the_run()
+    {
+        await RegisterTeachersAsync();
+        await _runs.CreateAsync(Config("r"));
+        await _runs.UploadAsync("r", Queries(), false, CancellationToken.None);
+        Assert.Null(await _runs.StartAsync("r"));
+
+        var tasks = new List<GenerationTask>();
+        var feeder = Feeder();
+        await feeder.StartAsync(CancellationToken.None);
+        // 5 queries × 2 teachers = 10 tasks fill the allowed backlog: nothing more until a worker takes them.
+        await WaitUntilAsync(async () => await CursorAsync("r") == 5, "the first batch");
+        await Task.Delay(1500);
+        Assert.Equal((5L, 10L), (await CursorAsync("r"), await Db.StreamLengthAsync(Streams.Generation.Name)));
+        tasks.AddRange(await ConsumeAllAsync());
+        await WaitUntilAsync(async () => await CursorAsync("r") == 10, "the second batch");
+
+        // Paused: the backlog empties, yet nothing is fed.
+        Assert.Null(await _runs.MoveAsync("r", RunStates.Paused, RunStates.Running));
+        tasks.AddRange(await ConsumeAllAsync());
+        await Task.Delay(1500);
+        Assert.Equal(10, await CursorAsync("r"));
+
+        // A restart (another feeder, the lease handed over) resumes at the cursor.
+        await feeder.StopAsync(CancellationToken.None);
+        feeder.Dispose();
+        feeder = Feeder();
+        await feeder.StartAsync(CancellationToken.None);
+        Assert.Null(await _runs.MoveAsync("r", RunStates.Running, RunStates.Paused));
+        while (await CursorAsync("r") < 20 || await Db.StreamLengthAsync(Streams.Generation.Name) > tasks.Count)
+        {
+            tasks.AddRange(await ConsumeAllAsync());
+            await Task.Delay(50);
+        }
+        tasks.AddRange(await ConsumeAllAsync());
+        Assert.Equal(40, tasks.Count); // 20 queries × 2 teachers, none fed twice
+        Assert.Equal(40, tasks.Select(t => t.Key).Distinct().Count());
+        Assert.All(tasks, t => Assert.Equal((2, 4), (t.Passes.Count, t.ExpectedSamples)));
+
+        // Every query final: the run's exports and report are written and the run completes.
+        await Db.SetAddAsync(RunKeys.Final("r"), [.. Enumerable.Range(1, 20).Select(i => (RedisValue)$"q{i}")]);
+        await WaitUntilAsync(async () => (await _runs.GetAsync("r"))!.State == RunStates.Completed, "completion");
+        Assert.Equal(["all.jsonl", "report.html", "stage1-messages.jsonl", "stage1.parquet"],
+            Directory.GetFiles(_runs.ExportDirectory("r")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        await feeder.StopAsync(CancellationToken.None);
+        feeder.Dispose();
+    }
+
+    [Fact]
+    public async Task A_cancelled_run_is_fed_no_further()
+    {
+        await RegisterTeachersAsync();
+        await _runs.CreateAsync(Config("c"));
+        await _runs.UploadAsync("c", Queries(), false, CancellationToken.None);
+        await _runs.StartAsync("c");
+        var feeder = Feeder();
+        await feeder.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(async () => await CursorAsync("c") == 5, "the first batch");
+        Assert.Null(await _runs.MoveAsync("c", RunStates.Cancelled, RunStates.Running));
+        await ConsumeAllAsync();
+        await Task.Delay(1500);
+        Assert.Equal((5L, 10L), (await CursorAsync("c"), await Db.StreamLengthAsync(Streams.Generation.Name)));
+        await feeder.StopAsync(CancellationToken.None);
+        feeder.Dispose();
+    }
+}
