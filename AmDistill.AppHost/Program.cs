@@ -18,13 +18,17 @@ var datasetRoot = builder.Configuration["AmDistill:DatasetRoot"] ?? Path.GetFull
 var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim")
     .WithHttpHealthCheck("/health");
 
-// Control plane: runs, queries, status, export; feeds the demo run (AmDistill:DemoRun, on by default).
-builder.AddProject<Projects.AmDistill_Api>("api")
+// Control plane: runs (configuration, queries, feeding, status, exports, report); starts the demo run
+// (data/demo/run.json; AmDistill:DemoRun, on by default for `dotnet run`) and reports its progress here.
+var demoRun = builder.ExecutionContext.IsRunMode && builder.Configuration["AmDistill:DemoRun"] != "false";
+var api = builder.AddProject<Projects.AmDistill_Api>("api")
     .WithPipelineRedis(redis)
     .WithEnvironment("DatasetStore__Root", datasetRoot)
-    .WithEnvironment("DemoRun__Enabled", builder.ExecutionContext.IsPublishMode ? "false" : builder.Configuration["AmDistill:DemoRun"] ?? "true")
+    .WithEnvironment("DemoRun__Enabled", demoRun ? "true" : "false")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
+if (demoRun)
+    builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<RunProgressLogger>(sp, api.GetEndpoint("http"), "demo"));
 
 // amdistill:generation → generation → amdistill:verification
 // Teachers: the three simulated ones of its appsettings.json, then the real ones of AmDistill:Teachers.

@@ -1,0 +1,57 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AmDistill.AppHost;
+
+/// <summary>
+/// The demo run's progress in the terminal of <c>dotnet run</c> (the dashboard shows the services' own logs and
+/// metrics): one line when it changes, at most every 5 s, read from the Api's <c>GET /api/runs/{run}</c>, and where the
+/// outputs are once it completes.
+/// </summary>
+internal sealed partial class RunProgressLogger(EndpointReference api, string run, ResourceNotificationService notifications,
+    ILogger<RunProgressLogger> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await notifications.WaitForResourceHealthyAsync(api.Resource.Name, stoppingToken);
+            using var http = new HttpClient { BaseAddress = new Uri(api.Url), Timeout = TimeSpan.FromSeconds(10) };
+            var last = "";
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
+                JsonElement s;
+                try
+                {
+                    s = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{run}", stoppingToken);
+                }
+                catch (HttpRequestException)
+                {
+                    continue; // not created yet, or the Api restarts
+                }
+                var line = $"{s.GetProperty("state")}: fed {s.GetProperty("fedQueries")}/{s.GetProperty("queries")} queries, " +
+                    $"generated {s.GetProperty("generated")} and verified {s.GetProperty("verified")} of {s.GetProperty("expectedSamples")} samples, " +
+                    $"final {s.GetProperty("finalQueries")} queries; {s.GetProperty("samplesPerSecond")} samples/s, ETA {s.GetProperty("etaSeconds")} s";
+                if (line != last) LogProgress(run, line);
+                last = line;
+                if (s.GetProperty("state").GetString() is "completed" or "cancelled")
+                {
+                    if (s.GetProperty("outputs").GetString() is { } outputs) LogOutputs(run, outputs);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "RUN {Run} {Progress}")]
+    private partial void LogProgress(string run, string progress);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "RUN {Run} outputs (exports and report.html): {Outputs}")]
+    private partial void LogOutputs(string run, string outputs);
+}
