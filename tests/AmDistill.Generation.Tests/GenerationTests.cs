@@ -120,6 +120,31 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_worker_registers_its_teachers_without_keys_and_skips_the_tasks_of_a_cancelled_run()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.3, 20)));
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+            Teacher(0, "weak", sim.V1, "weak-sim", ("ApiKey", "sk-secret"), ("PricePerMillionOutputTokens", "2.19"))));
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(async () => await db.HashExistsAsync(RunKeys.Teachers, "weak"), TimeSpan.FromSeconds(30), "the teachers' registration");
+        var registered = (string)(await db.HashGetAsync(RunKeys.Teachers, "weak"))!;
+        Assert.Contains("\"model\":\"weak-sim\"", registered, StringComparison.Ordinal);
+        Assert.Contains("\"pricePerMillionOutputTokens\":2.19", registered, StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-secret", registered, StringComparison.Ordinal);
+
+        await db.HashSetAsync(RunKeys.Run("stopped"), "state", RunStates.Cancelled);
+        var queries = Queries.Where(q => q.Category == "math").Take(3).ToArray();
+        await PublishAsync(redis, queries.SelectMany(q => new[] { NewTask("stopped", q, "weak", 0, 1), NewTask("live", q, "weak", 0, 1) }));
+        await WaitUntilAsync(async () => (await StreamStatus.ReadAsync(db, Streams.Generation.Name)).Backlog == 0, TimeSpan.FromSeconds(60), "every task handled");
+        var samples = await SamplesAsync(db);
+        Assert.Equal(6, samples.Count);
+        Assert.All(samples, s => Assert.Equal("live", s.RunId));
+        Assert.Equal(3, sim.Completed); // one request (n = 2) per live task, none for the cancelled run
+    }
+
+    [Fact]
     public async Task A_teacher_that_keeps_failing_or_rejects_the_request_dead_letters_the_task_with_the_reason()
     {
         await using var redisServer = await LocalRedisServer.StartAsync();
