@@ -36,7 +36,8 @@ public sealed record GenerationTask(
     string Prompt,
     string? ReferenceAnswer = null,
     string? TestCases = null,
-    int ExpectedSamples = 0)
+    int ExpectedSamples = 0,
+    int CascadeSamples = 0)
 {
     /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
     public string Key => $"{RunId}/{QueryId}/{Teacher}";
@@ -49,6 +50,9 @@ public sealed record GenerationTask(
 /// <param name="TestCases">The query's <c>test_cases</c> object (the shared query schema) as JSON: code tests for the
 /// sandbox, IFEval instructions for the instruction checkers.</param>
 /// <param name="ExpectedSamples">How many samples the query gets in all (teachers × passes; 0: unknown), so scoring knows when its record is final.</param>
+/// <param name="CascadeSamples">In a cascade run, the first (cheapest) teacher's passes: a query whose first samples all
+/// pass is final with those alone; otherwise scoring escalates it (<c>RunKeys.Cascade</c>) and the feeder asks the
+/// other teachers. 0: no cascade. Carried from the task to the verdict like <see cref="ExpectedSamples"/>.</param>
 public sealed record GeneratedResponse(
     string SampleId,
     string RunId,
@@ -68,7 +72,8 @@ public sealed record GeneratedResponse(
     string? ReferenceAnswer = null,
     string? Prompt = null,
     string? TestCases = null,
-    int ExpectedSamples = 0)
+    int ExpectedSamples = 0,
+    int CascadeSamples = 0)
 {
     public string Key => SampleId;
 }
@@ -87,7 +92,8 @@ public sealed record VerifiedResponse(
     bool Passed,
     bool Scored,
     string Verdict,
-    int ExpectedSamples = 0)
+    int ExpectedSamples = 0,
+    int CascadeSamples = 0)
 {
     public string Key => SampleId;
 }

@@ -44,6 +44,11 @@ public static class RunKeys
     /// (<see cref="RunStates"/>), <c>queries</c> kept at ingestion, <c>cursor</c> (queries fed), <c>ingest</c> (report JSON).</summary>
     public static string Run(string run) => $"amdistill:run:{run}";
 
+    /// <summary>A cascade run's decisions (hash, written by scoring): query → <c>solved</c> (the first teacher passed every
+    /// time: final with its samples alone) or <c>escalated</c> (the feeder asks the other teachers); <c>{query}#passed</c>
+    /// counts the first teacher's passing samples until then.</summary>
+    public static string Cascade(string run) => $"amdistill:run:{run}:cascade";
+
     /// <summary>Every run by creation time (sorted set).</summary>
     public const string Runs = "amdistill:runs";
 

@@ -38,9 +38,10 @@ public sealed class RunLifecycleTests : IAsyncLifetime
 
     private IDatabase Db => _redis.GetDatabase();
 
-    private static RunConfiguration Config(string run, string teachers = """[{"name": "weak", "passes": 2}, {"name": "strong", "passes": 2}]""") =>
+    private static RunConfiguration Config(string run, string teachers = """[{"name": "weak", "passes": 2}, {"name": "strong", "passes": 2}]""",
+        string feeder = """{"batchQueries": 5, "maxQueuedTasks": 10}""") =>
         RunConfiguration.Parse($$$"""
-            {"run": "{{{run}}}", "teachers": {{{teachers}}}, "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 5, "maxQueuedTasks": 10}}
+            {"run": "{{{run}}}", "teachers": {{{teachers}}}, "ingestion": {"decontaminateAgainst": []}, "feeder": {{{feeder}}}}
             """).Configuration!;
 
     /// <summary>20 distinct math questions, one bad line.</summary>
@@ -180,6 +181,40 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         await ConsumeAllAsync();
         await Task.Delay(1500);
         Assert.Equal((5L, 10L), (await CursorAsync("c"), await Db.StreamLengthAsync(Streams.Generation.Name)));
+        await feeder.StopAsync(CancellationToken.None);
+        feeder.Dispose();
+    }
+
+    [Fact]
+    public async Task A_cascade_run_asks_the_other_teachers_only_for_the_queries_scoring_escalated_in_file_order()
+    {
+        await RegisterTeachersAsync();
+        await _runs.CreateAsync(Config("k", feeder: """{"batchQueries": 5, "maxQueuedTasks": 1000, "cascade": true}"""));
+        await _runs.UploadAsync("k", Queries(), false, CancellationToken.None);
+        await _runs.StartAsync("k");
+        var feeder = Feeder();
+        await feeder.StartAsync(CancellationToken.None);
+
+        // First the cheapest teacher alone, for every query; the task says how many of its answers decide.
+        await WaitUntilAsync(async () => await CursorAsync("k") == 20, "the first teacher's tasks");
+        var first = await ConsumeAllAsync();
+        Assert.Equal(20, first.Count);
+        Assert.All(first, t => Assert.Equal(("weak", 2, 4), (t.Teacher, t.CascadeSamples, t.ExpectedSamples)));
+
+        // Scoring's decisions: q1 solved, q2 escalated, q3 not yet decided: q2 goes on, and the feeder waits at q3.
+        await Db.HashSetAsync(RunKeys.Cascade("k"), [new("q1", "solved"), new("q2", "escalated")]);
+        await WaitUntilAsync(async () => (await _runs.GetAsync("k"))!.Escalation == 2, "the first decisions");
+        await Task.Delay(1000);
+        Assert.Equal(2, (await _runs.GetAsync("k"))!.Escalation);
+        var second = await ConsumeAllAsync();
+        Assert.Equal([("q2", "strong", 2, 4)], second.Select(t => (t.QueryId, t.Teacher, t.CascadeSamples, t.ExpectedSamples)));
+
+        // The rest decided: every other odd query escalated.
+        await Db.HashSetAsync(RunKeys.Cascade("k"), [.. Enumerable.Range(3, 18).Select(i => new HashEntry($"q{i}", i % 2 == 1 ? "escalated" : "solved"))]);
+        await WaitUntilAsync(async () => (await _runs.GetAsync("k"))!.Fed, "every decision acted on");
+        var rest = await ConsumeAllAsync();
+        Assert.Equal(Enumerable.Range(3, 18).Where(i => i % 2 == 1).Select(i => $"q{i}"), rest.Select(t => t.QueryId));
+        Assert.All(rest, t => Assert.Equal("strong", t.Teacher));
         await feeder.StopAsync(CancellationToken.None);
         feeder.Dispose();
     }

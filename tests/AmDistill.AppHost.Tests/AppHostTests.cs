@@ -53,6 +53,18 @@ public sealed class AppHostTests
             Assert.Equal((30L, 30L, 0L), (ingest.RootElement.GetProperty("read").GetInt64(), ingest.RootElement.GetProperty("kept").GetInt64(), ingest.RootElement.GetProperty("badLines").GetInt64()));
         await StartAsync(api, "aime24", cts.Token);
 
+        // A cascade run over the demo's MATH-500 problems: the 1.5B teacher first, the others only where it missed.
+        var math500 = Path.Combine(dataset, "math500.jsonl");
+        await File.WriteAllLinesAsync(math500, File.ReadLines(Path.Combine(RepoRoot, "data", "demo", "queries.jsonl")).Where(l => l.Contains("\"MATH-500\"", StringComparison.Ordinal)), cts.Token);
+        using (var cascade = await api.PostAsync("/api/runs", Json("""
+            {"run": "cascade", "teachers": [{"name": "r1-distill-qwen-1.5b"}, {"name": "r1-distill-qwen-7b"}, {"name": "deepseek-r1"}],
+             "ingestion": {"decontaminateAgainst": []}, "feeder": {"cascade": true}}
+            """), cts.Token))
+            Assert.Equal(HttpStatusCode.Created, cascade.StatusCode);
+        using (var cascadeQueries = await api.PutAsync("/api/runs/cascade/queries", new StreamContent(File.OpenRead(math500)), cts.Token))
+            Assert.Equal(HttpStatusCode.OK, cascadeQueries.StatusCode);
+        await StartAsync(api, "cascade", cts.Token);
+
         // Both runs end: every sample generated, verified and scored once, every query final, outputs written.
         var demo = await WaitForCompletionAsync(api, "demo", cts.Token);
         var aime = await WaitForCompletionAsync(api, "aime24", cts.Token);
@@ -66,6 +78,17 @@ public sealed class AppHostTests
             m => m.GetProperty("passed").GetInt64() / (double)(m.GetProperty("passed").GetInt64() + m.GetProperty("failed").GetInt64()));
         Assert.True(passRates["r1-distill-qwen-1.5b"] < passRates["r1-distill-qwen-7b"] && passRates["r1-distill-qwen-7b"] < passRates["deepseek-r1"],
             string.Join(", ", passRates.Select(p => $"{p.Key} {p.Value:0.00}")));
+
+        // The cascade: every query answered by the first teacher; the others answered exactly the queries it did not
+        // always solve; the run expected (and got) that many samples.
+        var cascaded = await WaitForCompletionAsync(api, "cascade", cts.Token);
+        var math = cascaded.GetProperty("queries").GetInt64(); // 59: the figure problem is dropped
+        var samplesBy = cascaded.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("model").GetString()!, m => m.GetProperty("samples").GetInt64());
+        var solved = (math * 12 - cascaded.GetProperty("expectedSamples").GetInt64()) / 8;
+        Assert.InRange(solved, 1, math - 1);
+        Assert.Equal((math * 4, (math - solved) * 4, (math - solved) * 4), (samplesBy["r1-distill-qwen-1.5b"], samplesBy["r1-distill-qwen-7b"], samplesBy["deepseek-r1"]));
+        var cascadeCounts = Counts(cascaded);
+        Assert.Equal((cascadeCounts.Expected, cascadeCounts.Expected, math, math), (cascadeCounts.Generated, cascadeCounts.Verified, cascadeCounts.Fed, cascadeCounts.Final));
 
         // The scoring service's view of a query: a pass rate per teacher.
         using var scoring = app.CreateHttpClient("scoring");
@@ -106,6 +129,10 @@ public sealed class AppHostTests
     private static string SharedData => Enumerable.Range(0, 10)
         .Select(up => Path.GetFullPath(Path.Combine([AppContext.BaseDirectory, .. Enumerable.Repeat("..", up), "shared", "data"])))
         .First(Directory.Exists);
+
+    private static string RepoRoot => Enumerable.Range(0, 10)
+        .Select(up => Path.GetFullPath(Path.Combine([AppContext.BaseDirectory, .. Enumerable.Repeat("..", up)])))
+        .First(d => File.Exists(Path.Combine(d, "AmDistill.sln")));
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 

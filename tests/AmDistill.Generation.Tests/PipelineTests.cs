@@ -285,6 +285,38 @@ public sealed class ScoreStoreTests
     }
 
     [Fact]
+    public async Task A_cascade_query_is_final_with_its_first_teacher_alone_when_it_always_passes_and_escalated_otherwise()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        var store = new ScoreStore(redis);
+        var db = redis.GetDatabase();
+        await db.HashSetAsync(RunKeys.Stats("run"), "expected_samples", 24); // 2 queries × (2 + 2 + 2)
+        VerifiedResponse Verdict(string query, string teacher, int pass, bool passed) => new($"{query}-{teacher}-{pass}", "run", query, QueryCategory.Math,
+            teacher, pass, passed ? 1 : 0, passed, true, "math", ExpectedSamples: 6, CascadeSamples: 2);
+
+        // Solved: both first passes pass. A redelivered pass is not counted twice.
+        Assert.False(await store.RecordAsync(Verdict("easy", "weak", 0, true)));
+        Assert.False(await store.RecordAsync(Verdict("easy", "weak", 0, true)));
+        Assert.Null((string?)await db.HashGetAsync(RunKeys.Cascade("run"), "easy"));
+        Assert.True(await store.RecordAsync(Verdict("easy", "weak", 1, true)));
+        Assert.Equal("solved", (string?)await db.HashGetAsync(RunKeys.Cascade("run"), "easy"));
+        Assert.Equal(20, (long)await db.HashGetAsync(RunKeys.Stats("run"), "expected_samples")); // 4 samples fewer to wait for
+        Assert.False(await store.RecordAsync(Verdict("easy", "weak", 1, true))); // final once
+
+        // Escalated: one first pass fails; final only with the other teachers' samples.
+        Assert.False(await store.RecordAsync(Verdict("hard", "weak", 0, true)));
+        Assert.False(await store.RecordAsync(Verdict("hard", "weak", 1, false)));
+        Assert.Equal("escalated", (string?)await db.HashGetAsync(RunKeys.Cascade("run"), "hard"));
+        foreach (var (teacher, pass) in new[] { ("middle", 0), ("middle", 1), ("strong", 0) })
+            Assert.False(await store.RecordAsync(Verdict("hard", teacher, pass, true)));
+        Assert.True(await store.RecordAsync(Verdict("hard", "strong", 1, true)));
+        Assert.Equal(20, (long)await db.HashGetAsync(RunKeys.Stats("run"), "expected_samples"));
+        Assert.Equal((2L, 8L, 2L), await store.CountAsync("run"));
+        Assert.Equal(2, (await store.ReadAsync("run", "hard"))!.Scores("strong").Count);
+    }
+
+    [Fact]
     public async Task Unscored_samples_are_kept_apart_from_scores()
     {
         await using var redisServer = await LocalRedisServer.StartAsync();

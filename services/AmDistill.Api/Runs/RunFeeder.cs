@@ -13,7 +13,9 @@ namespace AmDistill.Api.Runs;
 /// task), a batch at a time and only while the generation stream's backlog leaves room (<c>feeder.maxQueuedTasks</c>),
 /// so a run of millions of queries never floods Redis. The cursor (queries fed) is saved after each batch: after any
 /// restart feeding resumes there, and a batch published twice costs nothing, since generation skips samples already
-/// done. Paused runs wait; cancelled ones stop. When every query of a fed run is final, it writes the run's exports
+/// done. In a cascade run (<c>feeder.cascade</c>) only the first teacher is asked at first; scoring decides each query
+/// once its answers are in, and the feeder sends the queries it escalated, in file order, to the other teachers.
+/// Paused runs wait; cancelled ones stop. When every query of a fed run is final, it writes the run's exports
 /// and report and completes the run. One Api replica feeds at a time (a lease in Redis).
 /// </summary>
 public sealed class RunFeeder(
@@ -27,7 +29,7 @@ public sealed class RunFeeder(
     private const string LeaseKey = "amdistill:feeder:lease";
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
     private readonly string _instance = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
-    private readonly Dictionary<string, (StreamReader Reader, long Position)> _readers = [];
+    private readonly Dictionary<string, QueryReader> _readers = [];
     private readonly Counter<long> _fed = meters.Create("AmDistill.Api").CreateCounter<long>("amdistill.feeder.queries", "{query}", "Queries expanded into generation tasks, by run.");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -63,7 +65,7 @@ public sealed class RunFeeder(
 
     public override void Dispose()
     {
-        foreach (var (reader, _) in _readers.Values) reader.Dispose();
+        foreach (var reader in _readers.Values) reader.Dispose();
         base.Dispose();
     }
 
@@ -85,66 +87,88 @@ public sealed class RunFeeder(
             return false;
         }
         if (info.State != RunStates.Running) return false;
-        if (!info.Fed) return await FeedBatchAsync(info, cancellationToken);
+        if (!info.Fed) return await FeedAsync(info, cancellationToken);
 
         Close(run);
         if (await runs.FinalQueriesAsync(run) < info.Queries) return false;
         await outputs.WriteAsync(info.Configuration, cancellationToken);
+        await redis.GetDatabase().KeyDeleteAsync(RunKeys.Cascade(run)); // decisions are needed only while feeding
         if (await runs.MoveAsync(run, RunStates.Completed, RunStates.Running) is null)
             logger.LogInformation("Run {Run} completed: {Queries} queries final", run, info.Queries);
         return true;
     }
 
-    private async Task<bool> FeedBatchAsync(RunInfo info, CancellationToken cancellationToken)
+    /// <summary>A batch of queries onto the generation stream, if the backlog has room; in a cascade run, the first
+    /// teacher's tasks, then the other teachers' for the queries scoring escalated, in file order (waiting at a query
+    /// not yet decided).</summary>
+    private async Task<bool> FeedAsync(RunInfo info, CancellationToken cancellationToken)
     {
-        var configuration = info.Configuration;
-        var batch = (int)Math.Min(configuration.Feeder.BatchQueries, info.Queries - info.Cursor);
+        var run = info.Configuration;
         var backlog = (await StreamStatus.ReadAsync(redis.GetDatabase(), Streams.Generation.Name)).Backlog;
-        if (backlog + batch * configuration.Teachers.Count > configuration.Feeder.MaxQueuedTasks) return false;
+        if (backlog + run.Feeder.BatchQueries * run.Teachers.Count > run.Feeder.MaxQueuedTasks) return false;
 
-        var reader = Open(configuration.Run, info.Cursor);
-        var tasks = new List<(GenerationTask, string)>();
-        var read = 0;
-        while (read < batch && await reader.ReadLineAsync(cancellationToken) is { } line)
-        {
-            if (line.Length == 0) continue;
-            read++;
-            foreach (var task in Expand(configuration, JsonNode.Parse(line)!.AsObject()))
-                tasks.Add((task, task.Key));
-        }
-        if (read < batch)
-            throw new InvalidOperationException($"run {configuration.Run}: {runs.InputQueries(configuration.Run)} ends at query {info.Cursor + read} of {info.Queries}");
-        await generation.PublishBatchAsync(tasks, cancellationToken);
-        var cursor = info.Cursor + read;
-        await runs.AdvanceCursorAsync(configuration.Run, cursor);
-        _readers[configuration.Run] = (reader, cursor);
-        _fed.Add(read, new KeyValuePair<string, object?>("run", configuration.Run));
-        if (cursor == info.Queries)
-            logger.LogInformation("Run {Run}: all {Queries} queries fed ({Samples} samples expected)", configuration.Run, info.Queries, info.Queries * configuration.PassesPerQuery);
-        return true;
+        var first = run.Feeder.Cascade ? run.Teachers.Take(1) : run.Teachers;
+        var (cursor, fed) = await FeedFromAsync(run, "cursor", info.Cursor, info.Queries,
+            query => Task.FromResult<IEnumerable<GenerationTask>?>(Expand(run, query, first)), cancellationToken);
+        if (!run.Feeder.Cascade) return fed;
+
+        var (_, escalated) = await FeedFromAsync(run, "escalation", info.Escalation, cursor, async query =>
+            await runs.CascadeDecisionAsync(run.Run, query["id"]!.ToString()) switch
+            {
+                null => null,
+                "escalated" => Expand(run, query, run.Teachers.Skip(1)),
+                _ => [], // solved by the first teacher
+            }, cancellationToken);
+        return fed || escalated;
     }
 
-    /// <summary>The run's kept queries, positioned after the first <paramref name="cursor"/> (reopened and skipped to
-    /// there when this process has no reader at that position: a restart, or another replica fed meanwhile).</summary>
-    private StreamReader Open(string run, long cursor)
+    /// <summary>Up to a batch of queries from <paramref name="position"/> (saved in the run's <paramref name="field"/>)
+    /// to <paramref name="end"/>, each expanded into tasks, or stopping at the first that cannot be yet (null).</summary>
+    private async Task<(long Position, bool Fed)> FeedFromAsync(RunConfiguration run, string field, long position, long end,
+        Func<JsonObject, Task<IEnumerable<GenerationTask>?>> expand, CancellationToken cancellationToken)
     {
-        if (_readers.TryGetValue(run, out var open) && open.Position == cursor) return open.Reader;
-        Close(run);
-        var reader = new StreamReader(runs.InputQueries(run));
-        for (long skipped = 0; skipped < cursor;)
-            if ((reader.ReadLine() ?? throw new InvalidOperationException($"run {run}: fewer queries than its cursor {cursor}")).Length > 0) skipped++;
-        _readers[run] = (reader, cursor);
-        return reader;
+        var reader = Open(run.Run, field, position);
+        var tasks = new List<(GenerationTask, string)>();
+        var read = 0;
+        while (position + read < end && read < run.Feeder.BatchQueries)
+        {
+            var line = reader.Peek()
+                ?? throw new InvalidOperationException($"run {run.Run}: {runs.InputQueries(run.Run)} ends at query {position + read}");
+            var expanded = await expand(JsonNode.Parse(line)!.AsObject());
+            if (expanded is null) break;
+            reader.Advance();
+            read++;
+            tasks.AddRange(expanded.Select(t => (t, t.Key)));
+        }
+        if (read == 0) return (position, false);
+        await generation.PublishBatchAsync(tasks, cancellationToken);
+        position += read;
+        await runs.AdvanceAsync(run.Run, field, position);
+        if (field == "cursor") _fed.Add(read, new KeyValuePair<string, object?>("run", run.Run));
+        if (position == end && field == "cursor")
+            logger.LogInformation("Run {Run}: all {Queries} queries fed", run.Run, end);
+        return (position, true);
+    }
+
+    /// <summary>The run's kept queries, positioned after the first <paramref name="position"/> (reopened and skipped to
+    /// there when this process has no reader at that position: a restart, or another replica fed meanwhile).</summary>
+    private QueryReader Open(string run, string field, long position)
+    {
+        var key = $"{run}#{field}";
+        if (_readers.TryGetValue(key, out var open) && open.Position == position) return open;
+        open?.Dispose();
+        return _readers[key] = new QueryReader(runs.InputQueries(run), position);
     }
 
     private void Close(string run)
     {
-        if (_readers.Remove(run, out var open)) open.Reader.Dispose();
+        foreach (var key in _readers.Keys.Where(k => k.StartsWith(run + "#", StringComparison.Ordinal)).ToList())
+            if (_readers.Remove(key, out var open)) open.Dispose();
     }
 
     /// <summary>One task per teacher, carrying the reference answer, and for code and instruction following the
     /// query's tests (the first <c>verification.codeTests</c> of them: only those are run) or IFEval instructions.</summary>
-    public static IEnumerable<GenerationTask> Expand(RunConfiguration run, JsonObject query)
+    public static IEnumerable<GenerationTask> Expand(RunConfiguration run, JsonObject query, IEnumerable<RunTeacher> teachers)
     {
         var category = QueryCategories.FromSchemaName(query["category"]?.GetValue<string>());
         var reference = query["reference_answer"] is JsonValue a && a.GetValueKind() == JsonValueKind.String ? a.GetValue<string>() : null;
@@ -152,8 +176,9 @@ public sealed class RunFeeder(
             ? FirstTests(t, run.Verification.CodeTests) : null;
         var id = query["id"]!.ToString();
         var question = query["question"]!.GetValue<string>();
-        return run.Teachers.Select(teacher => new GenerationTask(run.Run, id, category, teacher.Name, [.. Enumerable.Range(0, teacher.Passes)],
-            question, reference, tests, run.PassesPerQuery));
+        var cascade = run.Feeder.Cascade ? run.Teachers[0].Passes : 0;
+        return [.. teachers.Select(teacher => new GenerationTask(run.Run, id, category, teacher.Name, [.. Enumerable.Range(0, teacher.Passes)],
+            question, reference, tests, run.PassesPerQuery, cascade))];
     }
 
     private static string FirstTests(JsonObject testCases, int count)
@@ -164,4 +189,39 @@ public sealed class RunFeeder(
                 while (array.Count > count) array.RemoveAt(array.Count - 1);
         return node.ToJsonString();
     }
+}
+
+/// <summary>A query file read line by line from a position (queries, not lines: blank lines are skipped), with one line
+/// of lookahead, so a query that cannot be fed yet is read again next time.</summary>
+internal sealed class QueryReader : IDisposable
+{
+    private readonly StreamReader _reader;
+    private string? _next;
+
+    public QueryReader(string path, long position)
+    {
+        _reader = new StreamReader(path);
+        for (Position = 0; Position < position; Position++)
+            if (Read() is null) throw new InvalidOperationException($"{path} has fewer than {position} queries");
+        Position = position;
+    }
+
+    public long Position { get; private set; }
+
+    public string? Peek() => _next ??= Read();
+
+    public void Advance()
+    {
+        _next = null;
+        Position++;
+    }
+
+    private string? Read()
+    {
+        while (_reader.ReadLine() is { } line)
+            if (line.Length > 0) return line;
+        return null;
+    }
+
+    public void Dispose() => _reader.Dispose();
 }

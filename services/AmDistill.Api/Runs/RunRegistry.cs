@@ -9,9 +9,11 @@ using StackExchange.Redis;
 namespace AmDistill.Api.Runs;
 
 /// <summary>A run as Redis holds it (<see cref="RunKeys.Run"/>).</summary>
-public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, JsonNode? Ingest)
+/// <param name="Cursor">Queries fed (in a cascade run, to the first teacher).</param>
+/// <param name="Escalation">In a cascade run, queries whose first answers were decided on (and sent on if escalated).</param>
+public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, JsonNode? Ingest)
 {
-    public bool Fed => Queries > 0 && Cursor >= Queries;
+    public bool Fed => Queries > 0 && Cursor >= Queries && (!Configuration.Feeder.Cascade || Escalation >= Queries);
 }
 
 /// <summary>The outcome of a state change: null, or why it was refused (and the HTTP status that says so).</summary>
@@ -39,7 +41,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (!fields.TryGetValue("config", out var json)) return null;
         var (configuration, _) = RunConfiguration.Parse(json!);
         return new RunInfo(configuration!, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
-            (long)fields.GetValueOrDefault("cursor", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null);
+            (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null);
     }
 
     /// <summary>Runs the feeder looks at: started, not yet completed or cancelled.</summary>
@@ -151,7 +153,11 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
     }
 
-    public Task AdvanceCursorAsync(string run, long cursor) => Db.HashSetAsync(RunKeys.Run(run), "cursor", cursor);
+    /// <summary>Saves a feeding position: <c>cursor</c> or <c>escalation</c>.</summary>
+    public Task AdvanceAsync(string run, string field, long position) => Db.HashSetAsync(RunKeys.Run(run), field, position);
+
+    /// <summary>A cascade run's decision on a query (<c>solved</c>, <c>escalated</c>), or null while it is open.</summary>
+    public async Task<string?> CascadeDecisionAsync(string run, string query) => await Db.HashGetAsync(RunKeys.Cascade(run), query);
 
     public async Task<long> FinalQueriesAsync(string run) => await Db.SetLengthAsync(RunKeys.Final(run));
 

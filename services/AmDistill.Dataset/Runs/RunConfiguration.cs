@@ -137,6 +137,7 @@ public sealed record RunConfiguration
         }
         Check(Feeder.BatchQueries is >= 1 and <= 10_000, "feeder.batchQueries", "must be 1–10000");
         Check(Feeder.MaxQueuedTasks >= 1, "feeder.maxQueuedTasks", "must be ≥ 1");
+        Check(!Feeder.Cascade || Teachers.Count >= 2, "feeder.cascade", "needs at least two teachers");
         return errors;
     }
 
@@ -231,6 +232,10 @@ public sealed record RunFeeding
 
     /// <summary>Backpressure: feeding waits while the generation stream holds more tasks than this not yet done.</summary>
     public long MaxQueuedTasks { get; init; } = 2000;
+
+    /// <summary>Ask the first (cheapest) teacher first, and the others only for queries it does not solve every time.
+    /// Off by default: the paper generated everything, and the skipped queries have no pass rates from the others.</summary>
+    public bool Cascade { get; init; }
 }
 
 public static partial class RunIds

@@ -18,10 +18,32 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
     private const string ExpectedField = "expected";
     private const string Unscored = "unscored";
 
+    // In a cascade run (cascade > 0) the record waits for the first teacher's samples; then it is decided once:
+    // all passed → solved, final with those alone (and the run expects fewer samples); else escalated, final when the
+    // other teachers' samples (which carry the full expected count) are in.
     private static readonly LuaScript Record = LuaScript.Prepare("""
-        redis.call('HSET', @key, 'category', @category, @field, @value)
+        redis.call('HSET', @key, 'category', @category)
+        local added = redis.call('HSET', @key, @field, @value)
         redis.call('SADD', @queries, @query)
         local expected = tonumber(@expected)
+        local cascade = tonumber(@cascade)
+        if cascade > 0 then
+          local decision = redis.call('HGET', @decisions, @query)
+          if not decision then
+            if added == 1 and tonumber(@passed) == 1 then redis.call('HINCRBY', @decisions, @query .. '#passed', 1) end
+            if redis.call('HLEN', @key) - 1 - redis.call('HEXISTS', @key, 'expected') < cascade then return 0 end
+            local passed = tonumber(redis.call('HGET', @decisions, @query .. '#passed') or '0')
+            redis.call('HDEL', @decisions, @query .. '#passed')
+            if passed >= cascade then
+              decision = 'solved'
+              if expected > cascade then redis.call('HINCRBY', @stats, 'expected_samples', cascade - expected) end
+            else
+              decision = 'escalated'
+            end
+            redis.call('HSET', @decisions, @query, decision)
+          end
+          if decision == 'solved' then expected = cascade end
+        end
         if expected > 0 then
           redis.call('HSET', @key, 'expected', expected)
           if redis.call('HLEN', @key) - 2 >= expected then
@@ -50,6 +72,10 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
             field = $"{verdict.Teacher}#{verdict.Pass.ToString(CultureInfo.InvariantCulture)}#{verdict.SampleId}",
             value = verdict.Scored ? verdict.VerifyScore.ToString("R", CultureInfo.InvariantCulture) : Unscored,
             expected = verdict.ExpectedSamples,
+            cascade = verdict.CascadeSamples,
+            passed = verdict.Passed ? 1 : 0,
+            decisions = (RedisKey)RunKeys.Cascade(verdict.RunId),
+            stats = (RedisKey)RunKeys.Stats(verdict.RunId),
         });
         return (long)result == 1;
     }

@@ -27,7 +27,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         var verdict = SampleVerifier.CheckQuality(sample) ?? await VerifyContentAsync(sample, cancellationToken);
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
-            verdict.VerifyScore, passed, verdict.Scored, verdict.Reason, sample.ExpectedSamples);
+            verdict.VerifyScore, passed, verdict.Scored, verdict.Reason, sample.ExpectedSamples, sample.CascadeSamples);
 
         await dataset.AppendAsync(StoredSample.From(sample, result, redelivered: context.DeliveryCount > 1), cancellationToken);
         await scoring.WaitForCapacityAsync(1, cancellationToken);
