@@ -13,6 +13,27 @@ namespace AmDistill.Generation.Tests;
 /// <summary>The teacher simulator as OpenAI-compatible clients see it.</summary>
 public sealed class TeacherSimTests
 {
+    /// <summary>The simulator's instruction-following answers, judged by the project's IFEval checker: a teacher whose
+    /// draw succeeded follows the demo's instructions (and 484 of IFEval's 541 prompts: not the language ones, nor some combinations),
+    /// one whose draw failed never does.</summary>
+    [Fact]
+    public void Instruction_following_answers_follow_the_instructions_only_when_the_teacher_succeeds()
+    {
+        static List<IReadOnlyList<AmDistill.Verifiers.InstructionFollowing.Instruction>> Load(string file) => [.. File.ReadLines(file)
+            .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.GetProperty("category").GetString() == "if")
+            .Select(r => AmDistill.Verifiers.InstructionFollowing.IfEvalChecker.Parse(r.GetProperty("test_cases").Clone()))];
+        var random = new Random(7);
+        var demo = Load(Repo.DemoQueries);
+        Assert.Equal(10, demo.Count);
+        Assert.All(demo, i => Assert.True(AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: true, random).Followed, string.Join(", ", i.Select(x => x.Id))));
+        Assert.All(demo, i => Assert.False(AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: false, random).Followed));
+
+        var shared = Load(Path.Combine(Repo.Root, "..", "shared", "data", "ifeval.jsonl"));
+        var followed = shared.Count(i => AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: true, random).Followed);
+        Assert.True(followed >= shared.Count * 85 / 100, $"{followed} of {shared.Count} IFEval prompts followed");
+        Assert.DoesNotContain(shared, i => AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: false, random).Followed);
+    }
+
     [Fact]
     public async Task The_official_openai_npm_package_lists_models_and_streams_a_completion()
     {

@@ -39,6 +39,11 @@ public static class AnswerWriter
         var difficulty = query?.Difficulty ?? 0.5;
         var correct = random.NextDouble() < CorrectProbability(model.Skill, difficulty);
         var think = Think(model, difficulty, random);
+        if (query?.Instructions is { Count: > 0 } instructions)
+        {
+            var (text, followed) = InstructionWriter.Write(instructions, correct, random);
+            return new SimulatedAnswer(think, text, followed);
+        }
         var answer = query?.Category switch
         {
             "code" => CodeAnswer(query, correct, random),

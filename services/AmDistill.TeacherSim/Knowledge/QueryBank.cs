@@ -1,11 +1,14 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AmDistill.Verifiers.InstructionFollowing;
 
 namespace AmDistill.TeacherSim.Knowledge;
 
 /// <summary>A query the simulated teachers know the answer to.</summary>
-public sealed record KnownQuery(string Id, string Category, string Source, string? ReferenceAnswer, string? Solution, double Difficulty);
+/// <param name="Instructions">An instruction-following query's IFEval instructions (its <c>test_cases</c>), if any.</param>
+public sealed record KnownQuery(string Id, string Category, string Source, string? ReferenceAnswer, string? Solution, double Difficulty,
+    IReadOnlyList<Instruction>? Instructions = null);
 
 /// <summary>
 /// The queries (shared query schema, JSONL) whose reference answers and solutions the simulator knows, found by
@@ -51,7 +54,9 @@ public sealed class QueryBank
             source,
             record.TryGetProperty("reference_answer", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null,
             Solution(question, meta),
-            Difficulty(category, source, meta));
+            Difficulty(category, source, meta),
+            record.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object && t.TryGetProperty("instruction_id_list", out _)
+                ? IfEvalChecker.Parse(t.Clone()) : null);
         _byPrefix[Key(question)] = query;
     }
 
