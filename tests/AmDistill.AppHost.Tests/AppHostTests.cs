@@ -121,6 +121,11 @@ public sealed class AppHostTests
             Assert.Contains($"id=\"{chart}\"", dom, StringComparison.Ordinal);
         Assert.True(dom.Split("<rect class=\"bar\"").Length > 20, "the charts have their bars");
 
+        // The dashboard's run commands reach the Api: a completed run can no longer be paused (409, not 404 or 405).
+        var pause = await app.ResourceCommands.ExecuteCommandAsync("api", "pause-run-demo", cts.Token);
+        Assert.False(pause.Success);
+        Assert.Equal("Request failed with status code Conflict", pause.Message);
+
         // The GPU trainer is declared but waits for an explicit start.
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
         Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
