@@ -98,6 +98,7 @@ module apps 'modules/apps.bicep' = {
     teachers: teachers
     maxReplicas: maxReplicas
     apiAuthClientId: apiAuthClientId
+    datasetStorageName: environment.outputs.datasetStorageName
   }
 }
 

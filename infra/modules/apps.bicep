@@ -19,6 +19,9 @@ param maxReplicas object
 param apiAuthClientId string
 param gpuResources object
 
+@description('The environment storage (Azure Files) mounted at /data by every service that reads or writes the dataset store.')
+param datasetStorageName string
+
 @description('Unacknowledged entries per replica before another replica is added.')
 param lagPerReplica int = 100
 
@@ -48,10 +51,19 @@ var teacherSettings = [for (teacher, i) in teachers: [
 
 var teacherEnv = flatten(teacherSettings)
 
+// One store for all: verification writes samples, scoring query records, the api inputs, exports and reports, the
+// trainer materialises training files and writes checkpoints.
+var datasetVolumes = [{ name: 'dataset', storageName: datasetStorageName, storageType: 'AzureFile' }]
+var datasetMounts = [{ volumeName: 'dataset', mountPath: '/data' }]
+var datasetEnv = [
+  { name: 'DatasetStore__Root', value: '/data/store' }
+  { name: 'Trainer__OutputRoot', value: '/data/training-runs' }
+]
+
 var workers = [
   { name: 'generation', image: images.generation, stream: 'amdistill:generation', group: 'generation', maxReplicas: maxReplicas.generation, env: teacherEnv }
-  { name: 'verification', image: images.verification, stream: 'amdistill:verification', group: 'verification', maxReplicas: maxReplicas.verification, env: [] }
-  { name: 'scoring', image: images.scoring, stream: 'amdistill:scoring', group: 'scoring', maxReplicas: maxReplicas.scoring, env: [] }
+  { name: 'verification', image: images.verification, stream: 'amdistill:verification', group: 'verification', maxReplicas: maxReplicas.verification, env: datasetEnv }
+  { name: 'scoring', image: images.scoring, stream: 'amdistill:scoring', group: 'scoring', maxReplicas: maxReplicas.scoring, env: datasetEnv }
 ]
 
 // The stream-lag rule of a worker's consumer group.
@@ -92,8 +104,10 @@ resource workerApps 'Microsoft.App/containerApps@2024-03-01' = [for worker in wo
           resources: { cpu: json('1.0'), memory: '2Gi' }
           env: concat(commonEnv, worker.env)
           probes: probes
+          volumeMounts: worker.name == 'generation' ? [] : datasetMounts
         }
       ]
+      volumes: worker.name == 'generation' ? [] : datasetVolumes
       scale: {
         minReplicas: 0
         maxReplicas: worker.maxReplicas
@@ -148,10 +162,12 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'api'
           image: images.api
           resources: { cpu: json('0.5'), memory: '1Gi' }
-          env: commonEnv
+          env: concat(commonEnv, datasetEnv)
           probes: probes
+          volumeMounts: datasetMounts
         }
       ]
+      volumes: datasetVolumes
       scale: { minReplicas: 1, maxReplicas: 3 }
     }
   }
@@ -196,10 +212,12 @@ resource trainerApi 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'trainer'
           image: images.trainer
           resources: { cpu: json('0.5'), memory: '1Gi' }
-          env: concat(commonEnv, [{ name: 'Trainer__RunJobs', value: 'false' }])
+          env: concat(commonEnv, datasetEnv, [{ name: 'Trainer__RunJobs', value: 'false' }])
           probes: probes
+          volumeMounts: datasetMounts
         }
       ]
+      volumes: datasetVolumes
       scale: { minReplicas: 0, maxReplicas: 1 }
     }
   }
@@ -239,12 +257,14 @@ resource trainerJob 'Microsoft.App/jobs@2024-03-01' = {
           image: images.trainerGpu
           command: ['/app/service/AmDistill.Trainer']
           resources: { cpu: gpuResources.cpu, memory: gpuResources.memory }
-          env: concat(commonEnv, [
+          env: concat(commonEnv, datasetEnv, [
             { name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }
             { name: 'Trainer__ExitAfterIdle', value: '00:05:00' }
           ])
+          volumeMounts: datasetMounts
         }
       ]
+      volumes: datasetVolumes
     }
   }
 }
