@@ -37,11 +37,21 @@ public sealed record GenerationTask(
     string? ReferenceAnswer = null,
     string? TestCases = null,
     int ExpectedSamples = 0,
-    int CascadeSamples = 0)
+    int CascadeSamples = 0,
+    TeacherSettings? Settings = null)
 {
     /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
     public string Key => $"{RunId}/{QueryId}/{Teacher}";
 }
+
+/// <summary>A run's overrides of a registered teacher's sampling and prices (null: the teacher's own). Sampling
+/// overrides are part of the sample id, so the same query under other settings is another sample.</summary>
+public sealed record TeacherSettings(
+    double? Temperature = null,
+    double? TopP = null,
+    int? MaxTokens = null,
+    decimal? PricePerMillionInputTokens = null,
+    decimal? PricePerMillionOutputTokens = null);
 
 /// <summary>A teacher's answer, the think part kept apart from the final answer.</summary>
 /// <param name="SampleId">Deterministic: run, query, teacher, pass and a hash of the generation settings.</param>

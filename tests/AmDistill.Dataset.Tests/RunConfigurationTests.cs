@@ -43,6 +43,19 @@ public sealed class RunConfigurationTests
     }
 
     [Fact]
+    public void A_teachers_sampling_and_prices_can_be_overridden_per_run()
+    {
+        var (run, errors) = RunConfiguration.Parse("""
+            { "run": "r", "teachers": [ { "name": "a" }, { "name": "b", "temperature": 1.0, "maxTokens": 16384, "pricePerMillionOutputTokens": 2.19 } ] }
+            """);
+        Assert.Empty(errors);
+        Assert.Null(run!.Teachers[0].Settings);
+        Assert.Equal(new Contracts.TeacherSettings(Temperature: 1.0, MaxTokens: 16384, PricePerMillionOutputTokens: 2.19m), run.Teachers[1].Settings);
+        Assert.Equal(["teachers[0].temperature: must be in [0, 2]", "teachers[0].topP: must be in (0, 1]"],
+            RunConfiguration.Parse("""{ "run": "r", "teachers": [ { "name": "a", "temperature": 3, "topP": 0 } ] }""").Errors);
+    }
+
+    [Fact]
     public void Every_invalid_field_is_reported_with_its_path()
     {
         var (run, errors) = RunConfiguration.Parse("""

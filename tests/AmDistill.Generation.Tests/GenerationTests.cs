@@ -145,6 +145,30 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_runs_sampling_and_prices_override_the_teachers_and_make_other_samples()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.3, 20)));
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher(0, "weak", sim.V1, "weak-sim")));
+
+        var query = Queries.First(q => q.Category == "math");
+        await PublishAsync(redis, [NewTask("run1", query, "weak", 0, 1),
+            NewTask("run1", query, "weak", 0, 1) with { Settings = new TeacherSettings(MaxTokens: 8, PricePerMillionOutputTokens: 1000) }]);
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= 4, TimeSpan.FromSeconds(60), "4 samples");
+        var samples = await SamplesAsync(db);
+
+        Assert.Equal(4, samples.Select(s => s.SampleId).Distinct().Count()); // same run, query, teacher and passes: other settings, other samples
+        var (own, overridden) = (samples.Where(s => s.CostUsd == 0).ToList(), samples.Where(s => s.CostUsd > 0).ToList());
+        Assert.Equal(2, own.Count);
+        Assert.All(own, s => Assert.Equal(("stop", false), (s.FinishReason, s.Truncated)));
+        Assert.Equal(2, overridden.Count);
+        Assert.All(overridden, s => Assert.Equal(("length", true), (s.FinishReason, s.Truncated))); // max_tokens 8 reached the teacher
+        Assert.All(overridden, s => Assert.Equal(s.CompletionTokens * 1000m / 1_000_000m, s.CostUsd));
+    }
+
+    [Fact]
     public async Task A_teacher_that_keeps_failing_or_rejects_the_request_dead_letters_the_task_with_the_reason()
     {
         await using var redisServer = await LocalRedisServer.StartAsync();

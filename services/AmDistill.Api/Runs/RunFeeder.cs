@@ -178,7 +178,7 @@ public sealed class RunFeeder(
         var question = query["question"]!.GetValue<string>();
         var cascade = run.Feeder.Cascade ? run.Teachers[0].Passes : 0;
         return [.. teachers.Select(teacher => new GenerationTask(run.Run, id, category, teacher.Name, [.. Enumerable.Range(0, teacher.Passes)],
-            question, reference, tests, run.PassesPerQuery, cascade))];
+            question, reference, tests, run.PassesPerQuery, cascade, teacher.Settings))];
     }
 
     private static string FirstTests(JsonObject testCases, int count)

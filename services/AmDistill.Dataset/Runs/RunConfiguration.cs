@@ -115,6 +115,10 @@ public sealed record RunConfiguration
             Check(!string.IsNullOrWhiteSpace(t.Name), $"teachers[{i}].name", "is required");
             Check(t.Passes is >= 1 and <= 64, $"teachers[{i}].passes", $"must be 1–64 (got {t.Passes})");
             Check(Teachers.FindIndex(o => o.Name == t.Name) == i, $"teachers[{i}].name", $"'{t.Name}' is listed twice");
+            Check(t.Temperature is null or (>= 0 and <= 2), $"teachers[{i}].temperature", "must be in [0, 2]");
+            Check(t.TopP is null or (> 0 and <= 1), $"teachers[{i}].topP", "must be in (0, 1]");
+            Check(t.MaxTokens is null or >= 1, $"teachers[{i}].maxTokens", "must be ≥ 1");
+            Check(t.PricePerMillionInputTokens is null or >= 0 && t.PricePerMillionOutputTokens is null or >= 0, $"teachers[{i}].pricePerMillion…Tokens", "must be ≥ 0");
         }
         for (var i = 0; i < Categories.Count; i++)
             Check(KnownCategories.Contains(Categories[i]), $"categories[{i}]", $"'{Categories[i]}' is not one of {string.Join(", ", KnownCategories)}");
@@ -150,7 +154,8 @@ public sealed record RunConfiguration
     }
 }
 
-/// <summary>A teacher registered with the generation service, asked <see cref="Passes"/> times per query.</summary>
+/// <summary>A teacher registered with the generation service, asked <see cref="Passes"/> times per query, with its own
+/// sampling and prices unless the run overrides them.</summary>
 public sealed record RunTeacher
 {
     public string Name { get; init; } = "";
@@ -158,6 +163,16 @@ public sealed record RunTeacher
 
     /// <summary>Optional: checked against the registered teacher's model when the run starts.</summary>
     public string? Model { get; init; }
+
+    public double? Temperature { get; init; }
+    public double? TopP { get; init; }
+    public int? MaxTokens { get; init; }
+    public decimal? PricePerMillionInputTokens { get; init; }
+    public decimal? PricePerMillionOutputTokens { get; init; }
+
+    /// <summary>The overrides as the generation task carries them; null when there are none.</summary>
+    public TeacherSettings? Settings => Temperature is null && TopP is null && MaxTokens is null && PricePerMillionInputTokens is null && PricePerMillionOutputTokens is null
+        ? null : new(Temperature, TopP, MaxTokens, PricePerMillionInputTokens, PricePerMillionOutputTokens);
 }
 
 public sealed record RunIngestion

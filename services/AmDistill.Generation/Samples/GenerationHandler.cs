@@ -25,9 +25,10 @@ public sealed class GenerationHandler(
     public async Task HandleAsync(MessageContext<GenerationTask> context, CancellationToken cancellationToken)
     {
         var task = context.Message;
-        var teacher = teachers.Find(task.Teacher)
+        var registered = teachers.Find(task.Teacher)
             ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is not configured (Generation:Teachers)");
-        var settings = teachers.SettingsHash(teacher.Name);
+        var teacher = registered.With(task.Settings);
+        var settings = task.Settings is null ? teachers.SettingsHash(teacher.Name) : SampleId.SettingsHash(teacher);
         var db = redis.GetDatabase();
         if (await db.HashGetAsync(RunKeys.Run(task.RunId), "state") == RunStates.Cancelled) return; // nothing more is paid for a cancelled run
 
@@ -42,7 +43,7 @@ public sealed class GenerationHandler(
         {
             try
             {
-                var answer = await CompleteAsync(teacher.Name, task.Prompt, missing.Length, SampleId.Seed(task.RunId, task.QueryId, missing[0].Pass), cancellationToken);
+                var answer = await CompleteAsync(teacher, task.Prompt, missing.Length, SampleId.Seed(task.RunId, task.QueryId, missing[0].Pass), cancellationToken);
                 await CommitAsync(db, task, teacher, missing, answer);
                 return;
             }
@@ -58,7 +59,7 @@ public sealed class GenerationHandler(
         {
             try
             {
-                var answer = await CompleteAsync(teacher.Name, task.Prompt, 1, SampleId.Seed(task.RunId, task.QueryId, sample.Pass), cancellationToken);
+                var answer = await CompleteAsync(teacher, task.Prompt, 1, SampleId.Seed(task.RunId, task.QueryId, sample.Pass), cancellationToken);
                 await CommitAsync(db, task, teacher, [sample], answer);
                 return null;
             }
@@ -78,7 +79,7 @@ public sealed class GenerationHandler(
     /// Retries transient failures with exponential backoff and jitter within the retry budget, while the consumer keeps
     /// the task leased; only then does the failure reach the queue and count as a delivery.
     /// </summary>
-    private async Task<TeacherAnswer> CompleteAsync(string teacher, string prompt, int n, long seed, CancellationToken cancellationToken)
+    private async Task<TeacherAnswer> CompleteAsync(TeacherOptions teacher, string prompt, int n, long seed, CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var delay = TimeSpan.FromSeconds(1);
@@ -86,11 +87,11 @@ public sealed class GenerationHandler(
         {
             try
             {
-                return await teachers.CompleteAsync(teacher, prompt, n, seed, cancellationToken);
+                return await teachers.CompleteAsync(teacher.Name, prompt, n, seed, cancellationToken, teacher);
             }
             catch (TeacherRequestException e) when (e.Transient && System.Diagnostics.Stopwatch.GetElapsedTime(started) + delay < options.Value.TransientRetryBudget)
             {
-                logger.LogDebug("{Teacher} failed transiently ({Error}); retrying in {Delay}", teacher, e.Message, delay);
+                logger.LogDebug("{Teacher} failed transiently ({Error}); retrying in {Delay}", teacher.Name, e.Message, delay);
                 await Task.Delay(delay * (0.5 + Random.Shared.NextDouble()), cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
             }

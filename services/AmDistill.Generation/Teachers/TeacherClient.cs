@@ -64,10 +64,13 @@ public sealed class TeacherClient
                 .GetChatClient(teacher.Model);
     }
 
-    /// <summary>Asks <paramref name="teacher"/> for <paramref name="n"/> answers to <paramref name="prompt"/>, within its limits.</summary>
-    public async Task<TeacherAnswer> CompleteAsync(string teacher, string prompt, int n, long seed, CancellationToken cancellationToken)
+    /// <summary>Asks <paramref name="teacher"/> for <paramref name="n"/> answers to <paramref name="prompt"/>, within its
+    /// limits, with its own sampling or a run's (<paramref name="sampling"/>: the teacher's options with overrides).</summary>
+    public async Task<TeacherAnswer> CompleteAsync(string teacher, string prompt, int n, long seed, CancellationToken cancellationToken,
+        TeacherOptions? sampling = null)
     {
-        var (options, chat) = _teachers[teacher];
+        var (registered, chat) = _teachers[teacher];
+        var options = sampling ?? registered;
         var messages = new List<WireMessage>(2);
         if (options.EffectiveSystemPrompt.Length > 0) messages.Add(new WireMessage("system", options.EffectiveSystemPrompt));
         messages.Add(new WireMessage("user", prompt));

@@ -90,4 +90,17 @@ public sealed class TeacherOptions
 
     public decimal Cost(int inputTokens, int outputTokens) =>
         (inputTokens * PricePerMillionInputTokens + outputTokens * PricePerMillionOutputTokens) / 1_000_000m;
+
+    /// <summary>This teacher under a run's overrides of its sampling and prices (itself when there are none).</summary>
+    public TeacherOptions With(Contracts.TeacherSettings? settings)
+    {
+        if (settings is null) return this;
+        var copy = (TeacherOptions)MemberwiseClone();
+        copy.Temperature = settings.Temperature ?? Temperature;
+        copy.TopP = settings.TopP ?? TopP;
+        copy.MaxTokens = settings.MaxTokens ?? MaxTokens;
+        copy.PricePerMillionInputTokens = settings.PricePerMillionInputTokens ?? PricePerMillionInputTokens;
+        copy.PricePerMillionOutputTokens = settings.PricePerMillionOutputTokens ?? PricePerMillionOutputTokens;
+        return copy;
+    }
 }
