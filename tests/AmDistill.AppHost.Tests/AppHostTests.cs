@@ -74,6 +74,7 @@ public sealed class AppHostTests
         Assert.Equal("""{"figure":1,"url":1}""", demo.GetProperty("ingest").GetProperty("dropped").GetRawText());
         Assert.Equal((360L, 360L, 360L, 30L, 30L), Counts(aime));
         Assert.All(aime.GetProperty("models").EnumerateArray(), m => Assert.Equal(120, m.GetProperty("samples").GetInt64()));
+        Assert.All(aime.GetProperty("throughput").EnumerateObject(), stage => Assert.True(stage.Value.GetDouble() > 0, stage.Name));
         var passRates = aime.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("model").GetString()!,
             m => m.GetProperty("passed").GetInt64() / (double)(m.GetProperty("passed").GetInt64() + m.GetProperty("failed").GetInt64()));
         Assert.True(passRates["r1-distill-qwen-1.5b"] < passRates["r1-distill-qwen-7b"] && passRates["r1-distill-qwen-7b"] < passRates["deepseek-r1"],

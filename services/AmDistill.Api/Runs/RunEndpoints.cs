@@ -81,7 +81,7 @@ public static class RunEndpoints
     /// <summary>
     /// <c>GET /api/runs/{run}</c>: the run's state and ingestion; per stage the queries fed, samples generated and
     /// verified against the expected number, and queries final; per model samples, tokens, cost and verdicts so far;
-    /// throughput and ETA from the rate since the start. Counters are kept in Redis by the services, exactly once, in
+    /// throughput per stage and the ETA, from the rates since the start. Counters are kept in Redis by the services, exactly once, in
     /// the transactions that do the work.
     /// </summary>
     private static async Task<IResult> Status(string run, RunRegistry registry, IConnectionMultiplexer redis)
@@ -106,6 +106,8 @@ public static class RunEndpoints
         var (expected, generated) = (Stat("expected_samples"), models.Sum(m => m.samples));
         var verified = models.Sum(m => m.passed + m.failed + m.unscored);
         var elapsed = stats.TryGetValue("started", out var started) ? DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
+        var final = await db.SetLengthAsync(RunKeys.Final(run));
+        double Rate(long count) => elapsed.TotalSeconds > 0 ? Math.Round(count / elapsed.TotalSeconds, 2) : 0;
         double? etaSeconds = verified > 0 && expected > verified ? elapsed.TotalSeconds * (expected - verified) / verified : verified >= expected && expected > 0 ? 0 : null;
         return Results.Ok(new
         {
@@ -113,12 +115,13 @@ public static class RunEndpoints
             state = info?.State,
             queries = Stat("queries"),
             fedQueries = info?.Cursor ?? 0,
-            finalQueries = await db.SetLengthAsync(RunKeys.Final(run)),
+            finalQueries = final,
             expectedSamples = expected,
             generated,
             verified,
             elapsedSeconds = Math.Round(elapsed.TotalSeconds, 1),
-            samplesPerSecond = elapsed.TotalSeconds > 0 ? Math.Round(verified / elapsed.TotalSeconds, 2) : 0,
+            samplesPerSecond = Rate(verified),
+            throughput = new { generatedPerSecond = Rate(generated), verifiedPerSecond = Rate(verified), finalQueriesPerSecond = Rate(final) },
             etaSeconds = etaSeconds is { } eta ? Math.Round(eta, 1) : (double?)null,
             costUsd = models.Sum(m => m.costUsd),
             models,
