@@ -11,6 +11,7 @@ public static class Extensions
     {
         builder.AddDatasetWriters("scoring");
         builder.Services.AddSingleton<ScoreStore>();
+        builder.Services.AddSingleton<ScoringMetrics>();
         builder.Services.AddStreamConsumer<VerifiedResponse, ScoringHandler>(Streams.Scoring, consumer => consumer.Group = "scoring");
         return builder;
     }

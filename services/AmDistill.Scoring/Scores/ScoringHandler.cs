@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Store;
@@ -11,7 +12,7 @@ namespace AmDistill.Scoring.Scores;
 /// Records each verdict in its query's score record; a record that is final is also appended, once, to the dataset
 /// store's query records (the format <c>amdistill select</c> reads), so the selection survives Redis.
 /// </summary>
-public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, IConnectionMultiplexer redis) : IMessageHandler<VerifiedResponse>
+public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, IConnectionMultiplexer redis, ScoringMetrics metrics) : IMessageHandler<VerifiedResponse>
 {
     private const string OnceScope = "query-record";
 
@@ -27,6 +28,15 @@ public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, ICo
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer)) QueryRecordFormat.WriteRecord(json, record);
         await dataset.AppendLineAsync(verdict.RunId, DatasetKinds.Queries, buffer.WrittenSpan.ToArray(), cancellationToken);
-        await ProcessOnce.ExecuteAsync(db, OnceScope, key, _ => { });
+        if (await ProcessOnce.ExecuteAsync(db, OnceScope, key, _ => { })) metrics.Final(verdict.Category);
     }
+}
+
+/// <summary>Query records made final, by category (meter <c>AmDistill.Scoring</c>): the last stage's queries per second.</summary>
+public sealed class ScoringMetrics(IMeterFactory meters)
+{
+    private readonly Counter<long> _final = meters.Create("AmDistill.Scoring")
+        .CreateCounter<long>("amdistill.scoring.final_queries", "{query}", "Query records made final, by category.");
+
+    public void Final(QueryCategory category) => _final.Add(1, new KeyValuePair<string, object?>("category", category.ToString()));
 }
