@@ -34,7 +34,8 @@ internal sealed partial class RunProgressLogger(EndpointReference api, string ru
                 }
                 var line = $"{s.GetProperty("state")}: fed {s.GetProperty("fedQueries")}/{s.GetProperty("queries")} queries, " +
                     $"generated {s.GetProperty("generated")} and verified {s.GetProperty("verified")} of {s.GetProperty("expectedSamples")} samples, " +
-                    $"final {s.GetProperty("finalQueries")} queries; {s.GetProperty("samplesPerSecond")} samples/s, ETA {s.GetProperty("etaSeconds")} s";
+                    $"final {s.GetProperty("finalQueries")} queries; {s.GetProperty("samplesPerSecond")} samples/s, ETA " +
+                    (s.GetProperty("etaSeconds").ValueKind == JsonValueKind.Number ? $"{s.GetProperty("etaSeconds")} s" : "unknown");
                 if (line != last) LogProgress(run, line);
                 last = line;
                 if (s.GetProperty("state").GetString() is "completed" or "cancelled")
