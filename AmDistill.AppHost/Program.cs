@@ -13,6 +13,8 @@ var redis = builder.AddPipelineRedis();
 // The dataset store: verified samples (written by verification) and final query records (by scoring), read by the
 // api (export) and the trainer.
 var datasetRoot = builder.Configuration["AmDistill:DatasetRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".amdistill-data"));
+// The trainer's jobs (training files, checkpoints, models): {TrainingRoot}/{run}/{job}.
+var trainingRoot = builder.Configuration["AmDistill:TrainingRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".training-runs"));
 
 // The embedded default teacher: an OpenAI-compatible simulator of weak, medium and strong models.
 var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim")
@@ -51,10 +53,14 @@ builder.AddProject<Projects.AmDistill_Scoring>("scoring")
     .WithHttpHealthCheck("/health");
 
 // amdistill:training → trainer → the GPU trainer container
-builder.AddProject<Projects.AmDistill_Trainer>("trainer")
+var trainer = builder.AddProject<Projects.AmDistill_Trainer>("trainer")
     .WithPipelineRedis(redis)
     .WithEnvironment("DatasetStore__Root", datasetRoot)
+    .WithEnvironment("Trainer__OutputRoot", trainingRoot)
     .WithHttpHealthCheck("/health");
+
+// A completed run with a training section submits its SFT job to the trainer's API.
+api.WithReference(trainer);
 
 // PyTorch + transformers SFT with the paper's recipe; started on demand, never blocks the rest.
 builder.AddGpuTrainer();

@@ -162,7 +162,7 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'api'
           image: images.api
           resources: { cpu: json('0.5'), memory: '1Gi' }
-          env: concat(commonEnv, datasetEnv)
+          env: concat(commonEnv, datasetEnv, [{ name: 'services__trainer__http__0', value: 'http://${prefix}-trainer' }])
           probes: probes
           volumeMounts: datasetMounts
         }

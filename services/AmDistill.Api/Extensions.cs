@@ -11,6 +11,7 @@ public static class Extensions
         builder.AddDatasetStore();
         builder.Services.AddSingleton<RunRegistry>();
         builder.Services.AddSingleton<RunOutputs>();
+        builder.Services.AddHttpClient(RunOutputs.TrainerClient, http => http.BaseAddress = new Uri("https+http://trainer"));
         builder.Services.AddStreamProducer(Streams.Generation);
         builder.Services.AddHostedService<RunFeeder>();
         builder.Services.AddOptions<DemoRunOptions>().BindConfiguration("DemoRun");

@@ -62,9 +62,9 @@ public sealed class RunLifecycleTests : IAsyncLifetime
 
     private RunFeeder Feeder()
     {
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        return new RunFeeder(_runs, new RunOutputs(_runs, _store, NullLogger<RunOutputs>.Instance),
-            new StreamProducer<GenerationTask>(_redis, Streams.Generation), _redis, meters, NullLogger<RunFeeder>.Instance);
+        var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
+        return new RunFeeder(_runs, new RunOutputs(_runs, _store, services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
+            new StreamProducer<GenerationTask>(_redis, Streams.Generation), _redis, services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
     }
 
     private async Task<long> CursorAsync(string run) => (await _runs.GetAsync(run))!.Cursor;

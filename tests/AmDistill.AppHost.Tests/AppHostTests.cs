@@ -20,7 +20,7 @@ public sealed class AppHostTests
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var dataset = Directory.CreateTempSubdirectory("amdistill-apphost-dataset-").FullName;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(
-            ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={dataset}"], cts.Token);
+            ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={dataset}", $"--AmDistill:TrainingRoot={Path.Combine(dataset, "_training")}"], cts.Token);
         await using var app = await builder.BuildAsync(cts.Token);
         await app.StartAsync(cts.Token);
 
@@ -44,7 +44,9 @@ public sealed class AppHostTests
         Assert.Contains("teachers[0].passes", problems, StringComparison.Ordinal);
         using var created = await api.PostAsync("/api/runs", Json("""
             {"run": "aime24", "teachers": [{"name": "r1-distill-qwen-1.5b", "passes": 4}, {"name": "r1-distill-qwen-7b", "passes": 4}, {"name": "deepseek-r1", "passes": 4}],
-             "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 7}}
+             "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 7},
+             "selection": {"teacher": "r1-distill-qwen-7b"},
+             "training": {"recipe": "stage1", "baseModel": "/nonexistent/base-model", "maxSteps": 2}}
             """), cts.Token);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         using var upload = await api.PutAsync("/api/runs/aime24/queries", new StreamContent(File.OpenRead(Path.Combine(SharedData, "aime24.jsonl"))), cts.Token);
@@ -109,6 +111,23 @@ public sealed class AppHostTests
             Assert.InRange(File.ReadLines(Path.Combine(export, "stage1-messages.jsonl")).Count(), 1, queries * 4);
             Assert.True(new FileInfo(Path.Combine(export, "stage1.parquet")).Length > 0);
         }
+
+        // The completed run submitted its training job; the trainer took the run's Stage I selection from the store with
+        // the run's settings (the 7B's answers, as in the run's export; the paper's default would take R1's) and then failed: there is no base model here (and python3 may lack torch).
+        using var trainerApi = app.CreateHttpClient("trainer");
+        JsonElement training;
+        do
+        {
+            await Task.Delay(500, cts.Token);
+            using var response2 = await trainerApi.GetAsync("/api/training/aime24/sft", cts.Token);
+            training = response2.StatusCode == HttpStatusCode.OK ? JsonDocument.Parse(await response2.Content.ReadAsStringAsync(cts.Token)).RootElement.Clone() : default;
+        }
+        while (training.ValueKind != JsonValueKind.Object || training.GetProperty("state").GetString() is "Queued" or "Running");
+        var stageOneSamples = File.ReadLines(Path.Combine(dataset, "aime24", "export", "stage1-messages.jsonl")).Count();
+        Assert.True(training.GetProperty("state").GetString() == "Failed", training.GetRawText());
+        Assert.True(training.GetProperty("fields").TryGetProperty("trainingSamples", out var trainingSamples), training.GetRawText());
+        Assert.Equal(stageOneSamples.ToString(System.Globalization.CultureInfo.InvariantCulture), trainingSamples.GetString());
+        Assert.False(string.IsNullOrWhiteSpace(training.GetProperty("fields").GetProperty("message").GetString()));
 
         // The Api exports on demand, and serves the report, which loads in headless Chromium without console errors.
         using var stageOne = await api.GetAsync("/api/runs/aime24/export?policy=stage1&format=messages", cts.Token);

@@ -61,7 +61,7 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         launcher.Command = command;
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         var status = new TrainingStatusStore(_redis);
-        var handler = new TrainingJobHandler(status, new TrainerMetrics(meters), new TrainingActivity(TimeProvider.System), Store, Options.Create(launcher),
+        var handler = new TrainingJobHandler(status, new TrainerMetrics(meters), new TrainingActivity(TimeProvider.System), Store, _redis, Options.Create(launcher),
             new HostingEnvironment { ContentRootPath = _root }, NullLogger<TrainingJobHandler>.Instance);
         return (handler, status);
     }

@@ -1,3 +1,4 @@
+using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Report;
 using AmDistill.Dataset.Runs;
@@ -7,9 +8,12 @@ namespace AmDistill.Api.Runs;
 
 /// <summary>A finished run's exports (the configuration's <c>selection.exports</c>) and its report, in
 /// <c>{store}/{run}/export/</c>; the report is written last, so its presence means the run's outputs are complete.</summary>
-public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, ILogger<RunOutputs> logger)
+public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClientFactory http, ILogger<RunOutputs> logger)
 {
     public const string ReportFile = "report.html";
+
+    /// <summary>The trainer service, found by service discovery.</summary>
+    public const string TrainerClient = "trainer";
 
     public async Task WriteAsync(RunConfiguration run, CancellationToken cancellationToken)
     {
@@ -23,6 +27,18 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, ILogger<Ru
         }
         await RunReport.WriteAsync(await BuildReportAsync(run, cancellationToken), Path.Combine(directory, ReportFile), cancellationToken);
         logger.LogInformation("Run {Run} exported with its report to {Directory}", run.Run, directory);
+        if (run.Training is { } training) await SubmitTrainingAsync(run.Run, training, cancellationToken);
+    }
+
+    /// <summary>The run's SFT job, through the trainer's API (which records its status and queues it); the trainer
+    /// materialises the selection from the store with the run's selection settings.</summary>
+    private async Task SubmitTrainingAsync(string run, RunTraining training, CancellationToken cancellationToken)
+    {
+        var job = new TrainingJob(run, training.JobId, training.Recipe, training.BaseModel, MaxSteps: training.MaxSteps, Selection: training.Selection);
+        using var response = await http.CreateClient(TrainerClient).PostAsJsonAsync("/api/training", job, ContractsJsonContext.Default.TrainingJob, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"the trainer refused run {run}'s training job: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        logger.LogInformation("Run {Run}: training job {Job} submitted ({Recipe} on {BaseModel})", run, training.JobId, training.Recipe, training.BaseModel);
     }
 
     public async Task<RunReportData> BuildReportAsync(RunConfiguration run, CancellationToken cancellationToken) =>

@@ -33,6 +33,9 @@ public sealed record RunConfiguration
     public RunSelection Selection { get; init; } = new();
     public RunFeeding Feeder { get; init; } = new();
 
+    /// <summary>Fine-tune on the run's selection once it completes (submitted to the trainer service); null: no training.</summary>
+    public RunTraining? Training { get; init; }
+
     public int PassesPerQuery => Teachers.Sum(t => t.Passes);
 
     /// <summary>The selection teacher: named, or the strongest (last).</summary>
@@ -142,6 +145,14 @@ public sealed record RunConfiguration
         Check(Feeder.BatchQueries is >= 1 and <= 10_000, "feeder.batchQueries", "must be 1–10000");
         Check(Feeder.MaxQueuedTasks >= 1, "feeder.maxQueuedTasks", "must be ≥ 1");
         Check(!Feeder.Cascade || Teachers.Count >= 2, "feeder.cascade", "needs at least two teachers");
+        if (Training is { } training)
+        {
+            Check(training.Recipe is "stage1" or "stage2", "training.recipe", $"'{training.Recipe}' is not stage1 or stage2");
+            Check(!string.IsNullOrWhiteSpace(training.BaseModel), "training.baseModel", "is required (a path or model directory the trainer can read)");
+            Check(training.Selection is null || DatasetExport.PolicyNames.Contains(training.Selection), "training.selection",
+                $"'{training.Selection}' is not one of {string.Join(", ", DatasetExport.PolicyNames)}");
+            Check(training.MaxSteps >= 0, "training.maxSteps", "must be ≥ 0 (0: the recipe's epochs)");
+        }
         return errors;
     }
 
@@ -251,6 +262,22 @@ public sealed record RunFeeding
     /// <summary>Ask the first (cheapest) teacher first, and the others only for queries it does not solve every time.
     /// Off by default: the paper generated everything, and the skipped queries have no pass rates from the others.</summary>
     public bool Cascade { get; init; }
+}
+
+/// <summary>The SFT job a completed run submits: the paper's recipe on the run's selection.</summary>
+public sealed record RunTraining
+{
+    /// <summary><c>stage1</c> or <c>stage2</c>: the paper's two recipes.</summary>
+    public string Recipe { get; init; } = "stage1";
+
+    public string BaseModel { get; init; } = "";
+
+    /// <summary>Which samples (a policy: all, stage1, stage2, band); null: the recipe's stage.</summary>
+    public string? Selection { get; init; }
+
+    public int MaxSteps { get; init; }
+
+    public string JobId { get; init; } = "sft";
 }
 
 public static partial class RunIds

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
+using AmDistill.Dataset.Runs;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Trainer.Launching;
@@ -19,6 +20,7 @@ public sealed class TrainingJobHandler(
     TrainerMetrics metrics,
     TrainingActivity activity,
     IDatasetStore dataset,
+    StackExchange.Redis.IConnectionMultiplexer redis,
     IOptions<TrainerLauncherOptions> options,
     IHostEnvironment environment,
     ILogger<TrainingJobHandler> logger) : IMessageHandler<TrainingJob>
@@ -122,7 +124,10 @@ public sealed class TrainingJobHandler(
         if (File.Exists(path)) return (path, null);
         var selection = job.Selection ?? job.Recipe;
         if (!DatasetExport.PolicyNames.Contains(selection)) return ("", $"unknown selection '{selection}' ({string.Join(", ", DatasetExport.PolicyNames)})");
-        var report = await DatasetExport.ToFileAsync(dataset, job.RunId, new DatasetExportOptions { Policy = DatasetExport.ParsePolicy(selection) },
+        // A run created on the Api selects with its own teacher, thresholds and CV_t; others with the paper's.
+        var policy = DatasetExport.ParsePolicy(selection);
+        var run = (string?)await redis.GetDatabase().HashGetAsync(RunKeys.Run(job.RunId), "config") is { } json ? RunConfiguration.Parse(json).Configuration : null;
+        var report = await DatasetExport.ToFileAsync(dataset, job.RunId, run?.ExportOptions(policy) ?? new DatasetExportOptions { Policy = policy },
             ExportFormat.Messages, path, cancellationToken);
         await status.UpdateAsync(job, [("trainingFile", path), ("trainingSamples", Format((int)report.Exported)), ("selection", selection)]);
         return report.Exported > 0 ? (path, null) : ("", $"the {selection} selection of run {job.RunId} kept no samples ({report.Samples} in the store)");
