@@ -168,6 +168,28 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_run_whose_training_cannot_be_submitted_keeps_its_outputs_and_retries_only_the_submission()
+    {
+        await RegisterTeachersAsync();
+        var config = Config("t", feeder: """{"batchQueries": 50, "maxQueuedTasks": 1000}""") with { Training = new RunTraining { BaseModel = "/models/base" } };
+        await _runs.CreateAsync(config);
+        await _runs.UploadAsync("t", Queries(), false, CancellationToken.None);
+        await _runs.StartAsync("t");
+        await Db.SetAddAsync(RunKeys.Final("t"), [.. Enumerable.Range(1, 20).Select(i => (RedisValue)$"q{i}")]);
+        var feeder = Feeder(); // no trainer service here: the submission fails
+        await feeder.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(async () => (await _runs.GetAsync("t"))!.Finished.Contains("outputs"), "the outputs");
+        var report = new FileInfo(Path.Combine(_runs.ExportDirectory("t"), RunOutputs.ReportFile));
+        var written = report.LastWriteTimeUtc;
+        await Task.Delay(6000); // longer than the retry interval
+        var info = await _runs.GetAsync("t");
+        Assert.Equal((RunStates.Running, false), (info!.State, info.Finished.Contains("training")));
+        Assert.Equal(written, new FileInfo(report.FullName).LastWriteTimeUtc); // not exported again
+        await feeder.StopAsync(CancellationToken.None);
+        feeder.Dispose();
+    }
+
+    [Fact]
     public async Task A_cancelled_run_is_fed_no_further()
     {
         await RegisterTeachersAsync();

@@ -43,8 +43,9 @@ public sealed class RunFeeder(
                     foreach (var run in await runs.ListActiveAsync())
                         busy |= await StepAsync(run, stoppingToken);
             }
-            catch (Exception e) when (e is RedisException or RedisTimeoutException or IOException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
+                // Redis, the store, the trainer's API: whatever failed, the next step retries it (the host must not stop).
                 logger.LogWarning(e, "Feeding failed; retrying");
                 await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
             }
@@ -91,7 +92,17 @@ public sealed class RunFeeder(
 
         Close(run);
         if (await runs.FinalQueriesAsync(run) < info.Queries) return false;
-        await outputs.WriteAsync(info.Configuration, cancellationToken);
+        // Each step once: a failure (say, the trainer's API unreachable) retries only what is left.
+        if (!info.Finished.Contains("outputs"))
+        {
+            await outputs.WriteAsync(info.Configuration, cancellationToken);
+            await runs.FinishedAsync(run, "outputs");
+        }
+        if (info.Configuration.Training is { } training && !info.Finished.Contains("training"))
+        {
+            await outputs.SubmitTrainingAsync(run, training, cancellationToken);
+            await runs.FinishedAsync(run, "training");
+        }
         await redis.GetDatabase().KeyDeleteAsync(RunKeys.Cascade(run)); // decisions are needed only while feeding
         if (await runs.MoveAsync(run, RunStates.Completed, RunStates.Running) is null)
             logger.LogInformation("Run {Run} completed: {Queries} queries final", run, info.Queries);

@@ -7,7 +7,7 @@ using AmDistill.Dataset.Store;
 namespace AmDistill.Api.Runs;
 
 /// <summary>A finished run's exports (the configuration's <c>selection.exports</c>) and its report, in
-/// <c>{store}/{run}/export/</c>; the report is written last, so its presence means the run's outputs are complete.</summary>
+/// <c>{store}/{run}/export/</c> (the report last, so its presence means the outputs are complete), and its training job.</summary>
 public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClientFactory http, ILogger<RunOutputs> logger)
 {
     public const string ReportFile = "report.html";
@@ -27,12 +27,11 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
         }
         await RunReport.WriteAsync(await BuildReportAsync(run, cancellationToken), Path.Combine(directory, ReportFile), cancellationToken);
         logger.LogInformation("Run {Run} exported with its report to {Directory}", run.Run, directory);
-        if (run.Training is { } training) await SubmitTrainingAsync(run.Run, training, cancellationToken);
     }
 
     /// <summary>The run's SFT job, through the trainer's API (which records its status and queues it); the trainer
     /// materialises the selection from the store with the run's selection settings.</summary>
-    private async Task SubmitTrainingAsync(string run, RunTraining training, CancellationToken cancellationToken)
+    public async Task SubmitTrainingAsync(string run, RunTraining training, CancellationToken cancellationToken)
     {
         var job = new TrainingJob(run, training.JobId, training.Recipe, training.BaseModel, MaxSteps: training.MaxSteps, Selection: training.Selection);
         using var response = await http.CreateClient(TrainerClient).PostAsJsonAsync("/api/training", job, ContractsJsonContext.Default.TrainingJob, cancellationToken);

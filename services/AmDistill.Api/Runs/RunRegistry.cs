@@ -11,7 +11,9 @@ namespace AmDistill.Api.Runs;
 /// <summary>A run as Redis holds it (<see cref="RunKeys.Run"/>).</summary>
 /// <param name="Cursor">Queries fed (in a cascade run, to the first teacher).</param>
 /// <param name="Escalation">In a cascade run, queries whose first answers were decided on (and sent on if escalated).</param>
-public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, JsonNode? Ingest)
+/// <param name="Finished">Steps of a run's completion already done: <c>outputs</c> (exports and report), <c>training</c> (submitted).</param>
+public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, JsonNode? Ingest,
+    IReadOnlySet<string> Finished)
 {
     public bool Fed => Queries > 0 && Cursor >= Queries && (!Configuration.Feeder.Cascade || Escalation >= Queries);
 }
@@ -41,7 +43,8 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (!fields.TryGetValue("config", out var json)) return null;
         var (configuration, _) = RunConfiguration.Parse(json!);
         return new RunInfo(configuration!, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
-            (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null);
+            (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null,
+            fields.Keys.Where(k => k.StartsWith("finished:", StringComparison.Ordinal)).Select(k => k["finished:".Length..]).ToHashSet());
     }
 
     /// <summary>Runs the feeder looks at: started, not yet completed or cancelled.</summary>
@@ -152,6 +155,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         _ = transaction.HashSetAsync(RunKeys.Run(run), "state", to);
         return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
     }
+
+    /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>
+    public Task FinishedAsync(string run, string step) => Db.HashSetAsync(RunKeys.Run(run), $"finished:{step}", DateTimeOffset.UtcNow.ToString("O"));
 
     /// <summary>Saves a feeding position: <c>cursor</c> or <c>escalation</c>.</summary>
     public Task AdvanceAsync(string run, string field, long position) => Db.HashSetAsync(RunKeys.Run(run), field, position);
