@@ -15,7 +15,8 @@ public static class Extensions
         builder.Services.AddSingleton<VerificationMetrics>();
         builder.Services.AddOptions<JudgeOptions>().Bind(builder.Configuration.GetSection(JudgeOptions.Section));
         builder.Services.AddOptions<RewardModelOptions>().Bind(builder.Configuration.GetSection(RewardModelOptions.Section));
-        var judgeTimeout = builder.Configuration.GetSection(JudgeOptions.Section).Get<JudgeOptions>()?.RequestTimeout ?? new JudgeOptions().RequestTimeout;
+        var judge = builder.Configuration.GetSection(JudgeOptions.Section).Get<JudgeOptions>() ?? new JudgeOptions();
+        var judgeTimeout = judge.RequestTimeout;
         var judgeHttp = builder.Services.AddHttpClient(JudgeScorer.HttpClientName);
         // A grader thinks longer than the service defaults' 10 s attempt timeout allows.
 #pragma warning disable EXTEXP0001
@@ -26,6 +27,19 @@ public static class Extensions
             r.AttemptTimeout.Timeout = judgeTimeout;
             r.TotalRequestTimeout.Timeout = judgeTimeout * 3;
             r.CircuitBreaker.SamplingDuration = judgeTimeout * 2;
+            // Pacing: the standard pipeline's outermost strategy, so a request (not each retry) takes one permit.
+            if (judge.RequestsPerMinute > 0)
+            {
+                var paced = new System.Threading.RateLimiting.TokenBucketRateLimiter(new()
+                {
+                    TokenLimit = Math.Max(1, judge.RequestsPerMinute / 60), // a second's worth of burst
+                    TokensPerPeriod = 1,
+                    ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / judge.RequestsPerMinute),
+                    QueueLimit = int.MaxValue,
+                    AutoReplenishment = true,
+                });
+                r.RateLimiter.RateLimiter = args => paced.AcquireAsync(1, args.Context.CancellationToken);
+            }
         });
         builder.Services.AddSingleton<JudgeScorer>();
         // Code runs in a SandboxFusion deployment when one is configured, else in the local bubblewrap sandbox.

@@ -162,6 +162,28 @@ public sealed class PipelineTests
         });
     }
 
+    [Fact]
+    public async Task The_judge_is_paced_to_its_requests_per_minute()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var teacherSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "teacher-sim", 0.8, 5)));
+        await using var judgeSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "judge-sim", 0.9, 5)));
+        await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+                Teacher(0, "teacher", teacherSim.V1, "teacher-sim").Concat([
+                    new("Verification:Judge:Endpoint", judgeSim.V1), new("Verification:Judge:Model", "judge-sim"),
+                    new("Verification:Judge:RequestsPerMinute", "120")])),
+            builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
+
+        DemoQuery[] queries = [.. Enumerable.Range(1, 3).Select(i => new DemoQuery($"sci-{i}", "science", $"Name the gas number {i} that plants take in.", "carbon dioxide"))];
+        await PublishAsync(redis, queries.Select(q => NewTask("paced", q, "teacher", 0, 1, 2, 3)));
+        await WaitUntilAsync(() => Task.FromResult(judgeSim.RequestTimes.Count >= 12), TimeSpan.FromSeconds(60), "12 judge requests");
+
+        // 120/min with a burst of 2: 12 requests need at least 5 s, however fast verification asks.
+        var times = judgeSim.RequestTimes.Order().ToArray();
+        Assert.True(times[^1] - times[0] >= TimeSpan.FromSeconds(4.5), $"12 judge requests at 120/min took {(times[^1] - times[0]).TotalSeconds:F2} s");
+    }
+
     private sealed class ListSink : IExportSink
     {
         public List<(StoredSample Sample, Annotation Annotation)> Rows { get; } = [];

@@ -28,6 +28,10 @@ public sealed class JudgeOptions
     public Dictionary<QueryCategory, int> MaxInFlightPerCategory { get; set; } = [];
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Requests per minute to the judge and the reward model together, from this process (a hosted judge's
+    /// quota); 0: no limit. Requests beyond it wait their turn instead of drawing 429s.</summary>
+    public int RequestsPerMinute { get; set; }
 }
 
 /// <summary>Section <c>Verification:RewardModel</c>: a reward model served as vLLM serves one (<c>POST {Endpoint}/pooling</c>),
