@@ -93,6 +93,16 @@ public sealed class RunConfigurationTests
         Assert.Contains(expected, Assert.Single(errors), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("docs/examples/eval-aime24.json")]
+    [InlineData("docs/examples/distill-math.json")]
+    public void The_documented_examples_are_valid(string file)
+    {
+        var (run, errors) = RunConfiguration.Load(Path.Combine(Repo(), file));
+        Assert.Empty(errors);
+        Assert.NotNull(run);
+    }
+
     [Fact]
     public void A_configuration_survives_its_own_json()
     {

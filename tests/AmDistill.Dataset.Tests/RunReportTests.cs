@@ -39,6 +39,8 @@ public sealed class RunReportTests
         Assert.Equal([0L, 1, 0, 0, 0, 1], data.PassRates[("middle", Category.Math)]);   // ¼ and 1
         Assert.Equal([0L, 0, 0, 1, 0, 1], data.PassRates[("strong", Category.Math)]);   // ¾ and 1
         Assert.Equal((7L, 8L), data.Passes[("strong", Category.Math)]);
+        Assert.Equal((1L, 2L), data.Solved[("weak", Category.Math)]);   // pass@4: the easy query only
+        Assert.Equal((0L, 1L), data.Solved[("strong", Category.Code)]);
         Assert.Equal([1L, 0, 1, 0, 0, 0], data.Cv[Category.Math]);                      // CV 0, then ⅔ (sample std ½ of 1,1,0,1 / mean ¾)
         Assert.Equal(1, data.Difficulty[(Category.Math, DifficultyLevel.Easy)]);
         Assert.Equal(1, data.Difficulty[(Category.Math, DifficultyLevel.L2)]);

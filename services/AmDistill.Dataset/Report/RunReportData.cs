@@ -45,6 +45,9 @@ public sealed class RunReportData
     public Dictionary<Category, long> QueriesByCategory { get; } = [];
     public Dictionary<(string Teacher, Category Category), long[]> PassRates { get; } = [];
     public Dictionary<(string Teacher, Category Category), (long Passed, long Samples)> Passes { get; } = [];
+
+    /// <summary>Per teacher and category: queries answered, and those it passed at least once (pass@k, k = its passes).</summary>
+    public Dictionary<(string Teacher, Category Category), (long Solved, long Queries)> Solved { get; } = [];
     public Dictionary<Category, long[]> Cv { get; } = [];
     public Dictionary<(Category Category, DifficultyLevel Level), long> Difficulty { get; } = [];
     public Dictionary<(Category Category, DifficultyLevel Level), (long Queries, long Samples)> Selected { get; } = [];
@@ -67,6 +70,8 @@ public sealed class RunReportData
             PassRates[(teacher, query.Category)][PassRateBin(rate)]++;
             var (passed, samples) = Passes.GetValueOrDefault((teacher, query.Category));
             Passes[(teacher, query.Category)] = (passed + scores.Count(s => s > threshold), samples + scores.Count);
+            var (solved, answered) = Solved.GetValueOrDefault((teacher, query.Category));
+            Solved[(teacher, query.Category)] = (solved + (rate > 0 ? 1 : 0), answered + 1);
         }
         var selectionScores = query.Scores(SelectionTeacher);
         if (selectionScores.Count > 0)

@@ -41,7 +41,8 @@ public static class RunReportHtml
         html.Append($"<p id=\"cost-per-selected\">Cost per selected (Stage I) sample: <b>{(data.CostPerSelectedSample is { } cps ? "$" + cps.ToString("0.######", Invariant) : "n/a (nothing selected)")}</b> " +
             $"({data.SelectedSamples} samples selected).</p>");
 
-        html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold.</p><div class=\"charts\">");
+        html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold. " +
+            "In the table: samples passed (avg@k over the queries, with k passes each) · queries passed at least once (pass@k).</p><div class=\"charts\">");
         foreach (var category in categories)
             html.Append(Chart($"pass-rate-{Name(category)}", $"{Label(category)}: queries by pass rate", RunReportData.PassRateBins,
                 data.Teachers.Select(t => (t, data.PassRates[(t, category)].Select(v => (double)v).ToArray())).ToList()));
@@ -54,7 +55,9 @@ public static class RunReportHtml
             foreach (var category in categories)
             {
                 var (passed, samples) = data.Passes.GetValueOrDefault((teacher, category));
-                html.Append(samples == 0 ? "<td>–</td>" : $"<td>{(100.0 * passed / samples).ToString("0.0", Invariant)} % <span class=\"muted\">({passed}/{samples})</span></td>");
+                var (solved, answered) = data.Solved.GetValueOrDefault((teacher, category));
+                html.Append(samples == 0 ? "<td>–</td>" : $"<td>{(100.0 * passed / samples).ToString("0.0", Invariant)} % <span class=\"muted\">({passed}/{samples})</span>" +
+                    $" · {(100.0 * solved / answered).ToString("0.0", Invariant)} % <span class=\"muted\">({solved}/{answered})</span></td>");
             }
             html.Append("</tr>");
         }
