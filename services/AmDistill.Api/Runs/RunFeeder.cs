@@ -12,8 +12,8 @@ namespace AmDistill.Api.Runs;
 /// Expands the kept queries of each running run into generation tasks (query × teacher, all passes of a teacher in one
 /// task), a batch at a time and only while the generation stream's backlog leaves room (<c>feeder.maxQueuedTasks</c>),
 /// so a run of millions of queries never floods Redis. The cursor (queries fed) is saved after each batch: after any
-/// restart feeding resumes there, and a batch published twice costs nothing, since generation skips samples already
-/// done. In a cascade run (<c>feeder.cascade</c>) only the first teacher is asked at first; scoring decides each query
+/// restart feeding resumes there; a batch published again after a crash before its cursor was saved is never paid for
+/// twice where its samples are done (generation skips them), only where they are still in flight. In a cascade run (<c>feeder.cascade</c>) only the first teacher is asked at first; scoring decides each query
 /// once its answers are in, and the feeder sends the queries it escalated, in file order, to the other teachers.
 /// Paused runs wait; cancelled ones stop. When every query of a fed run is final, it writes the run's exports
 /// and report and completes the run. One Api replica feeds at a time (a lease in Redis).
