@@ -41,8 +41,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (!RunIds.IsValid(run)) return null;
         var fields = (await Db.HashGetAllAsync(RunKeys.Run(run))).ToDictionary(e => e.Name.ToString(), e => e.Value);
         if (!fields.TryGetValue("config", out var json)) return null;
-        var (configuration, _) = RunConfiguration.Parse(json!);
-        return new RunInfo(configuration!, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
+        var (configuration, errors) = RunConfiguration.Parse(json!);
+        if (configuration is null) throw new InvalidOperationException($"run {run}: its stored configuration does not read ({string.Join("; ", errors)})");
+        return new RunInfo(configuration, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
             (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null,
             fields.Keys.Where(k => k.StartsWith("finished:", StringComparison.Ordinal)).Select(k => k["finished:".Length..]).ToHashSet());
     }

@@ -11,9 +11,9 @@ namespace AmDistill.Dataset.Runs;
 /// <summary>
 /// A run: which registered teachers answer how many times, which queries are kept and how they are cleaned, the pass
 /// thresholds and selection, what is exported, and how the feeder paces the work. JSON (comments and trailing commas
-/// allowed), camelCase; docs/run-config.md describes every field. Teachers' endpoints, keys, sampling and prices
-/// belong to the deployment (the generation service's <c>Generation:Teachers</c>), because keys are secrets; a run
-/// names the teachers and may restate their model, which is then checked against the registered one.
+/// allowed), camelCase; docs/run-config.md describes every field. Teachers' endpoints, keys and limits belong to the
+/// deployment (the generation service's <c>Generation:Teachers</c>), because keys are secrets; a run names the
+/// teachers, may restate their model (checked when it starts) and may override their sampling and prices.
 /// </summary>
 public sealed record RunConfiguration
 {
@@ -36,11 +36,14 @@ public sealed record RunConfiguration
     /// <summary>Fine-tune on the run's selection once it completes (submitted to the trainer service); null: no training.</summary>
     public RunTraining? Training { get; init; }
 
+    [JsonIgnore]
     public int PassesPerQuery => Teachers.Sum(t => t.Passes);
 
     /// <summary>The selection teacher: named, or the strongest (last).</summary>
+    [JsonIgnore]
     public string SelectionTeacher => Selection.Teacher ?? Teachers[^1].Name;
 
+    [JsonIgnore]
     public IngestOptions IngestOptions => new()
     {
         NearDuplicateThreshold = Ingestion.NearDuplicateThreshold,
@@ -67,6 +70,7 @@ public sealed record RunConfiguration
     };
 
     /// <summary>Three teachers grade difficulty weak → strong; otherwise the first, a middle one and the last.</summary>
+    [JsonIgnore]
     public DifficultyLadder Ladder => new(Teachers[0].Name, Teachers[Teachers.Count / 2].Name, Teachers[^1].Name);
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -182,6 +186,7 @@ public sealed record RunTeacher
     public decimal? PricePerMillionOutputTokens { get; init; }
 
     /// <summary>The overrides as the generation task carries them; null when there are none.</summary>
+    [JsonIgnore]
     public TeacherSettings? Settings => Temperature is null && TopP is null && MaxTokens is null && PricePerMillionInputTokens is null && PricePerMillionOutputTokens is null
         ? null : new(Temperature, TopP, MaxTokens, PricePerMillionInputTokens, PricePerMillionOutputTokens);
 }
@@ -248,6 +253,7 @@ public sealed record RunExport
     public string Format { get; init; } = "am";
     public string File { get; init; } = "jsonl";
 
+    [JsonIgnore]
     public string FileName => $"{Policy}{(Format == "am" ? "" : "-" + Format)}.{File}";
 }
 
