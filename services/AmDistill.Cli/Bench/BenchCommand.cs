@@ -52,6 +52,10 @@ internal static class BenchCommand
         code.SetAction((result, cancellationToken) => CodeBenchmark.RunAsync(result.GetValue(runs), result.GetValue(programs), result.GetValue(casesPerProgram),
             result.GetValue(apps)!, Console.Out, cancellationToken));
 
-        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math, export, code };
+        var feedQueries = new Option<int>("--queries") { Description = "Synthetic queries to ingest and feed.", DefaultValueFactory = _ => 200_000 };
+        var feed = new Command("feed", "The control plane: queries/s ingested, and queries/s the feeder expands into generation tasks.") { feedQueries };
+        feed.SetAction((result, cancellationToken) => FeedBenchmark.RunAsync(result.GetValue(feedQueries), Console.Out, cancellationToken));
+
+        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math, export, code, feed };
     }
 }
