@@ -48,12 +48,15 @@ public static class QueryRecordFormat
         _ => throw new FormatException($"unknown category '{name}' (math, code, science, if, other)"),
     };
 
+    /// <summary>The name <see cref="ParseCategory"/> reads back: math, code, science, if, other.</summary>
+    public static string CategoryName(Category category) => category == Category.InstructionFollowing ? "if" : category.ToString().ToLowerInvariant();
+
     /// <summary>A record in the format <see cref="Parse"/> reads.</summary>
     public static void WriteRecord(Utf8JsonWriter writer, QueryRecord record)
     {
         writer.WriteStartObject();
         writer.WriteString("query_id", record.QueryId);
-        writer.WriteString("category", record.Category == Category.InstructionFollowing ? "if" : record.Category.ToString().ToLowerInvariant());
+        writer.WriteString("category", CategoryName(record.Category));
         foreach (var (property, value) in new (string, Func<ScoredResponse, object>)[] { ("scores", r => r.VerifyScore), ("responses", r => r.SampleId) })
         {
             writer.WriteStartObject(property);

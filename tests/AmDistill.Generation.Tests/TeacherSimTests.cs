@@ -21,7 +21,7 @@ public sealed class TeacherSimTests
     {
         static List<IReadOnlyList<AmDistill.Verifiers.InstructionFollowing.Instruction>> Load(string file) => [.. File.ReadLines(file)
             .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.GetProperty("category").GetString() == "if")
-            .Select(r => AmDistill.Verifiers.InstructionFollowing.IfEvalChecker.Parse(r.GetProperty("test_cases").Clone()))];
+            .Select(r => AmDistill.Verifiers.InstructionFollowing.IfEvalChecker.Parse(r.GetProperty("test_cases")))];
         var random = new Random(7);
         var demo = Load(Repo.DemoQueries);
         Assert.Equal(10, demo.Count);

@@ -138,7 +138,7 @@ public static class RunReportHtml
 
     private static string Label(Category category) => category == Category.InstructionFollowing ? "instruction following" : Name(category);
 
-    private static string Name(Category category) => category == Category.InstructionFollowing ? "if" : category.ToString().ToLowerInvariant();
+    private static string Name(Category category) => QueryRecordFormat.CategoryName(category);
 
     private static string F(double value) => Math.Round(value, 2).ToString(Invariant);
 

@@ -1,8 +1,8 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AmDistill.Verifiers.InstructionFollowing;
+using static AmDistill.Verifiers.InstructionFollowing.IfEvalChecker;
 
 namespace AmDistill.TeacherSim.Completions;
 
@@ -114,9 +114,4 @@ public static class InstructionWriter
             parts[nth - 1] = char.ToUpperInvariant(firstWord[0]) + firstWord[1..] + " " + parts[nth - 1];
         return string.Join("\n\n", parts);
     }
-
-    private static int Int(JsonElement k, string name) => k.GetProperty(name).ValueKind == JsonValueKind.String
-        ? int.Parse(k.GetProperty(name).GetString()!, CultureInfo.InvariantCulture) : k.GetProperty(name).GetInt32();
-
-    private static string Str(JsonElement k, string name) => k.GetProperty(name).GetString() ?? "";
 }

@@ -56,7 +56,7 @@ public sealed class QueryBank
             Solution(question, meta),
             Difficulty(category, source, meta),
             record.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object && t.TryGetProperty("instruction_id_list", out _)
-                ? IfEvalChecker.Parse(t.Clone()) : null);
+                ? IfEvalChecker.Parse(t) : null);
         _byPrefix[Key(question)] = query;
     }
 

@@ -60,9 +60,8 @@ public static class SampleVerifier
         IReadOnlyList<Instruction> instructions;
         try
         {
-            // Cloned: the instructions keep their kwargs as elements, which must outlive the parsed document.
             using var document = JsonDocument.Parse(testCases);
-            instructions = IfEvalChecker.Parse(document.RootElement.Clone());
+            instructions = IfEvalChecker.Parse(document.RootElement);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {

@@ -17,9 +17,10 @@ public sealed record IfEvalVerdict(double Score, IReadOnlyList<(string Id, bool 
 /// </summary>
 public static partial class IfEvalChecker
 {
+    /// <summary>The instructions of a <c>test_cases</c> object; their arguments are cloned, so they outlive its document.</summary>
     public static IReadOnlyList<Instruction> Parse(JsonElement testCases) =>
         [.. testCases.GetProperty("instruction_id_list").EnumerateArray().Zip(testCases.GetProperty("kwargs").EnumerateArray(),
-            (id, kwargs) => new Instruction(id.GetString()!, kwargs))];
+            (id, kwargs) => new Instruction(id.GetString()!, kwargs.Clone()))];
 
     public static IfEvalVerdict Verify(IReadOnlyList<Instruction> instructions, string response, bool loose = false)
     {
@@ -152,10 +153,11 @@ public static partial class IfEvalChecker
         _ => throw new FormatException($"unknown relation '{relation}'"),
     };
 
-    private static int Int(JsonElement k, string name) => k.GetProperty(name).ValueKind == JsonValueKind.String
+    /// <summary>An integer argument, as IFEval's data writes it (a number, or a number in a string).</summary>
+    public static int Int(JsonElement k, string name) => k.GetProperty(name).ValueKind == JsonValueKind.String
         ? int.Parse(k.GetProperty(name).GetString()!, CultureInfo.InvariantCulture) : k.GetProperty(name).GetInt32();
 
-    private static string Str(JsonElement k, string name) => k.GetProperty(name).GetString() ?? "";
+    public static string Str(JsonElement k, string name) => k.GetProperty(name).GetString() ?? "";
 
     /// <summary>IFEval's sentence splitter, in short: abbreviations, decimals, initials and ellipses do not end a sentence.</summary>
     public static int Sentences(string text)
