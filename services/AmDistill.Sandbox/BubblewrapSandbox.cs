@@ -11,7 +11,7 @@ namespace AmDistill.Sandbox;
 public sealed record SandboxResult(int ExitCode, bool TimedOut, string Stdout, string Stderr, TimeSpan Elapsed, string? SandboxError);
 
 /// <summary>
-/// Runs a command under bubblewrap, launched as shared/docs/verification.md B1 found safe on this kind of machine:
+/// Runs a command under bubblewrap, launched with the settings that contained every hostile program on this kind of machine (docs/sandbox.md):
 /// <c>sh</c> opens the seccomp program on fd 3, <c>prlimit</c> sets the rlimits (CPU, address space, processes, file
 /// size, open files, no core), <c>setpriv</c> drops to the slot's own unprivileged uid (when running as root: bwrap as
 /// root without a user namespace is escapable), and bwrap adds user/pid/net/ipc/uts namespaces, no capabilities, a

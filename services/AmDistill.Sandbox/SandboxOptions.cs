@@ -1,6 +1,6 @@
 namespace AmDistill.Sandbox;
 
-/// <summary>Limits of one sandboxed run (shared/docs/verification.md B1: the settings that contained every attack).</summary>
+/// <summary>Limits of one sandboxed run (docs/sandbox.md: the settings that contained every attack).</summary>
 public sealed record SandboxOptions
 {
     public TimeSpan WallTimeout { get; init; } = TimeSpan.FromSeconds(30);

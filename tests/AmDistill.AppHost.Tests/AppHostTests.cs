@@ -35,7 +35,7 @@ public sealed class AppHostTests
         Assert.Equal(["amdistill:generation", "amdistill:verification", "amdistill:scoring", "amdistill:training"],
             queues.RootElement.EnumerateArray().Select(q => q.GetProperty("stream").GetString()));
 
-        // A run through the Api: an invalid configuration is refused field by field; then AIME 2024 (the shared file, all
+        // A run through the Api: an invalid configuration is refused field by field; then AIME 2024 (data/benchmarks, all
         // 30 problems) × 3 teachers × 4 passes, not decontaminated (it is the benchmark).
         using var invalid = await api.PostAsync("/api/runs", Json("""{"run": "Bad Id", "teachers": [{"name": "deepseek-r1", "passes": 0}]}"""), cts.Token);
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
@@ -49,7 +49,7 @@ public sealed class AppHostTests
              "training": {"recipe": "stage1", "baseModel": "/nonexistent/base-model", "maxSteps": 2}}
             """), cts.Token);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        using var upload = await api.PutAsync("/api/runs/aime24/queries", new StreamContent(File.OpenRead(Path.Combine(SharedData, "aime24.jsonl"))), cts.Token);
+        using var upload = await api.PutAsync("/api/runs/aime24/queries", new StreamContent(File.OpenRead(RepoFiles.Benchmark("aime24.jsonl"))), cts.Token);
         Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
         using (var ingest = JsonDocument.Parse(await upload.Content.ReadAsStringAsync(cts.Token)))
             Assert.Equal((30L, 30L, 0L), (ingest.RootElement.GetProperty("read").GetInt64(), ingest.RootElement.GetProperty("kept").GetInt64(), ingest.RootElement.GetProperty("badLines").GetInt64()));
@@ -57,7 +57,7 @@ public sealed class AppHostTests
 
         // A cascade run over the demo's MATH-500 problems: the 1.5B teacher first, the others only where it missed.
         var math500 = Path.Combine(dataset, "math500.jsonl");
-        await File.WriteAllLinesAsync(math500, File.ReadLines(Path.Combine(RepoRoot, "data", "demo", "queries.jsonl")).Where(l => l.Contains("\"MATH-500\"", StringComparison.Ordinal)), cts.Token);
+        await File.WriteAllLinesAsync(math500, File.ReadLines(RepoFiles.DemoQueries).Where(l => l.Contains("\"MATH-500\"", StringComparison.Ordinal)), cts.Token);
         using (var cascade = await api.PostAsync("/api/runs", Json("""
             {"run": "cascade", "teachers": [{"name": "r1-distill-qwen-1.5b"}, {"name": "r1-distill-qwen-7b"}, {"name": "deepseek-r1"}],
              "ingestion": {"decontaminateAgainst": []}, "feeder": {"cascade": true}}
@@ -150,14 +150,6 @@ public sealed class AppHostTests
         Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
         Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
     }
-
-    private static string SharedData => Enumerable.Range(0, 10)
-        .Select(up => Path.GetFullPath(Path.Combine([AppContext.BaseDirectory, .. Enumerable.Repeat("..", up), "shared", "data"])))
-        .First(Directory.Exists);
-
-    private static string RepoRoot => Enumerable.Range(0, 10)
-        .Select(up => Path.GetFullPath(Path.Combine([AppContext.BaseDirectory, .. Enumerable.Repeat("..", up)])))
-        .First(d => File.Exists(Path.Combine(d, "AmDistill.sln")));
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 

@@ -6,7 +6,7 @@ namespace AmDistill.AppHost.Tests;
 public sealed class DeploymentTests
 {
     public static TheoryData<string> Templates() =>
-        [.. Directory.EnumerateFiles(Path.Combine(RepoRoot(), "infra"), "*.bicep", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(RepoRoot(), f))];
+        [.. Directory.EnumerateFiles(Path.Combine(RepoFiles.Root, "infra"), "*.bicep", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(RepoFiles.Root, f))];
 
     [Theory]
     [MemberData(nameof(Templates))]
@@ -17,7 +17,7 @@ public sealed class DeploymentTests
         Assert.True(File.Exists(bicep), $"Bicep CLI not restored at {bicep}");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(bicep, File.GetUnixFileMode(bicep) | UnixFileMode.UserExecute);
 
-        var info = new ProcessStartInfo(bicep, ["build", Path.Combine(RepoRoot(), template), "--stdout"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(bicep, ["build", Path.Combine(RepoFiles.Root, template), "--stdout"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var diagnostics = await process.StandardError.ReadToEndAsync();
@@ -25,12 +25,5 @@ public sealed class DeploymentTests
         await output;
         Assert.Equal(0, process.ExitCode);
         Assert.True(diagnostics.Trim().Length == 0, diagnostics);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "AmDistill.sln"))) return dir.FullName;
-        throw new InvalidOperationException("AmDistill.sln not found");
     }
 }

@@ -10,9 +10,6 @@ public sealed class IngestionTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static string Repo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
-
     private static string Line(string id, string question, string category = "math") =>
         new JsonObject { ["id"] = id, ["category"] = category, ["source"] = "test", ["question"] = question }.ToJsonString();
 
@@ -22,7 +19,7 @@ public sealed class IngestionTests : IDisposable
     [Fact]
     public async Task Every_drop_has_its_reason_and_bad_lines_their_number()
     {
-        var aime = JsonNode.Parse(File.ReadLines(Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")).First())!;
+        var aime = JsonNode.Parse(File.ReadLines(RepoFiles.Benchmark("decontamination.jsonl")).First())!;
         string[] lines =
         [
             Line("ok-1", Long),
@@ -40,7 +37,7 @@ public sealed class IngestionTests : IDisposable
         ];
         var input = Path.Combine(_root, "in.jsonl");
         await File.WriteAllLinesAsync(input, lines);
-        var benchmarks = QueryIngestion.LoadBenchmarks([Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")], 13);
+        var benchmarks = QueryIngestion.LoadBenchmarks([RepoFiles.Benchmark("decontamination.jsonl")], 13);
         Assert.Equal(560, benchmarks.Benchmarks);
 
         var output = Path.Combine(_root, "out.jsonl");
@@ -85,8 +82,8 @@ public sealed class IngestionTests : IDisposable
     [Fact]
     public async Task The_shared_benchmarks_are_caught_in_their_own_words()
     {
-        var decontaminator = QueryIngestion.LoadBenchmarks([Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")], 13);
-        var questions = File.ReadLines(Path.Combine(Repo(), "data", "benchmarks", "decontamination.jsonl")).Select(l => JsonNode.Parse(l)!["question"]!.GetValue<string>()).ToList();
+        var decontaminator = QueryIngestion.LoadBenchmarks([RepoFiles.Benchmark("decontamination.jsonl")], 13);
+        var questions = File.ReadLines(RepoFiles.Benchmark("decontamination.jsonl")).Select(l => JsonNode.Parse(l)!["question"]!.GetValue<string>()).ToList();
         Assert.All(questions, q => Assert.NotNull(decontaminator.Match(q)));
         Assert.Null(decontaminator.Match(Long));
         await Task.CompletedTask;

@@ -6,13 +6,10 @@ namespace AmDistill.Dataset.Tests;
 
 public sealed class RunConfigurationTests
 {
-    private static string Repo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
-
     [Fact]
     public void The_demo_configuration_is_valid_and_says_what_the_paper_did()
     {
-        var (run, errors) = RunConfiguration.Load(Path.Combine(Repo(), "data", "demo", "run.json"));
+        var (run, errors) = RunConfiguration.Load(Path.Combine(RepoFiles.Root, "data", "demo", "run.json"));
         Assert.Empty(errors);
         Assert.Equal("demo", run!.Run);
         Assert.Equal(12, run.PassesPerQuery); // 3 teachers × 4 passes
@@ -98,7 +95,7 @@ public sealed class RunConfigurationTests
     [InlineData("docs/examples/distill-math.json")]
     public void The_documented_examples_are_valid(string file)
     {
-        var (run, errors) = RunConfiguration.Load(Path.Combine(Repo(), file));
+        var (run, errors) = RunConfiguration.Load(Path.Combine(RepoFiles.Root, file));
         Assert.Empty(errors);
         Assert.NotNull(run);
     }
@@ -108,7 +105,7 @@ public sealed class RunConfigurationTests
     [InlineData("docs/examples/distill-math.json")]
     public void A_configuration_survives_its_own_json_which_holds_only_its_fields(string file)
     {
-        var (run, _) = RunConfiguration.Load(Path.Combine(Repo(), file));
+        var (run, _) = RunConfiguration.Load(Path.Combine(RepoFiles.Root, file));
         var json = run!.ToJson();
         var (again, errors) = RunConfiguration.Parse(json);
         Assert.Empty(errors);

@@ -12,17 +12,6 @@ namespace AmDistill.Generation.Tests;
 
 internal static class Repo
 {
-    public static string Root { get; } = FindRoot();
-
-    public static string DemoQueries => Path.Combine(Root, "data", "demo", "queries.jsonl");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "AmDistill.sln"))) return dir.FullName;
-        throw new InvalidOperationException("AmDistill.sln not found above the test binaries");
-    }
-
     /// <summary>An empty content root, so that no appsettings.json copied next to the tests leaks into a host.</summary>
     public static string EmptyDirectory() => Directory.CreateTempSubdirectory("amdistill-host-").FullName;
 }
@@ -53,7 +42,7 @@ internal sealed class SimHost : IAsyncDisposable
     /// <param name="settings">Configuration keys under <c>TeacherSim:</c>, e.g. <c>Models:0:Name</c>.</param>
     public static async Task<SimHost> StartAsync(IDictionary<string, string> settings)
     {
-        var args = new List<string> { "--urls=http://127.0.0.1:0", $"--contentRoot={Repo.EmptyDirectory()}", $"--TeacherSim:QueryFiles:0={Repo.DemoQueries}", "--Logging:LogLevel:Default=Warning" };
+        var args = new List<string> { "--urls=http://127.0.0.1:0", $"--contentRoot={Repo.EmptyDirectory()}", $"--TeacherSim:QueryFiles:0={RepoFiles.DemoQueries}", "--Logging:LogLevel:Default=Warning" };
         args.AddRange(settings.Select(kv => $"--TeacherSim:{kv.Key}={kv.Value}"));
         var app = TeacherSim.TeacherSimApp.Build([.. args]);
         var host = new SimHost(app);

@@ -23,22 +23,22 @@ public sealed class TeacherSimTests
             .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.GetProperty("category").GetString() == "if")
             .Select(r => AmDistill.Verifiers.InstructionFollowing.IfEvalChecker.Parse(r.GetProperty("test_cases")))];
         var random = new Random(7);
-        var demo = Load(Repo.DemoQueries);
+        var demo = Load(RepoFiles.DemoQueries);
         Assert.Equal(10, demo.Count);
         Assert.All(demo, i => Assert.True(AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: true, random).Followed, string.Join(", ", i.Select(x => x.Id))));
         Assert.All(demo, i => Assert.False(AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: false, random).Followed));
 
-        var shared = Load(Path.Combine(Repo.Root, "..", "shared", "data", "ifeval.jsonl"));
-        var followed = shared.Count(i => AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: true, random).Followed);
-        Assert.True(followed >= shared.Count * 85 / 100, $"{followed} of {shared.Count} IFEval prompts followed");
-        Assert.DoesNotContain(shared, i => AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: false, random).Followed);
+        var ifeval = Load(RepoFiles.Benchmark("ifeval.jsonl"));
+        var followed = ifeval.Count(i => AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: true, random).Followed);
+        Assert.True(followed >= ifeval.Count * 85 / 100, $"{followed} of {ifeval.Count} IFEval prompts followed");
+        Assert.DoesNotContain(ifeval, i => AmDistill.TeacherSim.Completions.InstructionWriter.Write(i, follow: false, random).Followed);
     }
 
     [Fact]
     public async Task The_official_openai_npm_package_lists_models_and_streams_a_completion()
     {
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>());
-        var client = Path.Combine(Repo.Root, "tests", "openai-node-client");
+        var client = Path.Combine(RepoFiles.Root, "tests", "openai-node-client");
         if (!Directory.Exists(Path.Combine(client, "node_modules", "openai")))
             Assert.Equal(0, await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], client, TimeSpan.FromMinutes(3)));
 

@@ -9,7 +9,7 @@ internal sealed record DemoQuery(string Id, string Category, string Question, st
 
 internal static class TestData
 {
-    public static IReadOnlyList<DemoQuery> Queries { get; } = [.. File.ReadLines(Repo.DemoQueries).Select(line =>
+    public static IReadOnlyList<DemoQuery> Queries { get; } = [.. File.ReadLines(RepoFiles.DemoQueries).Select(line =>
     {
         using var doc = JsonDocument.Parse(line);
         var r = doc.RootElement;

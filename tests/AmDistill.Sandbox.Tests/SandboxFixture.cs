@@ -16,18 +16,8 @@ public sealed class SandboxFixture : IDisposable
 
     public void Dispose() => Sandbox.Dispose();
 
-    public static string SharedData(string file)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var path = Path.Combine(dir.FullName, "shared", "data", file);
-            if (File.Exists(path)) return path;
-        }
-        throw new FileNotFoundException($"shared/data/{file} not found above the test binaries");
-    }
-
     public static IEnumerable<JsonElement> Records(string file) =>
-        File.ReadLines(SharedData(file)).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement);
+        File.ReadLines(RepoFiles.Benchmark(file)).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement);
 
     /// <summary>Processes of the sandbox uids still alive (zombies excluded).</summary>
     public IReadOnlyList<string> Leftovers()

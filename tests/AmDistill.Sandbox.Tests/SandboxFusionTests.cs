@@ -13,7 +13,7 @@ namespace AmDistill.Sandbox.Tests;
 
 /// <summary>
 /// The SandboxFusion backend against a server that speaks SandboxFusion's <c>/run_code</c> API (request and response
-/// fields as shared/docs/verification.md B3 reads them from bytedance/SandboxFusion) and really runs the code, in the
+/// fields as bytedance/SandboxFusion defines them) and really runs the code, in the
 /// local bubblewrap sandbox: SandboxFusion itself cannot be installed here (no Docker engine, no PyPI).
 /// </summary>
 public sealed class SandboxFusionTests(SandboxFixture fixture) : IClassFixture<SandboxFixture>, IAsyncLifetime

@@ -15,7 +15,7 @@ public sealed class PythonTrainerTests
         var python = await FindPythonWithTorchAsync()
             ?? throw new InvalidOperationException("no Python with torch found: apt-get install python3-torch, or set AMDISTILL_PYTHON");
         var (code, output) = await RunAsync(python, ["-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v"],
-            Path.Combine(RepoRoot(), "services", "trainer-gpu"), TimeSpan.FromMinutes(5));
+            Path.Combine(RepoFiles.Root, "services", "trainer-gpu"), TimeSpan.FromMinutes(5));
         Assert.True(code == 0, $"{python} -m unittest exited with {code}:\n{output}");
         Assert.Matches(@"Ran [1-9]\d* tests", output);
     }
@@ -46,12 +46,5 @@ public sealed class PythonTrainerTests
         try { await process.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException) { process.Kill(entireProcessTree: true); throw new TimeoutException($"{file} ran past {timeout}"); }
         return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "AmDistill.sln"))) return dir.FullName;
-        throw new InvalidOperationException("AmDistill.sln not found above the test binaries");
     }
 }

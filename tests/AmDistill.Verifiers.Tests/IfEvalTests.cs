@@ -70,7 +70,7 @@ public sealed class IfEvalTests
     [Fact]
     public void Every_instruction_type_of_the_shared_ifeval_set_is_implemented()
     {
-        var path = Path.Combine(SharedData.Directory, "ifeval.jsonl");
+        var path = RepoFiles.Benchmark("ifeval.jsonl");
         var ids = File.ReadLines(path).SelectMany(l => IfEvalChecker.Parse(JsonDocument.Parse(l).RootElement.GetProperty("test_cases")).Select(i => i.Id)).ToHashSet();
         var covered = Cases.Select(c => (string)c[0]).ToHashSet();
         Assert.Empty(ids.Except(covered));
@@ -81,17 +81,5 @@ public sealed class IfEvalTests
             var instructions = IfEvalChecker.Parse(JsonDocument.Parse(line).RootElement.GetProperty("test_cases"));
             Assert.InRange(IfEvalChecker.Verify(instructions, "A plain answer.").Score, 0, 1);
         }
-    }
-}
-
-internal static class SharedData
-{
-    public static string Directory { get; } = Find();
-
-    private static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "shared", "data", "ifeval.jsonl"))) return Path.Combine(dir.FullName, "shared", "data");
-        throw new DirectoryNotFoundException("shared/data not found above the test binaries");
     }
 }

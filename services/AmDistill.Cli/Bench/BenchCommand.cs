@@ -31,7 +31,7 @@ internal static class BenchCommand
         teacher.SetAction((result, cancellationToken) => TeacherBenchmark.RunAsync(new TeacherBenchmark.Settings(
             result.GetValue(requests), result.GetValue(inFlight), result.GetValue(latency)), Console.Out, cancellationToken));
 
-        var cases = new Option<FileInfo>("--cases") { Description = "gold/pred JSONL (default: Math-Verify's cases in the shared data).", DefaultValueFactory = _ => new FileInfo("../shared/data/math-verify/cases.jsonl") };
+        var cases = new Option<FileInfo>("--cases") { Description = "gold/pred JSONL (default: Math-Verify's own cases in the repository).", DefaultValueFactory = _ => new FileInfo("tests/AmDistill.Verifiers.Tests/Fixtures/math-verify/cases.jsonl") };
         var verdicts = new Option<int>("--verdicts") { Description = "Verdicts to time.", DefaultValueFactory = _ => 200_000 };
         var randomInputs = new Option<int>("--random") { Description = "Random LaTeX/garbage inputs to check against the budget.", DefaultValueFactory = _ => 100_000 };
         var math = new Command("math", "Math verdicts/s on one core, latency percentiles, and random inputs against the budget.") { cases, verdicts, randomInputs };
@@ -47,7 +47,7 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Serial runs per start measurement.", DefaultValueFactory = _ => 100 };
         var programs = new Option<int>("--programs") { Description = "Trivial programs for the batched harness.", DefaultValueFactory = _ => 200 };
         var casesPerProgram = new Option<int>("--cases") { Description = "stdin cases per trivial program.", DefaultValueFactory = _ => 100 };
-        var apps = new Option<FileInfo>("--apps") { Description = "The APPS stdio set.", DefaultValueFactory = _ => new FileInfo("../shared/data/apps_stdio.jsonl") };
+        var apps = new Option<FileInfo>("--apps") { Description = "The APPS stdio set.", DefaultValueFactory = _ => new FileInfo("data/benchmarks/apps_stdio.jsonl") };
         var code = new Command("code", "Sandbox start overhead and stdin test cases/s through the batched harness.") { runs, programs, casesPerProgram, apps };
         code.SetAction((result, cancellationToken) => CodeBenchmark.RunAsync(result.GetValue(runs), result.GetValue(programs), result.GetValue(casesPerProgram),
             result.GetValue(apps)!, Console.Out, cancellationToken));

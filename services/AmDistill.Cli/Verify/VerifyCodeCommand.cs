@@ -23,7 +23,7 @@ internal static class VerifyCodeCommand
     {
         var input = new Option<FileInfo>("--input") { Description = "JSONL of programs or responses with their test_cases.", Required = true };
         var output = new Option<FileInfo?>("--output") { Description = "Verdicts (JSONL); default: standard output." };
-        var reference = new Option<bool>("--reference") { Description = "Verify each record's meta.canonical_solution (shared/data files)." };
+        var reference = new Option<bool>("--reference") { Description = "Verify each record's meta.canonical_solution (data/benchmarks files)." };
         var comparison = new Option<string>("--comparison") { Description = "stdout comparison: lcb, sandboxfusion or exact.", DefaultValueFactory = _ => "lcb" };
         comparison.AcceptOnlyFromAmong("lcb", "sandboxfusion", "exact");
         var maxTests = new Option<int>("--max-tests") { Description = "Tests per program (the paper: the first 10).", DefaultValueFactory = _ => 10 };

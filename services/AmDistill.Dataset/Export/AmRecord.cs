@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace AmDistill.Dataset.Export;
 
 /// <summary>
-/// One (query, response) row in the schema of AM-DeepSeek-Distilled-40M (shared/data/am_format.md: 14 fields), plus
+/// One (query, response) row in the schema of AM-DeepSeek-Distilled-40M (14 fields, docs/am-schema.md), plus
 /// ours: the query and sample ids, the selecting teacher's CV and the difficulty level. The three pass-rate columns
 /// hold the difficulty ladder's strongest, middle and weakest teacher (R1, 7B, 1.5B in the paper); <c>ppl</c> is not
 /// computed here (null).
