@@ -8,9 +8,13 @@ public static partial class AnswerExtractor
     /// <summary>
     /// Candidate answers of a whole response, best first: the think part is dropped; then all \boxed{} together (when
     /// several) and the last \boxed{} / \fbox{}; "final answer is …"; &lt;answer&gt;…&lt;/answer&gt;; the last LaTeX
-    /// math spans; the whole text when short; the last number. A truncated \boxed{ gives no candidate from it.
+    /// math spans; the whole text when short; the last number (with the numbers joined to it by "or", "and", commas:
+    /// "3 or 4 or 5" is a hedge, not 5). A response that ends inside an unclosed \boxed{ was cut off: no candidate.
     /// </summary>
-    public static IReadOnlyList<string> Candidates(string response, bool plainNumbers = true)
+    public static IReadOnlyList<string> Candidates(string response, bool plainNumbers = true) =>
+        EndsInOpenBox(DropThinking(response)) ? [] : CandidatesOf(response, plainNumbers);
+
+    private static List<string> CandidatesOf(string response, bool plainNumbers)
     {
         var text = DropThinking(response);
         var candidates = new List<string>();
@@ -38,6 +42,39 @@ public static partial class AnswerExtractor
         return [.. candidates.Where(c => c.Length > 0 && !IsProse(c)).Distinct(StringComparer.Ordinal)];
     }
 
+    /// <summary>
+    /// Candidate answers of a reference answer. A boxed reference (a whole solution) is read like a response; otherwise
+    /// the reference is an answer, tried whole first so that it never shrinks to one of its numbers
+    /// (\frac{1}{LCs^2+RCs+1} is not 1), and read for its last plain number only when it is a sentence.
+    /// </summary>
+    public static IReadOnlyList<string> GoldCandidates(string gold, bool plainNumbers = true)
+    {
+        // A reference is not a cut-off response: an unclosed \boxed{ in it is a typo, read like any other box.
+        if (gold.Contains("\\boxed", StringComparison.Ordinal) || gold.Contains("\\fbox", StringComparison.Ordinal)) return CandidatesOf(gold, plainNumbers);
+        var whole = gold.Trim();
+        var prose = IsProse(DropThinking(whole));
+        var rest = CandidatesOf(gold, plainNumbers && prose);
+        return prose || whole.Length == 0 ? rest : [whole, .. rest.Where(c => c != whole)];
+    }
+
+    /// <summary>Whether the last \boxed{ (or \fbox{) of a text is never closed: the response was cut off inside its answer.</summary>
+    private static bool EndsInOpenBox(string text)
+    {
+        var boxed = text.LastIndexOf("\\boxed", StringComparison.Ordinal);
+        var fbox = text.LastIndexOf("\\fbox", StringComparison.Ordinal);
+        if (boxed < 0 && fbox < 0) return false;
+        var after = boxed > fbox ? boxed + "\\boxed".Length : fbox + "\\fbox".Length;
+        var open = text.IndexOf('{', after);
+        if (open < 0 || text[after..open].Trim().Length > 0) return false; // \boxed 5: no braces to close
+        var depth = 0;
+        for (var i = open; i < text.Length; i++)
+        {
+            if (text[i] == '{') depth++;
+            else if (text[i] == '}' && --depth == 0) return false;
+        }
+        return true;
+    }
+
     private static string? LastMath(string text, bool plainNumbers) => LastMath(text, LatexSpans(text), plainNumbers);
 
     /// <summary>The last piece of math in a text: its last LaTeX span(s) or its last plain number, whichever comes later.</summary>
@@ -51,9 +88,12 @@ public static partial class AnswerExtractor
         // Only the text after the last span can hold a later number.
         var tail = span.Body is null ? text : text[span.End..];
         var numbers = plainNumbers ? LastNumber().Matches(tail) : null;
-        var number = numbers is { Count: > 0 } ? numbers[^1] : null;
-        // A number after the last math ("the largest $n$ is 34") is the answer; otherwise the math is.
-        return number?.Value ?? span.Body;
+        if (numbers is not { Count: > 0 }) return span.Body;
+        // A number after the last math ("the largest $n$ is 34") is the answer; otherwise the math is. Numbers joined to
+        // it ("3 or 4 or 5", "2 and 3") are part of it.
+        var firstNumber = numbers.Count - 1;
+        while (firstNumber > 0 && Connective().IsMatch(tail[(numbers[firstNumber - 1].Index + numbers[firstNumber - 1].Length)..numbers[firstNumber].Index])) firstNumber--;
+        return string.Join(", ", numbers.Skip(firstNumber).Select(n => n.Value));
     }
 
     /// <summary>Running words (three letters or more outside LaTeX commands and \text{}) make a candidate prose, not an answer.</summary>
@@ -133,7 +173,8 @@ public static partial class AnswerExtractor
     [GeneratedRegex(@"^\s*(,|and|or|;)\s*$")]
     private static partial Regex Connective();
 
-    [GeneratedRegex(@"[A-Za-z]{3,}")]
+    /// <summary>Letter runs of three or more that stand as words: not glued to math (LCs^{2}, {RCs}, RCs+1).</summary>
+    [GeneratedRegex(@"(?<![A-Za-z{_^+\-*/=])[A-Za-z]{3,}(?![A-Za-z}_^+\-*/=(])")]
     private static partial Regex Words();
 
     [GeneratedRegex(@"(?i)final answer(?: is)?\s*[:：]?\s*(.+?)\s*(?:$|\n)", RegexOptions.Multiline)]

@@ -208,11 +208,29 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     /// <summary>a ≤ x ≤ b (any mix of &lt; and ≤, either direction) as the interval it describes.</summary>
     private static Node? RelationAsSet(Relation relation)
     {
+        if (relation.Sides.Count == 2) return HalfLine(relation);
         if (relation.Sides.Count != 3 || !HasSymbols(relation.Sides[1]) || HasSymbols(relation.Sides[0]) || HasSymbols(relation.Sides[2])) return null;
         var (a, b) = (relation.Ops[0], relation.Ops[1]);
         if (a is "<" or "<=" && b is "<" or "<=") return new Interval(relation.Sides[0], relation.Sides[2], a == "<=", b == "<=");
         if (a is ">" or ">=" && b is ">" or ">=") return new Interval(relation.Sides[2], relation.Sides[0], b == ">=", a == ">=");
         return null;
+    }
+
+    /// <summary>x ≥ a, a &lt; x, … (a single variable against a constant) as the half-line it describes: [a, ∞), (a, ∞).</summary>
+    private static Node? HalfLine(Relation relation)
+    {
+        var (left, right, op) = (relation.Sides[0], relation.Sides[1], relation.Ops[0]);
+        if (op is not ("<" or "<=" or ">" or ">=")) return null;
+        if (left is not Sym && right is Sym)
+        {
+            (left, right) = (right, left);
+            op = op switch { "<" => ">", "<=" => ">=", ">" => "<", _ => "<=" };
+        }
+        if (left is not Sym || HasSymbols(right)) return null;
+        var infinity = new Const("oo", double.PositiveInfinity);
+        return op is ">" or ">="
+            ? new Interval(right, infinity, op == ">=", false)
+            : new Interval(new Neg(infinity), right, false, op == "<=");
     }
 
     private static bool IsCollection(Node node) => node is Tuple or SetNode or Interval or Union or PlusMinus or Matrix;
@@ -336,11 +354,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
     {
         // A reference of "28%" accepts the bare 28 (Math-Verify); an answer of "4 4/9%" is 40/900, never 40/9.
         if (gold is Percent gp && pred is not Percent && ScalarEqual(gp.Operand, pred)) return true;
-        if (AsNumber(gold) is { } a && AsNumber(pred) is { } b)
-        {
-            if (a.Value.Equals(b.Value)) return Decided("exact rational", true);
-            return Decided($"numeric, rounded to {options.Precision} decimals", NumbersEqual(a.Value.ToDouble(), b.Value.ToDouble()));
-        }
+        if (AsNumber(gold) is { } a && AsNumber(pred) is { } b) return ExactNumbersEqual(a.Value, b.Value);
 
         var symbols = new SortedSet<string>(StringComparer.Ordinal);
         CollectSymbols(gold, symbols);
@@ -352,7 +366,7 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
                 var evaluator = new Evaluator(budget);
                 var g = evaluator.Eval(gold);
                 var p = evaluator.Eval(pred);
-                if (g.Exact is { } ge && p.Exact is { } pe && ge.Equals(pe)) return Decided("exact rational", true);
+                if (g.Exact is { } ge && p.Exact is { } pe) return ExactNumbersEqual(ge, pe);
                 return Decided($"numeric, rounded to {options.Precision} decimals", NumbersEqual(g.Approx, p.Approx));
             }
             catch (Exception e) when (e is NotScalarException or ArithmeticException or OverflowException)
@@ -377,13 +391,30 @@ internal sealed class Equivalence(Budget budget, MathVerifyOptions options)
         _ => null,
     };
 
+    /// <summary>
+    /// Two exact values: equal only when equal, if both are integers (10^20 + 1 is not 10^20); otherwise as
+    /// <see cref="NumbersEqual"/> compares approximations (0.333333 may stand for 1/3).
+    /// </summary>
+    private bool ExactNumbersEqual(Rational a, Rational b)
+    {
+        if (a.Equals(b)) return Decided("exact rational", true);
+        if (a.IsInteger && b.IsInteger) return Decided("exact integer", false);
+        return Decided($"numeric, rounded to {options.Precision} decimals", NumbersEqual(a.ToDouble(), b.ToDouble()));
+    }
+
+    /// <summary>
+    /// Equal when they agree rounded to <see cref="MathVerifyOptions.Precision"/> decimals (Math-Verify's rule) and are
+    /// also relatively close: rounding alone makes every tiny number 0 (1.36e-10 "equal" to 1.39e-10).
+    /// </summary>
     private bool NumbersEqual(double a, double b)
     {
         if (double.IsNaN(a) || double.IsNaN(b)) return false;
         if (double.IsInfinity(a) || double.IsInfinity(b)) return a.Equals(b);
-        if (System.Math.Abs(a - b) <= 1e-12 * System.Math.Max(1, System.Math.Abs(a))) return true;
+        var scale = System.Math.Max(System.Math.Abs(a), System.Math.Abs(b));
+        if (System.Math.Abs(a - b) <= 1e-12 * scale) return true;
         var digits = System.Math.Clamp(options.Precision, 0, 15);
-        return System.Math.Round(a, digits, MidpointRounding.AwayFromZero) == System.Math.Round(b, digits, MidpointRounding.AwayFromZero);
+        return System.Math.Round(a, digits, MidpointRounding.AwayFromZero) == System.Math.Round(b, digits, MidpointRounding.AwayFromZero)
+               && System.Math.Abs(a - b) <= System.Math.Pow(10, 1 - digits) * scale;
     }
 
     /// <summary>

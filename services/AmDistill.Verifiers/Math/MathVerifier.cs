@@ -29,7 +29,7 @@ public static partial class MathVerifier
             if (ChoiceLetter().Match(gold.Trim()) is { Success: true } letter && Choice.ChoiceVerifier.Extract(prediction, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") is { } chosen)
                 return Done(chosen == letter.Groups[1].Value[0], letter.Groups[1].Value, chosen.ToString(), chosen == letter.Groups[1].Value[0] ? "same choice" : "other choice");
 
-            var goldCandidates = AnswerExtractor.Candidates(gold, options.PlainNumbers);
+            var goldCandidates = AnswerExtractor.GoldCandidates(gold, options.PlainNumbers);
             var goldParsed = FirstParsed(goldCandidates, budget, out var goldError);
             if (goldParsed is null) return Done(null, null, null, goldCandidates.Count == 0 ? "no gold answer found" : $"gold answer not parsed: {goldError}");
             var predCandidates = AnswerExtractor.Candidates(prediction, options.PlainNumbers);

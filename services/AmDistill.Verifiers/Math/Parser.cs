@@ -64,6 +64,7 @@ public sealed partial class Parser
         s = DoubledBackslash().Replace(s, "\\");
         s = s.Replace("\\\\", RowBreak, StringComparison.Ordinal); // before "\ " and friends are removed
         s = s.Replace("{,}", ",", StringComparison.Ordinal);
+        if (s.Contains("**", StringComparison.Ordinal)) s = PythonPower().Replace(s, m => m.Groups[1].Value == "(" ? "^(" : "^{" + m.Groups[1].Value + "}");
         s = ClockTime().Replace(s, "\\text{$1:$2}");
         foreach (var (from, to) in Replacements) s = s.Replace(from, to, StringComparison.Ordinal);
         s = PercentWords().Replace(s, "%");
@@ -72,6 +73,10 @@ public sealed partial class Parser
         // "x \in \boxed{…}" leftovers and trailing words are noise; a trailing "." already went.
         return s;
     }
+
+    /// <summary>Python's power, x**2 or 2**(n+1), as LaTeX's (the exponent braced: x**10 is x^{10}, not x^1·0).</summary>
+    [GeneratedRegex(@"\*\*\s*(\(|-?\d+(?:\.\d+)?|[A-Za-z]\w*)")]
+    private static partial Regex PythonPower();
 
     [GeneratedRegex(@"\t(?=(imes|ext|frac|an|heta|au)\b)")]
     private static partial Regex TabCommand();
@@ -412,23 +417,55 @@ public sealed partial class Parser
         // A word ("miles", "Answer") is text, not a product of four or more variables.
         var run = _pos;
         while (run < _s.Length && char.IsAsciiLetter(_s[run])) run++;
+        if (run - _pos >= 4 && PlainFunction(_s[_pos..run]) is { } function) return function;
         if (run - _pos >= 4)
         {
             var word = _s[_pos..run];
             _pos = run;
             return new Text(word);
         }
-        var start = _pos;
-        _pos++;
-        var name = _s[start].ToString();
-        // Subscripts belong to the name: x_1, S_{ABC}, V_{1}.
+        if (run - _pos >= 2 && PlainFunction(_s[_pos..run]) is { } plain) return plain;
+        return new Sym(_s[_pos++] + Subscript());
+    }
+
+    /// <summary>A subscript belongs to the name before it: x_1, S_{ABC}, \omega_{d}.</summary>
+    private string Subscript()
+    {
+        var save = _pos;
         SkipSpaces();
-        if (Peek == '_')
+        if (Peek != '_' || _pos + 1 >= _s.Length)
         {
-            _pos++;
-            name += "_" + (Peek == '{' ? ReadGroupRaw() : _s[_pos++].ToString());
+            _pos = save;
+            return "";
         }
-        return new Sym(name);
+        _pos++;
+        return "_" + (Peek == '{' ? ReadGroupRaw() : _s[_pos++].ToString());
+    }
+
+    /// <summary>Plain-text math as models write it outside LaTeX: pi, sqrt(2), exp(0), ln(3).</summary>
+    private Node? PlainFunction(string word)
+    {
+        if (word == "pi")
+        {
+            _pos += 2;
+            return new Const("pi", System.Math.PI);
+        }
+        var end = _pos + word.Length;
+        while (end < _s.Length && _s[end] == ' ') end++;
+        if (end >= _s.Length || _s[end] != '(') return null;
+        if (word == "sqrt")
+        {
+            _pos += word.Length;
+            return new Root(ParseBracket(), new Num(Rational.FromInteger(2)));
+        }
+        if (word == "abs")
+        {
+            _pos += word.Length;
+            return new Func("abs", ParseBracket());
+        }
+        if (!Functions.TryGetValue(word, out var function)) return null;
+        _pos += word.Length;
+        return ParseFunction(function);
     }
 
     private Node ParseNumber()
@@ -453,11 +490,14 @@ public sealed partial class Parser
             }
         }
         var decimals = 0;
-        if (_pos + 1 < _s.Length && (_s[_pos] == '.' || (_s[_pos] == ',' && !grouped && IsDecimalComma())) && char.IsAsciiDigit(_s[_pos + 1]))
+        if (_pos + 1 < _s.Length && (_s[_pos] == '.' || (_s[_pos] == ',' && !grouped && IsDecimalComma())) && (char.IsAsciiDigit(_s[_pos + 1]) || _s[_pos + 1] == '\\'))
         {
+            var dot = _pos;
             _pos++;
             text.Append('.');
             while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) { text.Append(_s[_pos++]); decimals++; }
+            if (RepeatingDecimal(text.ToString()) is { } repeating) return new Num(repeating);
+            if (decimals == 0) _pos = dot;
         }
         if (_pos + 1 < _s.Length && (_s[_pos] is 'e' or 'E') && (char.IsAsciiDigit(_s[_pos + 1]) || (_s[_pos + 1] is '-' or '+' && _pos + 2 < _s.Length && char.IsAsciiDigit(_s[_pos + 2]))))
         {
@@ -489,6 +529,52 @@ public sealed partial class Parser
         if (decimals == 0 && MixedFraction() is { } fraction) return new Num(value + fraction);
         return new Num(value, decimals);
     }
+
+    /// <summary>
+    /// A repeating decimal at the parser's position after "<paramref name="written"/>": 0.\overline{6}, 0.1\overline{36},
+    /// 0.\dot{3}, or digits that repeat before an ellipsis (0.333…, 0.142857142857...). Null when none follows.
+    /// </summary>
+    private Rational? RepeatingDecimal(string written)
+    {
+        var save = _pos;
+        var fixedPart = written;
+        string? period = null;
+        if (TryConsume("\\overline") || TryConsume("\\dot") || TryConsume("\\bar"))
+        {
+            period = ReadGroupRaw().Trim();
+            if (period.Length == 0 || !period.All(char.IsAsciiDigit)) period = null;
+        }
+        else if (Ellipsis().Match(_s, _pos) is { Success: true } ellipsis && ellipsis.Index == _pos)
+        {
+            // The shortest period the written digits repeat at least twice (one digit: three times, 0.33… is not 0.3̄ enough).
+            var decimals = written[(written.IndexOf('.') + 1)..];
+            for (var length = 1; length <= 6 && period is null; length++)
+            {
+                var times = length == 1 ? 3 : 2;
+                if (decimals.Length < length * times) continue;
+                var tail = decimals[^length..];
+                if (Enumerable.Range(1, times).All(k => decimals.AsSpan(decimals.Length - k * length, length).SequenceEqual(tail)))
+                {
+                    period = tail;
+                    fixedPart = written[..^(length * times)];
+                }
+            }
+            if (period is not null) _pos = ellipsis.Index + ellipsis.Length;
+        }
+        if (period is null)
+        {
+            _pos = save;
+            return null;
+        }
+        // x = fixed + 0.(period) shifted past the fixed decimals: period / (10^len − 1) / 10^fixedDecimals.
+        var fixedDecimals = fixedPart.Length - fixedPart.IndexOf('.') - 1;
+        var repeating = new Rational(BigInteger.Parse(period, CultureInfo.InvariantCulture), BigInteger.Pow(10, period.Length) - 1)
+                        / Rational.FromInteger(BigInteger.Pow(10, fixedDecimals));
+        return Rational.ParseDecimal(fixedPart.EndsWith('.') ? fixedPart + "0" : fixedPart) + repeating;
+    }
+
+    [GeneratedRegex(@"\s*(?:\\ldots|\\dots|\\cdots|\.\.\.|…)")]
+    private static partial Regex Ellipsis();
 
     /// <summary>
     /// "1000,99", "1,22", "0,111": a decimal comma only when it is the answer's only comma, outside brackets, with two
@@ -548,6 +634,13 @@ public sealed partial class Parser
 
     [GeneratedRegex(@"(\d+)\s*/\s*(\d+)")]
     private static partial Regex MixedPattern();
+
+    [GeneratedRegex(@"^-?\d+(?:[.,]\d+)?$")]
+    private static partial Regex NumberText();
+
+    /// <summary>A unit in \mathrm{…}: two or more letters, maybe with / ^ digits (m/s, km^2, kg m/s^2).</summary>
+    [GeneratedRegex(@"\{\s*((?=[^{}]*[A-Za-z]{2}|[^{}]*[A-Za-z][ /*^][A-Za-z])[A-Za-z][A-Za-z /*^0-9.-]*)\s*\}")]
+    private static partial Regex UnitText();
 
     private static Rational FromBase(string digits, int radix)
     {
@@ -667,11 +760,21 @@ public sealed partial class Parser
             {
                 SkipSpaces();
                 if (Peek != '{') return ParsePrimary();
+                // \mathrm{m/s}, \mathrm{km^2}: a unit, noise after its number.
+                if (name == "mathrm" && UnitText().Match(_s, _pos) is { Success: true } unit && unit.Index == _pos)
+                {
+                    _pos += unit.Length;
+                    return new Text(unit.Groups[1].Value);
+                }
                 var inner = ParseGroup();
                 return name == "mathrm" && inner is Sym { Name.Length: > 1 } word ? new Text(word.Name) : inner;
             }
             case "text" or "textbf" or "textit" or "mbox" or "textnormal" or "texttt" or "textrm" or "mathtt":
-                return new Text(Regex.Replace(ReadGroupRaw().Trim(), @"\s+", " "));
+            {
+                var content = Regex.Replace(ReadGroupRaw().Trim(), @"\s+", " ");
+                // \text{5}: a number written as text is still the number.
+                return NumberText().IsMatch(content) ? Parse(content, _budget) : new Text(content);
+            }
             case "begin":
                 return ParseEnvironment();
             case "sum" or "prod":
@@ -709,8 +812,14 @@ public sealed partial class Parser
             }
         }
         if (Functions.TryGetValue(name, out var function)) return ParseFunction(function);
-        if (Greek.TryGetValue(name, out var letter)) return new Sym(letter);
-        if (name.Length > 1 && char.IsAsciiLetter(name[0])) return new Sym("\\" + name); // an unknown name stays a name
+        if (Greek.TryGetValue(name, out var letter)) return new Sym(letter + Subscript());
+        // "\cotx", "\sinx": a function name run into its argument.
+        if (Functions.Keys.Where(f => name.StartsWith(f, StringComparison.Ordinal)).MaxBy(f => f.Length) is { } prefix)
+        {
+            _pos -= name.Length - prefix.Length;
+            return ParseFunction(Functions[prefix]);
+        }
+        if (name.Length > 1 && char.IsAsciiLetter(name[0])) return new Sym("\\" + name + Subscript()); // an unknown name stays a name
         throw new FormatException($"unknown command \\{name}");
     }
 
