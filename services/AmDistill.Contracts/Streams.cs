@@ -37,8 +37,13 @@ public static class RunKeys
 
     /// <summary>Per-model counters, written in the same transaction as the work they count (so exactly once):
     /// <c>{model}:samples</c>, <c>:prompt_tokens</c>, <c>:completion_tokens</c>, <c>:cost_micro_usd</c>,
-    /// <c>:passed</c>, <c>:failed</c>, <c>:unscored</c>, and the run's <c>expected_samples</c>, <c>queries</c>, <c>started</c>.</summary>
+    /// <c>:passed</c>, <c>:failed</c>, <c>:unscored</c>, the run's <c>expected_samples</c>, <c>queries</c>, <c>started</c>, and
+    /// <see cref="JudgeDecidedStat"/> per category.</summary>
     public static string Stats(string run) => $"amdistill:run:{run}:stats";
+
+    /// <summary>The field of <see cref="Stats"/> that counts a category's verdicts decided by the judge or the reward model
+    /// rather than a rule (no ':' in it: those fields are per model).</summary>
+    public static string JudgeDecidedStat(QueryCategory category) => $"judge_decided.{category.ToString().ToLowerInvariant()}";
 
     /// <summary>The run itself (hash, written by the control plane): <c>config</c> (JSON), <c>state</c>
     /// (<see cref="RunStates"/>), <c>queries</c> kept at ingestion, <c>cursor</c> (queries fed), <c>ingest</c> (report JSON).</summary>

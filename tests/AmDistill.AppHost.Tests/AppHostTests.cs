@@ -104,6 +104,15 @@ public sealed class AppHostTests
             samples.Add(sample);
         Assert.Equal(DemoSamples, samples.Count); // each written and flushed before its verdict was published
         Assert.Contains(samples, s => s.Verdict.StartsWith("code: ", StringComparison.Ordinal));
+
+        // No math sample passes with a boxed integer other than its integer reference, whatever the judge said.
+        await foreach (var sample in new AmDistill.Dataset.Store.SampleReader(new AmDistill.Dataset.Store.LocalDatasetStore(dataset), "aime24").ReadAsync(cancellationToken: cts.Token))
+            samples.Add(sample);
+        var wrongButPassed = samples.Where(s => s is { Category: AmDistill.Contracts.QueryCategory.Math, Passed: true }
+                                                && long.TryParse(s.ReferenceAnswer, out var gold)
+                                                && AmDistill.Verifiers.Math.AnswerExtractor.Boxed(s.Answer) is [.., var last]
+                                                && long.TryParse(last.Trim(), out var boxed) && boxed != gold).ToList();
+        Assert.True(wrongButPassed.Count == 0, string.Join("\n", wrongButPassed.Select(s => $"{s.QueryId} {s.Teacher}: gold {s.ReferenceAnswer}, {s.Verdict}")));
         foreach (var (run, queries) in new[] { ("demo", DemoQueries), ("aime24", 30) })
         {
             var export = Path.Combine(dataset, run, "export");

@@ -125,6 +125,7 @@ public static class RunEndpoints
             etaSeconds = etaSeconds is { } eta ? Math.Round(eta, 1) : (double?)null,
             costUsd = models.Sum(m => m.costUsd),
             models,
+            judgeDecided = RunRegistry.JudgeDecided(stats),
             ingest = info?.Ingest,
             outputs = info?.State == RunStates.Completed ? registry.ExportDirectory(run) : null,
         });

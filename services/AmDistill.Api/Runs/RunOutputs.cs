@@ -40,6 +40,10 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
         logger.LogInformation("Run {Run}: training job {Job} submitted ({Recipe} on {BaseModel})", run, training.JobId, training.Recipe, training.BaseModel);
     }
 
-    public async Task<RunReportData> BuildReportAsync(RunConfiguration run, CancellationToken cancellationToken) =>
-        await RunReport.BuildAsync(store, run, await runs.CostsAsync(run), cancellationToken);
+    public async Task<RunReportData> BuildReportAsync(RunConfiguration run, CancellationToken cancellationToken)
+    {
+        var data = await RunReport.BuildAsync(store, run, await runs.CostsAsync(run), cancellationToken);
+        data.JudgeDecided = await runs.JudgeDecidedAsync(run.Run);
+        return data;
+    }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Ingestion;
 using AmDistill.Dataset.Runs;
+using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
 using StackExchange.Redis;
 
@@ -167,6 +168,14 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     public async Task<string?> CascadeDecisionAsync(string run, string query) => await Db.HashGetAsync(RunKeys.Cascade(run), query);
 
     public async Task<long> FinalQueriesAsync(string run) => await Db.SetLengthAsync(RunKeys.Final(run));
+
+    /// <summary>Verdicts decided by the judge or the reward model instead of a rule, per category that has any.</summary>
+    public static Dictionary<string, long> JudgeDecided(IReadOnlyDictionary<string, long> stats) =>
+        Enum.GetValues<QueryCategory>().Where(c => stats.ContainsKey(RunKeys.JudgeDecidedStat(c)))
+            .ToDictionary(c => c.ToAmName(), c => stats[RunKeys.JudgeDecidedStat(c)]);
+
+    public async Task<Dictionary<string, long>> JudgeDecidedAsync(string run) =>
+        JudgeDecided((await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value));
 
     public async Task<IReadOnlyList<Dataset.Report.TeacherCost>> CostsAsync(RunConfiguration configuration)
     {

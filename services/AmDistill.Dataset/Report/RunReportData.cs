@@ -53,6 +53,9 @@ public sealed class RunReportData
     public Dictionary<(Category Category, DifficultyLevel Level), (long Queries, long Samples)> Selected { get; } = [];
     public IReadOnlyList<TeacherCost> Costs { get; set; } = [];
 
+    /// <summary>Verdicts decided by the judge or the reward model instead of a rule, per category (AM names).</summary>
+    public IReadOnlyDictionary<string, long> JudgeDecided { get; set; } = new Dictionary<string, long>();
+
     public long SelectedSamples => Selected.Values.Sum(v => v.Samples);
     public double CostUsd => Costs.Sum(c => c.CostUsd);
     public double? CostPerSelectedSample => SelectedSamples > 0 ? CostUsd / SelectedSamples : null;

@@ -41,6 +41,10 @@ public static class RunReportHtml
         html.Append($"<p id=\"cost-per-selected\">Cost per selected (Stage I) sample: <b>{(data.CostPerSelectedSample is { } cps ? "$" + cps.ToString("0.######", Invariant) : "n/a (nothing selected)")}</b> " +
             $"({data.SelectedSamples} samples selected).</p>");
 
+        html.Append("<p id=\"judge-decided\">Verdicts decided by the judge or reward model, not a rule: ");
+        html.Append(data.JudgeDecided.Count == 0 ? "none" : string.Join(", ", data.JudgeDecided.Select(j => $"{E(j.Key)} {j.Value}")));
+        html.Append(" <span class=\"muted\">(math only where no rule could decide; science and other always).</span></p>");
+
         html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold. " +
             "In the table: samples passed (avg@k over the queries, with k passes each) · queries passed at least once (pass@k).</p><div class=\"charts\">");
         foreach (var category in categories)

@@ -53,7 +53,7 @@ public sealed class RewardModelOptions
 /// <summary>
 /// The graders behind the free-form categories: science → the judge's 0–5 similarity to the reference; "other" → the
 /// reward attributes (coherence, correctness, helpfulness, 0–4 each, sum / 12) through a judge prompt; a math answer the
-/// verifier rejected → the judge's second look (paper §2.4.1). The judge's raw reply is kept in the verdict for audit;
+/// verifier could not decide (not one it rejected: a rule's "not equivalent" is final) → the judge's look (paper §2.4.1). The judge's raw reply is kept in the verdict for audit;
 /// a reply that cannot be read leaves the sample unscored rather than guessing; a failed call is retried by the stream.
 /// </summary>
 public sealed class JudgeScorer
@@ -97,22 +97,25 @@ public sealed class JudgeScorer
             {
                 var reply = await AskAsync(JudgeProtocol.Science(question, reference, sample.Answer), _inFlight[sample.Category], cancellationToken);
                 return JudgeProtocol.ParseScore(reply, 5) is { } score
-                    ? new(score, true, $"judge: {score}/5; {Audit(reply)}")
+                    ? new(score, true, $"judge: {score}/5; {Audit(reply)}", ByJudge: true)
                     : new(0, false, $"unscored: unreadable judge reply; {Audit(reply)}");
             }
             case QueryCategory.Other when !verified.Scored:
             {
                 var reply = await AskAsync(JudgeProtocol.Reward(question, sample.Answer), _inFlight[sample.Category], cancellationToken);
                 return JudgeProtocol.ParseReward(reply) is { } reward
-                    ? new(reward.Score, true, $"reward: coherence {reward.Coherence}, correctness {reward.Correctness}, helpfulness {reward.Helpfulness}; {Audit(reply)}")
+                    ? new(reward.Score, true, $"reward: coherence {reward.Coherence}, correctness {reward.Correctness}, helpfulness {reward.Helpfulness}; {Audit(reply)}", ByJudge: true)
                     : new(0, false, $"unscored: unreadable reward reply; {Audit(reply)}");
             }
-            case QueryCategory.Math when verified is { Scored: true, VerifyScore: 0 } && sample.ReferenceAnswer is { Length: > 0 } reference:
+            case QueryCategory.Math when verified is { Undecided: true } && sample.ReferenceAnswer is { Length: > 0 } reference:
             {
                 var reply = await AskAsync(JudgeProtocol.MathSecondCheck(question, reference, sample.Answer), _inFlight[sample.Category], cancellationToken);
-                return JudgeProtocol.ParseEquivalent(reply) == true
-                    ? new(1, true, $"math: the judge's second check found it equivalent ({verified.Reason}); {Audit(reply)}")
-                    : verified with { Reason = $"{verified.Reason}; judge second check: not equivalent" };
+                return JudgeProtocol.ParseEquivalent(reply) switch
+                {
+                    true => new(1, true, $"math: the judge found it equivalent where no rule could decide ({verified.Reason}); {Audit(reply)}", ByJudge: true),
+                    false => new(0, true, $"{verified.Reason}; the judge found it not equivalent; {Audit(reply)}", ByJudge: true),
+                    null => verified with { Reason = $"{verified.Reason}; unreadable judge reply; {Audit(reply)}" },
+                };
             }
             default:
                 return null;

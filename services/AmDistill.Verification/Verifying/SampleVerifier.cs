@@ -8,7 +8,10 @@ using AmDistill.Verifiers.Math;
 namespace AmDistill.Verification.Verifying;
 
 /// <summary>A verify_score on the paper's scale for the category, and whether a verifier could give one.</summary>
-public sealed record SampleVerdict(double VerifyScore, bool Scored, string Reason);
+/// <param name="Undecided">The rule-based verifier could not decide (an answer in a notation it does not read): the only
+/// case the judge may look at again. A definite "not equivalent" is never handed to the judge.</param>
+/// <param name="ByJudge">The verdict is the judge's or the reward model's, not a rule's (counted per category in the run's status).</param>
+public sealed record SampleVerdict(double VerifyScore, bool Scored, string Reason, bool Undecided = false, bool ByJudge = false);
 
 /// <summary>
 /// Routes a sample to its category's verifier (paper §3) after the response-level quality checks (§3.3):
@@ -38,7 +41,7 @@ public static class SampleVerifier
             {
                 var verdict = MathVerifier.Verify(reference, sample.Answer);
                 return verdict.Equal is null
-                    ? new(0, true, $"math: {verdict.Reason}")
+                    ? new(0, true, $"math: {verdict.Reason}", Undecided: true)
                     : new(verdict.Passed ? 1 : 0, true, $"math: {verdict.Reason}; expected {verdict.GoldAnswer}, got {verdict.PredAnswer ?? "nothing"}");
             }
             case QueryCategory.Science when sample.ReferenceAnswer is { Length: 1 } letter && char.IsAsciiLetterUpper(letter[0]):

@@ -36,6 +36,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
             {
                 scoring.AddTo(transaction, result, result.Key);
                 _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
+                if (verdict.ByJudge) _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), RunKeys.JudgeDecidedStat(sample.Category));
             }))
             metrics.Verdict(sample.Category, sample.Teacher, outcome);
     }

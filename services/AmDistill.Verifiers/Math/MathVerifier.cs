@@ -2,7 +2,10 @@ using System.Diagnostics;
 
 namespace AmDistill.Verifiers.Math;
 
-/// <summary>The outcome of one comparison. <see cref="Equal"/> is null when it could not be decided.</summary>
+/// <summary>
+/// The outcome of one comparison. <see cref="Equal"/> is null when it could not be decided: the reference or the
+/// answer is there but in a notation no rule reads. False is definite: no answer, or a different one.
+/// </summary>
 public sealed record MathVerdict(bool? Equal, string? GoldAnswer, string? PredAnswer, string Reason, TimeSpan Elapsed)
 {
     public bool Passed => Equal == true;
@@ -35,7 +38,9 @@ public static partial class MathVerifier
             var predCandidates = AnswerExtractor.Candidates(prediction, options.PlainNumbers);
             var predParsed = FirstParsed(predCandidates, budget, out var predError);
             if (predParsed is null)
-                return Done(false, goldParsed.Value.Text, null, predCandidates.Count == 0 ? "no answer in the response" : $"answer not parsed: {predError}");
+                return predCandidates.Count == 0
+                    ? Done(false, goldParsed.Value.Text, null, "no answer in the response")
+                    : Done(null, goldParsed.Value.Text, null, $"undecided: answer not parsed: {predError}");
             var equivalence = new Equivalence(budget, options);
             var equal = equivalence.Equal(goldParsed.Value.Node, predParsed.Value.Node);
             return Done(equal, goldParsed.Value.Text, predParsed.Value.Text, $"{(equal ? "equivalent" : "not equivalent")} ({equivalence.Rule})");
