@@ -84,8 +84,13 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
             "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
             "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache", "--dev", "/dev", "--proc", "/proc",
+            // Debian's BLAS and LAPACK (numpy's C extensions) are symlinks through the alternatives system.
+            "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
             "--size", N(o.TmpfsBytes), "--tmpfs", "/tmp", "--ro-bind", _root, "/sandbox", "--chdir", "/tmp",
             "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            // One BLAS thread: a thread per core would each reserve memory under the address-space limit, and the
+            // process limit counts threads.
+            "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
             "--seccomp", "3", "--remount-ro", "/",
         ];
         return [.. launch, .. dropUid, .. bwrap, .. command];

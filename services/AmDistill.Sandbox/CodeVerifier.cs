@@ -118,7 +118,7 @@ public sealed class CodeVerifier(ICodeSandbox sandbox, CodeVerifierOptions? opti
 
     private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "…";
 
-    /// <summary>Python's == on JSON values: 1 equals 1.0, lists in order, objects by key.</summary>
+    /// <summary>Python's == on JSON values (LiveCodeBench compares so): 1 equals 1.0 and True, lists in order, objects by key.</summary>
     public static bool JsonEqual(string expected, string actual)
     {
         try
@@ -138,6 +138,8 @@ public sealed class CodeVerifier(ICodeSandbox sandbox, CodeVerifierOptions? opti
                 return decimal.TryParse(x.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out var dx)
                     && decimal.TryParse(y.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out var dy)
                     ? dx == dy : x.GetDouble() == y.GetDouble();
+            // Python: True == 1 and False == 0 (a LeetCode answer may return 1 where the expected output says true).
+            if (AsBoolNumber(x) is { } bx && AsBoolNumber(y) is { } by && x.ValueKind != y.ValueKind) return bx == by;
             if (x.ValueKind != y.ValueKind) return false;
             return x.ValueKind switch
             {
@@ -148,5 +150,13 @@ public sealed class CodeVerifier(ICodeSandbox sandbox, CodeVerifierOptions? opti
                 _ => true, // true, false, null: same kind
             };
         }
+
+        static decimal? AsBoolNumber(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.True => 1,
+            JsonValueKind.False => 0,
+            JsonValueKind.Number when decimal.TryParse(e.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+            _ => null,
+        };
     }
 }
