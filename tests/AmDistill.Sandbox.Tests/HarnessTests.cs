@@ -18,6 +18,40 @@ public sealed class HarnessTests(SandboxFixture fixture) : IClassFixture<Sandbox
     }
 
     [Fact]
+    public async Task Solutions_run_after_the_judges_import_prelude_as_LeetCode_and_LiveCodeBench_run_them()
+    {
+        const string leetcode = """
+            class Solution:
+                def kSmallest(self, nums: List[int], k: int) -> Optional[List[int]]:
+                    heap = list(nums); heapify(heap)
+                    q = deque(heappop(heap) for _ in range(k))
+                    return list(q) if reduce(lambda a, b: a and b, [True]) else None
+            """;
+        var functional = await _verifier.VerifyAsync(leetcode, new CodeTests.Functional("kSmallest", ["[5, 1, 4]\n2"], ["[1, 4]"]));
+        Assert.Equal((1, 1), (functional.Passed, functional.Total));
+        // stdio: "from sys import *" reads this test's input, not the first one's.
+        var stdio = await _verifier.VerifyAsync("n = int(stdin.readline())\nprint(gcd(n, 12), comb(n, 2))", new CodeTests.Stdio(["8\n", "9\n"], ["4 28", "3 36"]));
+        Assert.Equal((2, 2), (stdio.Passed, stdio.Total));
+    }
+
+    [Fact]
+    public async Task Numpy_imports_and_runs_inside_the_sandbox()
+    {
+        var verdict = await _verifier.VerifyAsync("import numpy as np\na = np.array(list(map(int, input().split())))\nprint(int(a.sum()), int(np.linalg.matrix_rank(np.eye(3))))",
+            new CodeTests.Stdio(["1 2 3"], ["6 3"]));
+        Assert.True(verdict.Passed == 1, verdict.Tests[0].Detail);
+    }
+
+    [Fact]
+    public async Task A_program_that_defines_main_but_never_calls_it_prints_nothing_and_fails_as_on_LiveCodeBench()
+    {
+        var never = await _verifier.VerifyAsync("def main():\n    print(int(input()) * 2)\n", new CodeTests.Stdio(["2"], ["4"]));
+        Assert.Equal(TestStatus.WrongAnswer, never.Tests[0].Status);
+        var called = await _verifier.VerifyAsync("def main():\n    print(int(input()) * 2)\nif __name__ == '__main__':\n    main()\n", new CodeTests.Stdio(["2"], ["4"]));
+        Assert.Equal(1, called.Passed);
+    }
+
+    [Fact]
     public async Task Only_the_first_ten_tests_count_as_in_the_paper()
     {
         var verdict = await _verifier.VerifyAsync("print(input())", new CodeTests.Stdio([.. Enumerable.Range(0, 25).Select(i => $"{i}")], [.. Enumerable.Range(0, 25).Select(i => $"{i}")]));
