@@ -83,7 +83,8 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
             "bwrap", "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-            "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache", "--dev", "/dev", "--proc", "/proc",
+            // /dev is a tmpfs the size of half the RAM: read-only below, with a small /dev/shm of its own (semaphores).
+            "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache", "--dev", "/dev", "--size", N(o.ShmBytes), "--tmpfs", "/dev/shm", "--proc", "/proc",
             // Debian's BLAS and LAPACK (numpy's C extensions) are symlinks through the alternatives system.
             "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
             "--size", N(o.TmpfsBytes), "--tmpfs", "/tmp", "--ro-bind", _root, "/sandbox", "--chdir", "/tmp",
@@ -91,7 +92,7 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
             // One BLAS thread: a thread per core would each reserve memory under the address-space limit, and the
             // process limit counts threads.
             "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-            "--seccomp", "3", "--remount-ro", "/",
+            "--seccomp", "3", "--remount-ro", "/dev", "--remount-ro", "/",
         ];
         return [.. launch, .. dropUid, .. bwrap, .. command];
     }

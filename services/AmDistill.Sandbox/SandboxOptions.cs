@@ -11,6 +11,9 @@ public sealed record SandboxOptions
     public int OpenFiles { get; init; } = 64;
     public long TmpfsBytes { get; init; } = 64 << 20;
 
+    /// <summary>The private /dev/shm (POSIX semaphores and shared memory); the rest of /dev is read-only.</summary>
+    public long ShmBytes { get; init; } = 4 << 20;
+
     /// <summary>Sandboxes at once; each slot has its own unprivileged uid (<see cref="FirstUid"/> + slot) when run as root,
     /// so process limits count per slot.</summary>
     public int Slots { get; init; } = Environment.ProcessorCount;

@@ -14,9 +14,10 @@ public static class SeccompFilter
     private const uint Allow = 0x7fff0000, KillProcess = 0x80000000, ErrnoEperm = 0x00050000 | 1;
 
     // socket, ptrace, mount, umount2, unshare, setns, keyctl, add_key, request_key, bpf, userfaultfd, perf_event_open,
-    // kexec_load, init_module, finit_module, delete_module, pivot_root, chroot, swapon, reboot
-    private static readonly uint[] X64 = [41, 101, 165, 166, 272, 308, 250, 248, 249, 321, 323, 298, 246, 175, 313, 176, 155, 161, 167, 169];
-    private static readonly uint[] Arm64 = [198, 117, 40, 39, 97, 268, 219, 217, 218, 280, 282, 241, 104, 105, 273, 106, 41, 51, 224, 142];
+    // kexec_load, init_module, finit_module, delete_module, pivot_root, chroot, swapon, reboot, and what reads or takes
+    // another process's memory or descriptors (the harness's): process_vm_readv, process_vm_writev, kcmp, pidfd_getfd
+    private static readonly uint[] X64 = [41, 101, 165, 166, 272, 308, 250, 248, 249, 321, 323, 298, 246, 175, 313, 176, 155, 161, 167, 169, 310, 311, 312, 438];
+    private static readonly uint[] Arm64 = [198, 117, 40, 39, 97, 268, 219, 217, 218, 280, 282, 241, 104, 105, 273, 106, 41, 51, 224, 142, 270, 271, 272, 438];
 
     public static byte[] Build() => RuntimeInformation.ProcessArchitecture switch
     {

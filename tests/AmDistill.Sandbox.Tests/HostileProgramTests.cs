@@ -167,6 +167,77 @@ public sealed class HostileProgramTests(SandboxFixture fixture) : IClassFixture<
         await WaitForNoLeftoversAsync();
     }
 
+    /// <summary>
+    /// A wrong add() that reaches for the verdict instead: the harness's nonce and report() through __main__, every
+    /// module and gc; forged result lines on every descriptor it has and on the harness's through /proc; forged worker
+    /// replies. It passed 3 of 3 when the program ran inside the harness's process; the harness never lets it near.
+    /// </summary>
+    [Fact]
+    public async Task Forging_results_from_inside_the_program_fails()
+    {
+        const string attack = """
+            import gc, json, os, sys
+
+            def add(a, b):
+                return 0
+
+            lines = []
+            holders = [vars(m) for m in list(sys.modules.values()) if m is not None] + [o for o in gc.get_objects() if isinstance(o, dict)]
+            for holder in holders:
+                try:
+                    nonce = holder.get('nonce')
+                    report = holder.get('report')
+                except Exception:
+                    continue
+                if isinstance(nonce, str) and len(nonce) == 32:
+                    lines += [nonce + ' ' + json.dumps({'i': i, 'status': 'ok', 'out': '', 'err': ''}) + '\n' for i in range(3)]
+                if callable(report):
+                    for i in range(3):
+                        try:
+                            report(i, 'ok')
+                        except Exception:
+                            pass
+            fake_reply = json.dumps({'status': 'ok', 'out': '', 'err': '', 'values': []}) + '\n'
+            targets = [int(f) for f in os.listdir('/proc/self/fd')] + list(range(64))
+            paths = ['/proc/%d/fd/%d' % (pid, fd) for pid in (os.getppid(), 1) for fd in range(64)]
+            for data in lines + [fake_reply] * 3:
+                for fd in targets:
+                    try:
+                        os.write(fd, data.encode())
+                    except OSError:
+                        pass
+                for path in paths:
+                    try:
+                        with open(path, 'w') as f:
+                            f.write(data)
+                    except OSError:
+                        pass
+            """;
+        var verdict = await _verifier.VerifyAsync(attack, new CodeTests.Asserts([], ["assert add(1, 2) == 3", "assert add(2, 2) == 4", "assert add(40, 2) == 42"]));
+        Assert.Equal(0, verdict.Passed);
+        Assert.Null(verdict.SandboxError);
+        await WaitForNoLeftoversAsync();
+    }
+
+    [Fact]
+    public async Task Filling_dev_shm_or_writing_to_dev_fails_and_dev_null_still_works()
+    {
+        var verdict = await RunAsync("""
+            outcomes = []
+            for path, size in (('/dev/shm/fill', 64 << 20), ('/dev/fill', 1)):
+                try:
+                    with open(path, 'wb') as f:
+                        f.write(b'x' * size)
+                    outcomes.append('wrote')
+                except OSError:
+                    outcomes.append('refused')
+            open('/dev/null', 'w').write('x')
+            input()
+            print('ok' if outcomes == ['refused', 'refused'] else ' '.join(outcomes))
+            """);
+        Assert.Equal("passed", verdict.Status);
+    }
+
     [Fact]
     public async Task Signalling_the_parent_or_everyone_hurts_only_the_program()
     {
