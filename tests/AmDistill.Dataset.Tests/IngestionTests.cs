@@ -17,6 +17,24 @@ public sealed class IngestionTests : IDisposable
         "he fences it and then divides it into two equal parts with one more fence parallel to the width. How long is that fence?";
 
     [Fact]
+    public async Task Query_ids_must_be_ids_and_a_duplicate_id_is_a_bad_line_with_its_first_line()
+    {
+        string[] lines =
+        [
+            Line("q-1", Long), Line("q-1", Long + " Again, but the id is the same."), Line("../../etc/passwd", Long + " Path."),
+            Line("has space", Long + " Space."), Line(new string('x', 201), Long + " Long id."), Line("q-2", Long + " Fine."),
+        ];
+        var input = Path.Combine(_root, "ids.jsonl");
+        await File.WriteAllLinesAsync(input, lines);
+        var report = await new QueryIngestion(new IngestOptions { NearDuplicateThreshold = 0 }, null).RunAsync(input, Path.Combine(_root, "ids-out.jsonl"), null);
+        Assert.Equal((2, 4), (report.Kept, report.BadLines));
+        Assert.Contains("line 2: duplicate id 'q-1' (first on line 1)", report.Errors);
+        Assert.Contains(report.Errors, e => e.StartsWith("line 3: id '../../etc/passwd' is not a query id", StringComparison.Ordinal));
+        Assert.Contains(report.Errors, e => e.StartsWith("line 4: id 'has space' is not a query id", StringComparison.Ordinal));
+        Assert.Contains(report.Errors, e => e.StartsWith("line 5: id 'xxx", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Every_drop_has_its_reason_and_bad_lines_their_number()
     {
         var aime = JsonNode.Parse(File.ReadLines(RepoFiles.Benchmark("decontamination.jsonl")).First())!;

@@ -19,6 +19,30 @@ public sealed class RunConfigurationTests
         Assert.Equal(["stage1.parquet", "stage1-messages.jsonl", "all.jsonl"], run.Selection.Exports.Select(e => e.FileName));
     }
 
+    [Theory]
+    [InlineData("""{ "run": "r", "teachers": [{ "name": "t" }], "training": { "baseModel": "m", "jobId": "../../escaped" } }""", "training.jobId")]
+    [InlineData("""{ "run": "r", "teachers": [{ "name": "t" }], "training": { "baseModel": "m", "jobId": "/tmp/x" } }""", "training.jobId")]
+    [InlineData("""{ "run": "r", "teachers": [{ "name": "t" }], "ingestion": { "decontaminateAgainst": ["/dev/zero"] } }""", "ingestion.decontaminateAgainst[0]")]
+    [InlineData("""{ "run": "r", "teachers": [{ "name": "t" }], "ingestion": { "decontaminateAgainst": ["aime24", "../../other-run/input/queries"] } }""", "ingestion.decontaminateAgainst[1]")]
+    [InlineData("""{ "run": "../r", "teachers": [{ "name": "t" }] }""", "run")]
+    public void Ids_and_set_names_that_could_become_paths_are_refused(string json, string field)
+    {
+        var (_, errors) = RunConfiguration.Parse(json);
+        Assert.Contains(errors, e => e.StartsWith(field + ":", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Under_keeps_a_path_in_its_root_after_resolving_it()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "root");
+        Assert.Equal(Path.Combine(root, "a", "b.jsonl"), RunIds.Under(root, "a/b.jsonl"));
+        Assert.Equal(Path.Combine(root, "b.jsonl"), RunIds.Under(root, "a/../b.jsonl"));
+        Assert.Null(RunIds.Under(root, "../b.jsonl"));
+        Assert.Null(RunIds.Under(root, "a/../../b.jsonl"));
+        Assert.Null(RunIds.Under(root, "/etc/passwd"));
+        Assert.Null(RunIds.Under(root, "../root-sibling/x"));
+    }
+
     [Fact]
     public void Omitted_fields_take_the_papers_defaults_and_reach_ingestion_and_selection()
     {

@@ -28,13 +28,15 @@ public sealed class TrainerServiceTests : IAsyncLifetime
     private LocalRedisServer _server = null!;
     private ConnectionMultiplexer _redis = null!;
     private readonly string _root = Directory.CreateTempSubdirectory("amdistill-trainer-").FullName;
-    private string TrainingFile => Path.Combine(_root, "train.jsonl");
+    /// <summary>Under the training root (<c>{_root}/runs</c>), where a job's own training file must be.</summary>
+    private string TrainingFile => Path.Combine(_root, "runs", "train.jsonl");
     private LocalDatasetStore Store => new(Path.Combine(_root, "store"));
 
     public async Task InitializeAsync()
     {
         _server = await LocalRedisServer.StartAsync();
         _redis = await ConnectionMultiplexer.ConnectAsync(_server.ConnectionString);
+        Directory.CreateDirectory(Path.GetDirectoryName(TrainingFile)!);
         await File.WriteAllTextAsync(TrainingFile, "{\"question\": \"1+1?\", \"answer\": \"<think>one and one</think> <answer>2</answer>\"}\n");
     }
 
@@ -66,7 +68,7 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         return (handler, status);
     }
 
-    private TrainingJob Job(string id, string? file = null) => new("run-1", id, "stage1", "/models/qwen2.5-7b", file ?? TrainingFile, MaxSteps: 7);
+    private TrainingJob Job(string id, string? file = null) => new("run-1", id, "stage1", "/models/qwen2.5-7b", file ?? "train.jsonl", MaxSteps: 7);
 
     private static Task RunAsync(TrainingJobHandler handler, TrainingJob job, CancellationToken cancellationToken = default) =>
         handler.HandleAsync(new MessageContext<TrainingJob>(Streams.Training.Name, "1-0", job.Key, job, 1), cancellationToken);
@@ -142,10 +144,26 @@ public sealed class TrainerServiceTests : IAsyncLifetime
     public async Task A_missing_training_file_fails_before_anything_starts()
     {
         var (handler, status) = Create("success");
-        await RunAsync(handler, Job("missing", Path.Combine(_root, "nope.jsonl")));
+        await RunAsync(handler, Job("missing", "nope.jsonl"));
         var s = (await status.ReadAsync("run-1", "missing"))!;
         Assert.Equal(TrainingState.Failed, s.State);
         Assert.Contains("training file not found", s.Fields["message"]);
+    }
+
+    [Theory]
+    [InlineData("../../escaped", "sft", null)]
+    [InlineData("run-1", "../../escaped", null)]
+    [InlineData("run-1", "/tmp/escaped", null)]
+    [InlineData("run-1", "sft", "../../../etc/passwd")]
+    [InlineData("run-1", "sft", "/etc/passwd")]
+    public async Task Ids_and_training_files_that_leave_the_training_root_are_refused(string run, string job, string? file)
+    {
+        Assert.NotNull(TrainingJobHandler.Problem(new TrainingJob(run, job, "stage1", "/models/m", file)));
+        var (handler, _) = Create("success");
+        await RunAsync(handler, new TrainingJob(run, job, "stage1", "/models/m", file));
+        Assert.False(Directory.Exists(Path.Combine(_root, "escaped")));
+        Assert.False(Directory.Exists("/tmp/escaped"));
+        Assert.DoesNotContain(Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories), f => f.EndsWith("passwd", StringComparison.Ordinal));
     }
 
     [Fact]

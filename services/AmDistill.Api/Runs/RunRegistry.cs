@@ -90,10 +90,14 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             await body.CopyToAsync(file, cancellationToken);
 
         var options = info.Configuration.IngestOptions;
-        var benchmarks = (info.Configuration.Ingestion.DecontaminateAgainst ?? ["benchmarks/decontamination.jsonl"])
-            .Select(f => Path.IsPathRooted(f) ? f : Path.Combine(AppContext.BaseDirectory, "data", f)).ToList();
-        var missing = benchmarks.FirstOrDefault(f => !File.Exists(f));
-        if (missing is not null) return (null, new(400, $"ingestion.decontaminateAgainst: {missing} not found"));
+        // Named sets of the Api's own data/benchmarks (the configuration accepts names only).
+        var sets = Path.Combine(AppContext.BaseDirectory, "data", "benchmarks");
+        var names = info.Configuration.Ingestion.DecontaminateAgainst ?? ["decontamination"];
+        var unknown = names.FirstOrDefault(n => !RunIds.IsValid(n) || !File.Exists(Path.Combine(sets, n + ".jsonl")));
+        if (unknown is not null)
+            return (null, new(400, $"ingestion.decontaminateAgainst: '{unknown}' is not a benchmark set; known: " +
+                                   string.Join(", ", Directory.EnumerateFiles(sets, "*.jsonl").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))));
+        var benchmarks = names.Select(n => Path.Combine(sets, n + ".jsonl")).ToList();
         var decontaminator = benchmarks.Count > 0 ? QueryIngestion.LoadBenchmarks(benchmarks, options.DecontaminationNgram) : null;
         IngestReport report;
         try

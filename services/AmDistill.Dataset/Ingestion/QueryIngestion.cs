@@ -36,7 +36,7 @@ public sealed class IngestReport
 /// the rest goes on; then the paper's filters, benchmark decontamination, exact and near-duplicate removal, in that
 /// order, each drop counted by reason and written with it to the rejects file.
 /// </summary>
-public sealed class QueryIngestion(IngestOptions options, Decontaminator? decontaminator)
+public sealed partial class QueryIngestion(IngestOptions options, Decontaminator? decontaminator)
 {
     private readonly ExactDeduplicator _exact = new();
     private readonly NearDeduplicator? _near = options.NearDuplicateThreshold > 0 ? new NearDeduplicator(options.NearDuplicateThreshold) : null;
@@ -49,16 +49,20 @@ public sealed class QueryIngestion(IngestOptions options, Decontaminator? decont
     public async Task<IngestReport> RunAsync(string input, string output, string? rejects, CancellationToken cancellationToken = default)
     {
         var report = new IngestReport();
+        var ids = new Dictionary<ulong, long>(); // id → its first line: a second query with the same id would share its sample ids
         await using var kept = new StreamWriter(output);
         await using var rejected = rejects is null ? null : new StreamWriter(rejects);
         await foreach (var (line, record, error) in ReadAsync(input, cancellationToken))
         {
             report.Read++;
-            if (record is null)
+            var problem = error;
+            if (record is not null && !ids.TryAdd(TextNormal.Hash(record["id"]!.ToString()), line))
+                problem = $"duplicate id '{record["id"]}' (first on line {ids[TextNormal.Hash(record["id"]!.ToString())]})";
+            if (record is null || problem is not null)
             {
                 report.BadLines++;
-                if (report.Errors.Count < 100) report.Errors.Add($"line {line}: {error}");
-                if (rejected is not null) await rejected.WriteLineAsync(Reject(line, null, $"bad line: {error}"));
+                if (report.Errors.Count < 100) report.Errors.Add($"line {line}: {problem}");
+                if (rejected is not null) await rejected.WriteLineAsync(Reject(line, record?["id"]?.ToString(), $"bad line: {problem}"));
                 continue;
             }
             var reason = Check(record);
@@ -113,11 +117,19 @@ public sealed class QueryIngestion(IngestOptions options, Decontaminator? decont
 
     private static (long, JsonObject?, string?) Validate(long number, JsonObject record)
     {
-        if (record["id"] is null) return (number, null, "no id");
+        if (record["id"] is not JsonValue id || id.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number)) return (number, null, "no id");
+        if (!QueryId().IsMatch(id.ToString()) || id.ToString().Contains("..", StringComparison.Ordinal))
+            return (number, null, $"id '{Shorten(id.ToString())}' is not a query id (1–200 of letters, digits and . _ : / + @ = -, starting with a letter or digit)");
         if (record["question"] is not JsonValue q || q.GetValueKind() != JsonValueKind.String) return (number, null, "no question text");
         if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String) return (number, null, "no category");
         return (number, record, null);
     }
+
+    /// <summary>A query id names its samples, keys and URLs: printable, short, no whitespace.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,199}$")]
+    private static partial System.Text.RegularExpressions.Regex QueryId();
+
+    private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
 
     private static async IAsyncEnumerable<(long, JsonObject?, string?)> ReadParquetAsync(string path,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)

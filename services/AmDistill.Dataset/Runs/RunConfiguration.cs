@@ -129,6 +129,9 @@ public sealed record RunConfiguration
         }
         for (var i = 0; i < Categories.Count; i++)
             Check(KnownCategories.Contains(Categories[i]), $"categories[{i}]", $"'{Categories[i]}' is not one of {string.Join(", ", KnownCategories)}");
+        for (var i = 0; i < (Ingestion.DecontaminateAgainst?.Count ?? 0); i++)
+            Check(RunIds.IsValid(Ingestion.DecontaminateAgainst![i]), $"ingestion.decontaminateAgainst[{i}]",
+                $"'{Ingestion.DecontaminateAgainst[i]}' is not the name of a benchmark set (a name such as aime24 or decontamination, not a path)");
         Check(Ingestion.NearDuplicateThreshold is >= 0 and <= 1, "ingestion.nearDuplicateThreshold", "must be in [0, 1] (0: off)");
         Check(Ingestion.DecontaminationNgram is >= 3 and <= 50, "ingestion.decontaminationNgram", "must be 3–50 words");
         Check(Ingestion.MaxUnusualRatio is > 0 and <= 1, "ingestion.maxUnusualRatio", "must be in (0, 1]");
@@ -156,6 +159,7 @@ public sealed record RunConfiguration
             Check(training.Selection is null || DatasetExport.PolicyNames.Contains(training.Selection), "training.selection",
                 $"'{training.Selection}' is not one of {string.Join(", ", DatasetExport.PolicyNames)}");
             Check(training.MaxSteps >= 0, "training.maxSteps", "must be ≥ 0 (0: the recipe's epochs)");
+            Check(RunIds.IsValid(training.JobId), "training.jobId", $"'{training.JobId}' is not a job id (1–64 of a-z, 0-9, '-', '_', starting with a letter or digit)");
         }
         return errors;
     }
@@ -193,8 +197,9 @@ public sealed record RunTeacher
 
 public sealed record RunIngestion
 {
-    /// <summary>Benchmark question files (JSONL with id, question) to decontaminate against, relative to the data
-    /// directory of the service; null: AIME 2024/2025 and MATH-500 (bundled); empty: no decontamination.</summary>
+    /// <summary>Benchmark sets to decontaminate against, by name: the sets in the service's <c>data/benchmarks/</c>
+    /// (<c>decontamination</c>: AIME 2024/2025 and MATH-500 questions; <c>aime24</c>, <c>math500</c>, <c>humaneval</c>, …);
+    /// null: <c>decontamination</c>; empty: none. Names, never paths: a run file reads no file of the server's.</summary>
     public List<string>? DecontaminateAgainst { get; init; }
 
     public int DecontaminationNgram { get; init; } = 13;
@@ -286,9 +291,20 @@ public sealed record RunTraining
     public string JobId { get; init; } = "sft";
 }
 
+/// <summary>The one pattern of every id that becomes a path or a key: run, training job, benchmark set.</summary>
 public static partial class RunIds
 {
     public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
+
+    /// <summary><paramref name="relative"/> under <paramref name="root"/>, checked after resolving ("..", absolute paths,
+    /// and a link's name are refused); null when it would leave the root.</summary>
+    public static string? Under(string root, string relative)
+    {
+        if (string.IsNullOrWhiteSpace(relative) || Path.IsPathRooted(relative)) return null;
+        var fullRoot = Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        var full = Path.GetFullPath(Path.Combine(fullRoot, relative));
+        return full.StartsWith(fullRoot, StringComparison.Ordinal) ? full : null;
+    }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex Pattern();

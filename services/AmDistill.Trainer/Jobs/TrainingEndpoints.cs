@@ -15,6 +15,7 @@ public static class TrainingEndpoints
         app.MapPost("/api/training", async (TrainingJob job, TrainingStatusStore status, StreamProducer<TrainingJob> producer) =>
         {
             if (job.Recipe is not ("stage1" or "stage2")) return Results.BadRequest(new { error = "recipe must be stage1 or stage2" });
+            if (TrainingJobHandler.Problem(job) is { } problem) return Results.BadRequest(new { error = problem });
             await status.QueueAsync(job);
             await producer.PublishAsync(job, $"{job.Key}@{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}");
             return Results.Accepted($"/api/training/{job.RunId}/{job.JobId}", new { job.RunId, job.JobId, state = "Queued" });

@@ -40,10 +40,16 @@ public sealed class TrainingJobHandler(
         }
 
         var launcher = options.Value;
-        var output = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.OutputRoot, job.RunId, job.JobId));
+        var root = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.OutputRoot));
+        if (Problem(job) is { } invalid)
+        {
+            await FinishAsync(job, TrainingState.Failed, ("message", invalid));
+            return;
+        }
+        var output = Path.Combine(root, job.RunId, job.JobId);
         Directory.CreateDirectory(output);
         await status.SetAsync(job, TrainingState.Preparing, ("output", output), ("started", DateTimeOffset.UtcNow.ToString("O")));
-        var (trainingFile, problem) = await TrainingFileAsync(job, output, cancellationToken);
+        var (trainingFile, problem) = await TrainingFileAsync(job, root, output, cancellationToken);
         if (problem is not null)
         {
             await FinishAsync(job, TrainingState.Failed, ("message", problem));
@@ -115,10 +121,18 @@ public sealed class TrainingJobHandler(
 
     /// <summary>The job's own file, or the run's selected samples from the dataset store in the chat-messages format,
     /// exported once into the job's directory (a rerun finds it there).</summary>
-    private async Task<(string Path, string? Problem)> TrainingFileAsync(TrainingJob job, string output, CancellationToken cancellationToken)
+    /// <summary>Why a job cannot run, or null: its run and job ids become folders, so they match the id pattern; a
+    /// training file is a path relative to the training root.</summary>
+    public static string? Problem(TrainingJob job) =>
+        !RunIds.IsValid(job.RunId) ? $"'{job.RunId}' is not a run id"
+        : !RunIds.IsValid(job.JobId) ? $"'{job.JobId}' is not a job id (1–64 of a-z, 0-9, '-', '_')"
+        : !string.IsNullOrEmpty(job.TrainingFile) && RunIds.Under("/training-root", job.TrainingFile) is null ? "trainingFile must be a path relative to the training root"
+        : null;
+
+    private async Task<(string Path, string? Problem)> TrainingFileAsync(TrainingJob job, string root, string output, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(job.TrainingFile))
-            return File.Exists(job.TrainingFile) ? (Path.GetFullPath(job.TrainingFile), null) : ("", $"training file not found: {job.TrainingFile}");
+            return RunIds.Under(root, job.TrainingFile) is { } file && File.Exists(file) ? (file, null) : ("", $"training file not found under the training root: {job.TrainingFile}");
 
         var path = Path.Combine(output, "train.jsonl");
         if (File.Exists(path)) return (path, null);
