@@ -89,6 +89,27 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         return [.. entries.Select(e => JsonSerializer.Deserialize(e["d"].ToString() /* the payload field */, ContractsJsonContext.Default.GenerationTask)!)];
     }
 
+    /// <summary>A body that stops as Kestrel stops one past the upload limit.</summary>
+    private sealed class OversizedBody() : MemoryStream(new byte[1 << 20])
+    {
+        public override Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken) =>
+            throw new Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413);
+    }
+
+    [Fact]
+    public async Task An_upload_past_the_limit_is_a_413_and_leaves_nothing_on_disk()
+    {
+        Assert.Null(await _runs.CreateAsync(Config("big")));
+        var (report, problem) = await _runs.UploadAsync("big", new OversizedBody(), parquet: false, CancellationToken.None);
+        Assert.Null(report);
+        Assert.Equal(413, problem!.Status);
+        Assert.Empty(Directory.EnumerateFiles(_root, "upload.*", SearchOption.AllDirectories));
+
+        // An accepted upload is ingested and its raw copy removed too.
+        Assert.Null((await _runs.UploadAsync("big", Queries(), parquet: false, CancellationToken.None)).Problem);
+        Assert.Empty(Directory.EnumerateFiles(_root, "upload.*", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public async Task A_run_is_created_once_ingested_and_started_only_with_known_teachers()
     {

@@ -23,11 +23,13 @@ public sealed class IngestionTests : IDisposable
         [
             Line("q-1", Long), Line("q-1", Long + " Again, but the id is the same."), Line("../../etc/passwd", Long + " Path."),
             Line("has space", Long + " Space."), Line(new string('x', 201), Long + " Long id."), Line("q-2", Long + " Fine."),
+            Line("q-3", new string('y', QueryIngestion.MaxQuestionChars + 1)),
         ];
         var input = Path.Combine(_root, "ids.jsonl");
         await File.WriteAllLinesAsync(input, lines);
         var report = await new QueryIngestion(new IngestOptions { NearDuplicateThreshold = 0 }, null).RunAsync(input, Path.Combine(_root, "ids-out.jsonl"), null);
-        Assert.Equal((2, 4), (report.Kept, report.BadLines));
+        Assert.Equal((2, 5), (report.Kept, report.BadLines));
+        Assert.Contains("line 7: question longer than 100,000 characters", report.Errors);
         Assert.Contains("line 2: duplicate id 'q-1' (first on line 1)", report.Errors);
         Assert.Contains(report.Errors, e => e.StartsWith("line 3: id '../../etc/passwd' is not a query id", StringComparison.Ordinal));
         Assert.Contains(report.Errors, e => e.StartsWith("line 4: id 'has space' is not a query id", StringComparison.Ordinal));

@@ -31,11 +31,11 @@ public static class RunEndpoints
         });
 
         // The body is a query file: JSONL, or Parquet (Content-Type application/vnd.apache.parquet or ?format=parquet).
-        runs.MapPut("/{run}/queries", async (string run, HttpRequest request, RunRegistry registry, CancellationToken cancellationToken) =>
+        runs.MapPut("/{run}/queries", async (string run, HttpRequest request, RunRegistry registry, IConfiguration configuration, CancellationToken cancellationToken) =>
         {
-            // A query file can be gigabytes: no body size limit here (it is streamed to disk, then ingested line by line).
+            // A query file can be gigabytes (it is streamed to disk, then ingested line by line), but not unbounded.
             if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-                limit.MaxRequestBodySize = null;
+                limit.MaxRequestBodySize = configuration.GetValue("AmDistill:MaxUploadBytes", RunRegistry.DefaultMaxUploadBytes);
             var parquet = request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
             var (report, problem) = await registry.UploadAsync(run, request.Body, parquet, cancellationToken);
             return problem is not null ? Problem(problem)

@@ -86,8 +86,28 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var input = Path.GetDirectoryName(InputQueries(run))!;
         Directory.CreateDirectory(input);
         var upload = Path.Combine(input, parquet ? "upload.parquet" : "upload.jsonl");
-        await using (var file = File.Create(upload))
-            await body.CopyToAsync(file, cancellationToken);
+        try
+        {
+            await using (var file = File.Create(upload))
+                await body.CopyToAsync(file, cancellationToken);
+            return await IngestAsync(run, info, upload, parquet, input, cancellationToken);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, new(413, $"the query file is larger than the upload limit (AmDistill:MaxUploadBytes, {DefaultMaxUploadBytes >> 30} GiB by default)"));
+        }
+        finally
+        {
+            File.Delete(upload); // ingested into input/queries.jsonl, or refused: the raw upload is kept neither way
+        }
+    }
+
+    /// <summary>Uploads larger than this are refused (413) unless <c>AmDistill:MaxUploadBytes</c> says otherwise.</summary>
+    public const long DefaultMaxUploadBytes = 4L << 30;
+
+    private async Task<(IngestReport? Report, RunProblem? Problem)> IngestAsync(string run, RunInfo info, string upload, bool parquet, string input,
+        CancellationToken cancellationToken)
+    {
 
         var options = info.Configuration.IngestOptions;
         // Named sets of the Api's own data/benchmarks (the configuration accepts names only).

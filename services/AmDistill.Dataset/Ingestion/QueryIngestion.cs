@@ -121,9 +121,13 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
         if (!QueryId().IsMatch(id.ToString()) || id.ToString().Contains("..", StringComparison.Ordinal))
             return (number, null, $"id '{Shorten(id.ToString())}' is not a query id (1–200 of letters, digits and . _ : / + @ = -, starting with a letter or digit)");
         if (record["question"] is not JsonValue q || q.GetValueKind() != JsonValueKind.String) return (number, null, "no question text");
+        if (q.GetValue<string>().Length > MaxQuestionChars) return (number, null, $"question longer than {MaxQuestionChars:N0} characters");
         if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String) return (number, null, "no category");
         return (number, record, null);
     }
+
+    /// <summary>A reasoning query is a problem statement, not a document: longer ones are bad lines.</summary>
+    public const int MaxQuestionChars = 100_000;
 
     /// <summary>A query id names its samples, keys and URLs: printable, short, no whitespace.</summary>
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,199}$")]
