@@ -82,7 +82,11 @@ def run_train(args) -> None:
     config = TrainConfig(args.data, args.output, recipe, save_every=args.save_every, max_steps=args.max_steps,
                          gradient_checkpointing=not args.no_gradient_checkpointing, peak_tflops=args.peak_tflops,
                          extra={"base_model": args.base_model})
-    train(config, lm, ChatFormatter.for_hf_tokenizer(tokenizer), len(tokenizer), save_model, Progress(enabled=rank0))
+    progress = Progress(enabled=rank0)
+    try:
+        train(config, lm, ChatFormatter.for_hf_tokenizer(tokenizer), len(tokenizer), save_model, progress)
+    finally:
+        progress.close()  # flushes the OTLP exporter's last metrics
 
 
 def main(argv=None) -> int:

@@ -89,6 +89,10 @@ def train(cfg: TrainConfig, lm: torch.nn.Module, formatter: ChatFormatter, vocab
     recipe = cfg.recipe
     distributed = dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    if recipe.global_batch % world:
+        # Uneven shares would give the ranks different numbers of forward passes in a step, and FSDP would hang.
+        raise ValueError(f"global batch {recipe.global_batch} does not divide evenly across {world} GPUs: "
+                         f"use a multiple of {world} (--global-batch)")
     cuda = torch.cuda.is_available()
     device = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
     torch.manual_seed(recipe.seed)

@@ -142,6 +142,14 @@ class TrainingTest(unittest.TestCase):
         self.assertEqual(saved["dir"], os.path.join(self.dir, "out", "model"))
         self.assertIn("lm_head.weight", saved["state"])
 
+    def test_a_global_batch_that_does_not_divide_across_the_gpus_is_refused_before_training(self):
+        from unittest import mock
+        recipe = RECIPES["stage1"].with_overrides(max_length=256, global_batch=3)
+        with mock.patch("torch.distributed.is_initialized", return_value=True), \
+                mock.patch("torch.distributed.get_rank", return_value=0), mock.patch("torch.distributed.get_world_size", return_value=2):
+            with self.assertRaisesRegex(ValueError, "global batch 3 does not divide evenly across 2 GPUs"):
+                self.run_training(os.path.join(self.dir, "uneven"), recipe)
+
     def test_stage2_one_sample_per_row(self):
         recipe = RECIPES["stage2"].with_overrides(max_length=256, global_batch=4)
         events, _ = self.run_training(os.path.join(self.dir, "out2"), recipe)
