@@ -266,7 +266,7 @@ public sealed class StreamConsumer<T>
 
     private async Task RecordFailureAsync(StreamEntry entry, int deliveryCount, Exception error)
     {
-        var reason = $"{error.GetType().Name}: {error.Message}";
+        var reason = SecretRedactor.Redact($"{error.GetType().Name}: {error.Message}");
         try
         {
             if (deliveryCount >= _options.MaxDeliveries || error is PermanentMessageException)
@@ -274,8 +274,8 @@ public sealed class StreamConsumer<T>
                 await DeadLetterAsync(entry, deliveryCount, reason).ConfigureAwait(false);
                 return;
             }
-            _logger.LogWarning(error, "Handler failed for {Stream} entry {Id} (delivery {Delivery} of {Max}); retrying after {Timeout}",
-                _stream.Name, entry.Id.ToString(), deliveryCount, _options.MaxDeliveries, _options.VisibilityTimeout);
+            _logger.LogWarning("Handler failed for {Stream} entry {Id} (delivery {Delivery} of {Max}); retrying after {Timeout}: {Reason}",
+                _stream.Name, entry.Id.ToString(), deliveryCount, _options.MaxDeliveries, _options.VisibilityTimeout, reason);
             // Kept pending and no longer renewed: it becomes claimable after the visibility timeout.
             await Db.HashSetAsync(_stream.ErrorsName, entry.Id, reason).ConfigureAwait(false);
         }

@@ -300,3 +300,16 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         public int GetHashCode(double obj) => 0;
     }
 }
+
+public sealed class TrainerEnvironmentTests
+{
+    [Theory]
+    [InlineData("Parameters__deepseek-api-key", true)]
+    [InlineData("ConnectionStrings__redis", true)]
+    [InlineData("AZURE_OPENAI_API_KEY", true)]
+    [InlineData("HF_TOKEN", true)]
+    [InlineData("PATH", false)]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", false)]
+    [InlineData("CUDA_VISIBLE_DEVICES", false)]
+    public void The_trainer_process_gets_no_secret_of_the_service(string name, bool secret) => Assert.Equal(secret, TrainerProcess.IsSecret(name));
+}

@@ -49,7 +49,7 @@ public sealed class GenerationHandler(
             }
             catch (TeacherRequestException e) when (e.Status == 400)
             {
-                logger.LogWarning("{Teacher} rejected n={N} ({Error}); asking for each pass separately from now on", teacher.Name, missing.Length, e.Message);
+                logger.LogWarning("{Teacher} rejected n={N} ({Error}); asking for each pass separately from now on", teacher.Name, missing.Length, SecretRedactor.Redact(e.Message));
                 lock (_noN) _noN.Add(teacher.Name);
             }
         }
@@ -91,7 +91,7 @@ public sealed class GenerationHandler(
             }
             catch (TeacherRequestException e) when (e.Transient && System.Diagnostics.Stopwatch.GetElapsedTime(started) + delay < options.Value.TransientRetryBudget)
             {
-                logger.LogDebug("{Teacher} failed transiently ({Error}); retrying in {Delay}", teacher.Name, e.Message, delay);
+                logger.LogDebug("{Teacher} failed transiently ({Error}); retrying in {Delay}", teacher.Name, SecretRedactor.Redact(e.Message), delay);
                 await Task.Delay(delay * (0.5 + Random.Shared.NextDouble()), cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
             }

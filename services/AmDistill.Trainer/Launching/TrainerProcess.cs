@@ -28,11 +28,19 @@ public sealed class TrainerProcess : IAsyncDisposable
         };
         foreach (var argument in options.EffectiveArguments.Concat(extraArguments))
             start.ArgumentList.Add(values.Aggregate(argument, (text, kv) => text.Replace("{" + kv.Key + "}", kv.Value)));
+        // The trainer runs user code paths (a model's remote code, a Docker image): it gets no secret of this service's.
+        foreach (var name in start.Environment.Keys.Where(IsSecret).ToList())
+            start.Environment.Remove(name);
         foreach (var (name, value) in options.Environment)
             start.Environment[name] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {options.Command}");
         return new TrainerProcess(process, options.StderrTailLines);
     }
+
+    /// <summary>Environment variables that carry credentials: Aspire parameters and connection strings, keys, tokens, passwords.</summary>
+    public static bool IsSecret(string name) =>
+        name.StartsWith("Parameters__", StringComparison.OrdinalIgnoreCase) || name.StartsWith("ConnectionStrings__", StringComparison.OrdinalIgnoreCase)
+        || new[] { "KEY", "TOKEN", "SECRET", "PASSWORD" }.Any(word => name.Contains(word, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The protocol's events, until stdout closes.</summary>
     public async IAsyncEnumerable<TrainerEvent> EventsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
