@@ -1,5 +1,3 @@
-using AmDistill.Dataset.Store;
-using AmDistill.Messaging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,8 +10,9 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every AmDistill service shares: OpenTelemetry (OTLP to the Aspire dashboard), health checks,
-/// service discovery and the standard resilience handler on every HttpClient; and the Redis messaging backbone.
+/// What every AmDistill service shares, and nothing of the domain: OpenTelemetry (OTLP to the Aspire dashboard), health
+/// checks, service discovery, problem details and the standard resilience handler on every HttpClient. Redis messaging
+/// (<c>AddRedisMessaging</c>) and the dataset store (<c>AddDatasetWriters</c>) register from their own libraries.
 /// </summary>
 public static class Extensions
 {
@@ -34,38 +33,6 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>
-    /// Registers the Redis client (connection string <c>redis</c>, with its health check, logs and traces)
-    /// that the stream producers and consumers of <see cref="MessagingServiceCollectionExtensions"/> use.
-    /// </summary>
-    public static TBuilder AddRedisMessaging<TBuilder>(this TBuilder builder, string connectionName = "redis") where TBuilder : IHostApplicationBuilder
-    {
-        builder.AddRedisClient(connectionName, configureOptions: options =>
-        {
-            // Keep retrying while Redis restarts instead of failing the process.
-            options.AbortOnConnectFail = false;
-        });
-        return builder;
-    }
-
-    /// <summary>The dataset store at <c>DatasetStore:Root</c>: by default <c>.amdistill-data</c> at the repository root
-    /// (services run from their project folders); in a container, a mounted volume.</summary>
-    public static TBuilder AddDatasetStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
-    {
-        var root = builder.Configuration["DatasetStore:Root"] ?? Path.Combine("..", "..", ".amdistill-data");
-        builder.Services.AddSingleton<IDatasetStore>(new LocalDatasetStore(Path.Combine(builder.Environment.ContentRootPath, root)));
-        return builder;
-    }
-
-    /// <summary>The dataset store and this process's writers into it, their parts named after the service's
-    /// <paramref name="role"/>, the host and the process (no two processes ever write one file).</summary>
-    public static TBuilder AddDatasetWriters<TBuilder>(this TBuilder builder, string role) where TBuilder : IHostApplicationBuilder
-    {
-        builder.AddDatasetStore();
-        builder.Services.AddSingleton(sp => new DatasetWriters(sp.GetRequiredService<IDatasetStore>(), $"{role}-{Environment.MachineName}-{Environment.ProcessId}"));
-        return builder;
-    }
-
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Logging.AddOpenTelemetry(logging =>
@@ -79,11 +46,10 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                // Each service's own meter is named after it (e.g. "AmDistill.Generation").
-                .AddMeter(MessagingTelemetry.Name, builder.Environment.ApplicationName))
+                // Every meter and activity source of ours is named AmDistill.* (the service's own, the messaging library's).
+                .AddMeter("AmDistill.*", builder.Environment.ApplicationName))
             .WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName)
-                .AddSource(MessagingTelemetry.Name)
+                .AddSource("AmDistill.*", builder.Environment.ApplicationName)
                 .AddAspNetCoreInstrumentation(options =>
                     // Health probes every few seconds would drown the real traces.
                     options.Filter = context =>

@@ -1,6 +1,5 @@
 // amdistill: the command line of AmDistill.
 using System.CommandLine;
-using AmDistill.Cli.Bench;
 using AmDistill.Cli.Export;
 using AmDistill.Cli.Ingest;
 using AmDistill.Cli.Runs;
@@ -14,7 +13,6 @@ var root = new RootCommand("AmDistill: turn reasoning queries into a verified, d
     RunCommand.Create(),
     SelectCommand.Create(),
     ExportCommand.Create(),
-    BenchCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -44,7 +44,7 @@ public sealed class MathVerifyCasesTests
         Assert.True(agreeing >= 0.9 * cases.Count, $"{agreeing} of {cases.Count} agree");
     }
 
-    /// <summary>Deterministic: the step budget, not the clock (speed is measured by <c>amdistill bench math</c>).</summary>
+    /// <summary>Deterministic: the step budget, not the clock (speed is measured by <c>amdistill-bench math</c>).</summary>
     [Fact]
     public void No_case_runs_out_of_its_step_budget()
     {

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>
 /// The generation path at full load: tasks in Redis → the generation service (in this process) → the teacher simulator
@@ -26,7 +26,7 @@ internal static class TeacherBenchmark
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         using var sim = await StartSimulatorAsync(settings.LatencyMs, cancellationToken);
         var limit = settings.InFlight / (settings.LatencyMs / 1000.0);
-        output.WriteLine($"amdistill bench teacher: {settings.Requests:N0} requests, {settings.InFlight:N0} in flight, {settings.LatencyMs} ms latency, {Environment.ProcessorCount} cores; Little's-law limit {limit:N0} responses/s");
+        output.WriteLine($"amdistill-bench teacher: {settings.Requests:N0} requests, {settings.InFlight:N0} in flight, {settings.LatencyMs} ms latency, {Environment.ProcessorCount} cores; Little's-law limit {limit:N0} responses/s");
 
         var producer = new StreamProducer<GenerationTask>(redis, Streams.Generation, new StreamProducerOptions { HighWaterMark = 0 });
         foreach (var chunk in Enumerable.Range(0, settings.Requests).Chunk(500))

@@ -1,6 +1,6 @@
 using AmDistill.Messaging;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>The cheapest handler there is: counts what it is given, so a benchmark measures the transport.</summary>
 internal sealed class CountingHandler<T> : IMessageHandler<T>

@@ -3,10 +3,10 @@ using System.Text.Json;
 using AmDistill.Sandbox;
 using AmDistill.Verifiers.Code;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>
-/// <c>amdistill bench code</c>: the sandbox's start overhead (bwrap + seccomp + rlimits + uid drop around
+/// <c>amdistill-bench code</c>: the sandbox's start overhead (bwrap + seccomp + rlimits + uid drop around
 /// <c>/usr/bin/true</c> and around Python, against plain Python), then stdin test cases/s through the batched harness
 /// on every core: trivial programs with many small cases, and the APPS stdio set (first 10 tests of each problem).
 /// </summary>

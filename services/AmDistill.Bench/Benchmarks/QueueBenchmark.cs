@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using AmDistill.Messaging;
 using StackExchange.Redis;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>
 /// Produce → consume → ack throughput of the messaging library against a real Redis, in three phases:
@@ -21,7 +21,7 @@ internal static class QueueBenchmark
         var body = new string('x', Math.Max(0, settings.PayloadBytes - 40)); // JSON framing brings it to the payload size
         var stream = new MessageStream<BenchMessage>($"bench:{Guid.NewGuid():N}", BenchJsonContext.Default.BenchMessage);
 
-        output.WriteLine($"amdistill bench queue: {settings.Messages:N0} entries of {settings.PayloadBytes} B, {settings.Consumers} consumer(s) × {settings.Concurrency} handlers, {Environment.ProcessorCount} cores, Redis {(local is null ? connection : "local redis-server")}");
+        output.WriteLine($"amdistill-bench queue: {settings.Messages:N0} entries of {settings.PayloadBytes} B, {settings.Consumers} consumer(s) × {settings.Concurrency} handlers, {Environment.ProcessorCount} cores, Redis {(local is null ? connection : "local redis-server")}");
 
         // Phase 1: producing alone (pipelined batches, backpressure off).
         var producer = new StreamProducer<BenchMessage>(producerConnection, stream, new StreamProducerOptions { HighWaterMark = 0 });

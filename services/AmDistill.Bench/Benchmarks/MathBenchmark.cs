@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using AmDistill.Verifiers.Math;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>
 /// Math verdicts on one core: the Math-Verify cases, repeated, with latency percentiles; then random LaTeX and garbage,
@@ -19,7 +19,7 @@ internal static class MathBenchmark
             return (Gold: document.RootElement.GetProperty("gold").GetString()!, Pred: document.RootElement.GetProperty("pred").GetString()!);
         }).ToArray();
         var options = new MathVerifyOptions();
-        output.WriteLine($"amdistill bench math: {pairs.Length} cases from {cases.Name}, {verdicts:N0} verdicts on one thread, budget {options.Budget.TotalMilliseconds} ms");
+        output.WriteLine($"amdistill-bench math: {pairs.Length} cases from {cases.Name}, {verdicts:N0} verdicts on one thread, budget {options.Budget.TotalMilliseconds} ms");
 
         foreach (var (gold, pred) in pairs) MathVerifier.Verify(gold, pred, options); // warm-up: JIT
         var latencies = new double[verdicts];

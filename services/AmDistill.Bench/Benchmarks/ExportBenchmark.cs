@@ -8,10 +8,10 @@ using AmDistill.Dataset.Store;
 using AmDistill.Scoring.Core;
 using StackExchange.Redis;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>
-/// <c>amdistill bench export</c>: scores N synthetic verdicts (3 teachers × 4 passes per query, the paper's ladder,
+/// <c>amdistill-bench export</c>: scores N synthetic verdicts (3 teachers × 4 passes per query, the paper's ladder,
 /// skill-dependent scores) into a throwaway Redis as the scoring service does, writes the samples into a fresh dataset
 /// store, then exports them — Stage I to AM Parquet, everything to
 /// AM JSONL — printing throughput and the peak resident memory of each phase (VmHWM, reset between phases).

@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
 /// <summary>
 /// The control plane's own speed: a synthetic query file uploaded and ingested (the paper's filters, exact and

@@ -1,11 +1,11 @@
 using System.CommandLine;
 
-namespace AmDistill.Cli.Bench;
+namespace AmDistill.Bench.Benchmarks;
 
-/// <summary><c>amdistill bench …</c>: throughput figures of the parts that must never slow the teachers down.</summary>
+/// <summary><c>amdistill-bench …</c>: throughput figures of the parts that must never slow the teachers down.</summary>
 internal static class BenchCommand
 {
-    public static Command Create()
+    public static RootCommand Create()
     {
         var messages = new Option<int>("--messages") { Description = "Entries per phase.", DefaultValueFactory = _ => 200_000 };
         var payload = new Option<int>("--payload") { Description = "Payload size in bytes.", DefaultValueFactory = _ => 1024 };
@@ -56,6 +56,6 @@ internal static class BenchCommand
         var feed = new Command("feed", "The control plane: queries/s ingested, and queries/s the feeder expands into generation tasks.") { feedQueries };
         feed.SetAction((result, cancellationToken) => FeedBenchmark.RunAsync(result.GetValue(feedQueries), Console.Out, cancellationToken));
 
-        return new Command("bench", "Measure throughput on this machine.") { queue, teacher, math, export, code, feed };
+        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, export, code, feed };
     }
 }
