@@ -164,6 +164,23 @@ public sealed class DatasetTests : IDisposable
     }
 
     [Fact]
+    public async Task Code_and_instruction_rows_carry_their_tests_so_the_dataset_can_be_verified_again()
+    {
+        const string code = """{"type":"assert","language":"python","test_imports":[],"test_list":["assert add(1, 2) == 3"]}""";
+        const string instructions = """{"type":"ifeval","instruction_id_list":["punctuation:no_comma"],"kwargs":[{}]}""";
+        await WriteAsync(
+        [
+            Sample("code-q", "deepseek-r1", 1, 1, QueryCategory.Code) with { TestCases = code },
+            Sample("if-q", "deepseek-r1", 1, 1, QueryCategory.InstructionFollowing) with { TestCases = instructions },
+            Sample("math-q", "deepseek-r1", 1, 1),
+        ]);
+        var rows = (await ExportAmAsync(new DatasetExportOptions())).ToDictionary(r => r.QueryId);
+        Assert.Equal((code, ""), (rows["code-q"].TestCase, rows["code-q"].InstructionConstrain));
+        Assert.Equal(("", instructions), (rows["if-q"].TestCase, rows["if-q"].InstructionConstrain));
+        Assert.Equal(("", "", "42"), (rows["math-q"].TestCase, rows["math-q"].InstructionConstrain, rows["math-q"].GroundTruth));
+    }
+
+    [Fact]
     public async Task Am_jsonl_and_parquet_import_back_to_the_exported_records()
     {
         await WriteAsync(Crafted());

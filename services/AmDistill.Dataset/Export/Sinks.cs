@@ -13,6 +13,8 @@ public static class AmRecords
         AnswerSource = s.Teacher,
         Category = s.Category.ToAmName(),
         GroundTruth = s.ReferenceAnswer ?? "",
+        TestCase = s.Category == AmDistill.Contracts.QueryCategory.Code ? s.TestCases ?? "" : "",
+        InstructionConstrain = s.Category == AmDistill.Contracts.QueryCategory.InstructionFollowing ? s.TestCases ?? "" : "",
         PassRateR1 = a.PassRateStrong,
         PassRate7B = a.PassRateMiddle,
         PassRate15B = a.PassRateWeak,
