@@ -155,6 +155,7 @@ if sys.argv[1:] == ["--worker"]:  # a replacement worker, started as a fresh int
     worker_main()
     os._exit(0)
 
+
 def fork_worker():
     """The first worker, forked now: the job is still unread on stdin and no secret exists yet (a fork is ~30 ms faster
     than a new interpreter)."""
