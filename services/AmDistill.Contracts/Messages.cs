@@ -38,7 +38,8 @@ public sealed record GenerationTask(
     string? TestCases = null,
     int ExpectedSamples = 0,
     int CascadeSamples = 0,
-    TeacherSettings? Settings = null)
+    TeacherSettings? Settings = null,
+    string? Source = null)
 {
     /// <summary>Idempotency key of the task; each sample has its own (<see cref="GeneratedResponse.SampleId"/>).</summary>
     public string Key => $"{RunId}/{QueryId}/{Teacher}";
@@ -83,7 +84,8 @@ public sealed record GeneratedResponse(
     string? Prompt = null,
     string? TestCases = null,
     int ExpectedSamples = 0,
-    int CascadeSamples = 0)
+    int CascadeSamples = 0,
+    string? Source = null)
 {
     public string Key => SampleId;
 }

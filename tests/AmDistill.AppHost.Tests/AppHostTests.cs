@@ -120,6 +120,11 @@ public sealed class AppHostTests
             Assert.InRange(File.ReadLines(Path.Combine(export, "stage1-messages.jsonl")).Count(), 1, queries * 4);
             Assert.True(new FileInfo(Path.Combine(export, "stage1.parquet")).Length > 0);
         }
+        // Whole AM rows: every row says where its question came from; code and IF rows carry their tests.
+        var rows = File.ReadLines(Path.Combine(dataset, "demo", "export", "all.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.All(rows, r => Assert.NotEqual("", r.GetProperty("question_source").GetString()));
+        Assert.All(rows.Where(r => r.GetProperty("category").GetString() == "code"), r => Assert.NotEqual("", r.GetProperty("test_case").GetString()));
+        Assert.All(rows.Where(r => r.GetProperty("category").GetString() == "if"), r => Assert.NotEqual("", r.GetProperty("instruction_constrain").GetString()));
 
         // The completed run submitted its training job; the trainer took the run's Stage I selection from the store with
         // the run's settings (the 7B's answers, as in the run's export; the paper's default would take R1's) and then failed: there is no base model here (and python3 may lack torch).

@@ -170,12 +170,12 @@ public sealed class DatasetTests : IDisposable
         const string instructions = """{"type":"ifeval","instruction_id_list":["punctuation:no_comma"],"kwargs":[{}]}""";
         await WriteAsync(
         [
-            Sample("code-q", "deepseek-r1", 1, 1, QueryCategory.Code) with { TestCases = code },
+            Sample("code-q", "deepseek-r1", 1, 1, QueryCategory.Code) with { TestCases = code, Source = "MBPP" },
             Sample("if-q", "deepseek-r1", 1, 1, QueryCategory.InstructionFollowing) with { TestCases = instructions },
             Sample("math-q", "deepseek-r1", 1, 1),
         ]);
         var rows = (await ExportAmAsync(new DatasetExportOptions())).ToDictionary(r => r.QueryId);
-        Assert.Equal((code, ""), (rows["code-q"].TestCase, rows["code-q"].InstructionConstrain));
+        Assert.Equal((code, "", "MBPP"), (rows["code-q"].TestCase, rows["code-q"].InstructionConstrain, rows["code-q"].QuestionSource));
         Assert.Equal(("", instructions), (rows["if-q"].TestCase, rows["if-q"].InstructionConstrain));
         Assert.Equal(("", "", "42"), (rows["math-q"].TestCase, rows["math-q"].InstructionConstrain, rows["math-q"].GroundTruth));
     }

@@ -185,11 +185,12 @@ public sealed class RunFeeder(
         var reference = query["reference_answer"] is JsonValue a && a.GetValueKind() == JsonValueKind.String ? a.GetValue<string>() : null;
         var tests = query["test_cases"] is JsonObject t && category is QueryCategory.Code or QueryCategory.InstructionFollowing
             ? FirstTests(t, run.Verification.CodeTests) : null;
+        var source = query["source"] is JsonValue s && s.GetValueKind() == JsonValueKind.String ? s.GetValue<string>() : null;
         var id = query["id"]!.ToString();
         var question = query["question"]!.GetValue<string>();
         var cascade = run.Feeder.Cascade ? run.Teachers[0].Passes : 0;
         return [.. teachers.Select(teacher => new GenerationTask(run.Run, id, category, teacher.Name, [.. Enumerable.Range(0, teacher.Passes)],
-            question, reference, tests, run.PassesPerQuery, cascade, teacher.Settings))];
+            question, reference, tests, run.PassesPerQuery, cascade, teacher.Settings, source))];
     }
 
     private static string FirstTests(JsonObject testCases, int count)

@@ -13,6 +13,7 @@ public static class AmRecords
         AnswerSource = s.Teacher,
         Category = s.Category.ToAmName(),
         GroundTruth = s.ReferenceAnswer ?? "",
+        QuestionSource = s.Source ?? "",
         TestCase = s.Category == AmDistill.Contracts.QueryCategory.Code ? s.TestCases ?? "" : "",
         InstructionConstrain = s.Category == AmDistill.Contracts.QueryCategory.InstructionFollowing ? s.TestCases ?? "" : "",
         PassRateR1 = a.PassRateStrong,

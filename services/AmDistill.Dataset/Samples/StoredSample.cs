@@ -11,6 +11,7 @@ namespace AmDistill.Dataset.Samples;
 /// <param name="Redelivered">Written on a redelivery of its message: a copy may already be in the store (readers keep the first).</param>
 /// <param name="TestCases">The query's <c>test_cases</c> (code tests, IFEval instructions) as JSON, so that a row of the
 /// dataset can be verified again from the dataset alone (the AM schema's <c>test_case</c> and <c>instruction_constrain</c>).</param>
+/// <param name="Source">The query's <c>source</c> (the benchmark or dataset it came from): the AM schema's <c>question_source</c>.</param>
 public sealed record StoredSample(
     string SampleId,
     string RunId,
@@ -33,12 +34,13 @@ public sealed record StoredSample(
     bool Scored,
     string Verdict,
     bool Redelivered = false,
-    string? TestCases = null)
+    string? TestCases = null,
+    string? Source = null)
 {
     public static StoredSample From(GeneratedResponse sample, VerifiedResponse verdict, bool redelivered) => new(
         sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Model, sample.Pass, sample.Prompt,
         sample.Thinking, sample.Answer, sample.FinishReason, sample.Truncated, sample.PromptTokens, sample.CompletionTokens,
-        sample.CostUsd, sample.ReferenceAnswer, verdict.VerifyScore, verdict.Passed, verdict.Scored, verdict.Verdict, redelivered, sample.TestCases);
+        sample.CostUsd, sample.ReferenceAnswer, verdict.VerifyScore, verdict.Passed, verdict.Scored, verdict.Verdict, redelivered, sample.TestCases, sample.Source);
 }
 
 public static class CategoryMapping

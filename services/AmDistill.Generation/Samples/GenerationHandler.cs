@@ -121,7 +121,7 @@ public sealed class GenerationHandler(
             var cost = teacher.Cost(promptTokens, completionTokens);
             var response = new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
                 thinking, final, choice.FinishReason, Truncated: choice.FinishReason == "length", promptTokens, completionTokens,
-                answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases, task.ExpectedSamples, task.CascadeSamples);
+                answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases, task.ExpectedSamples, task.CascadeSamples, task.Source);
             var committed = await ProcessOnce.ExecuteAsync(db, OnceScope, samples[i].Id, transaction =>
             {
                 verification.AddTo(transaction, response, response.Key);
