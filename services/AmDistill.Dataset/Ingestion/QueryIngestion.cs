@@ -56,8 +56,9 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
         {
             report.Read++;
             var problem = error;
-            if (record is not null && !ids.TryAdd(TextNormal.Hash(record["id"]!.ToString()), line))
-                problem = $"duplicate id '{record["id"]}' (first on line {ids[TextNormal.Hash(record["id"]!.ToString())]})";
+            var idHash = record is null ? 0 : TextNormal.Hash(record["id"]!.ToString());
+            if (record is not null && !ids.TryAdd(idHash, line))
+                problem = $"duplicate id '{record["id"]}' (first on line {ids[idHash]})";
             if (record is null || problem is not null)
             {
                 report.BadLines++;

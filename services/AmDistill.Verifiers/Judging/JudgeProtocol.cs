@@ -62,13 +62,13 @@ public static partial class JudgeProtocol
     /// The value of the verdict lines "Label: value" of a reply (markdown bold allowed, nothing else on the line): the
     /// one value they agree on, or null when there is none, when they disagree, or when it is out of range.
     /// </summary>
-    private static double? Verdict(string text, string label, double max)
-    {
-        var values = VerdictLine().Matches(Visible(text))
-            .Where(m => string.Equals(m.Groups["label"].Value, label, StringComparison.OrdinalIgnoreCase))
-            .Select(m => Number(m.Groups["value"].Value)).Distinct().ToList();
-        return values is [{ } only] && only >= 0 && only <= max ? only : null;
-    }
+    private static double? Verdict(string text, string label, double max) =>
+        VerdictValues(text, label).Select(Number).Distinct().ToList() is [{ } only] && only >= 0 && only <= max ? only : null;
+
+    /// <summary>The values of the reply's verdict lines for <paramref name="label"/>, in order.</summary>
+    private static IEnumerable<string> VerdictValues(string text, string label) => VerdictLine().Matches(Visible(text))
+        .Where(m => string.Equals(m.Groups["label"].Value, label, StringComparison.OrdinalIgnoreCase))
+        .Select(m => m.Groups["value"].Value);
 
     /// <summary>The score of a "Score: x" line within 0..max; null when there is no single one.</summary>
     public static double? ParseScore(string text, double max) => Verdict(text, "score", max);
@@ -76,9 +76,8 @@ public static partial class JudgeProtocol
     /// <summary>yes or no from a single "Equivalent: yes|no" line; null otherwise.</summary>
     public static bool? ParseEquivalent(string text)
     {
-        var answers = VerdictLine().Matches(Visible(text))
-            .Where(m => string.Equals(m.Groups["label"].Value, "equivalent", StringComparison.OrdinalIgnoreCase))
-            .Select(m => m.Groups["value"].Value.ToLowerInvariant() switch { "yes" or "true" => true, "no" or "false" => false, _ => (bool?)null })
+        var answers = VerdictValues(text, "equivalent")
+            .Select(value => value.ToLowerInvariant() switch { "yes" or "true" => true, "no" or "false" => false, _ => (bool?)null })
             .Distinct().ToList();
         return answers is [{ } only] ? only : null;
     }

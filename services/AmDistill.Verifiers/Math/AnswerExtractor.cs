@@ -11,12 +11,15 @@ public static partial class AnswerExtractor
     /// math spans; the whole text when short; the last number (with the numbers joined to it by "or", "and", commas:
     /// "3 or 4 or 5" is a hedge, not 5). A response that ends inside an unclosed \boxed{ was cut off: no candidate.
     /// </summary>
-    public static IReadOnlyList<string> Candidates(string response, bool plainNumbers = true) =>
-        EndsInOpenBox(DropThinking(response)) ? [] : CandidatesOf(response, plainNumbers);
-
-    private static List<string> CandidatesOf(string response, bool plainNumbers)
+    public static IReadOnlyList<string> Candidates(string response, bool plainNumbers = true)
     {
         var text = DropThinking(response);
+        return EndsInOpenBox(text) ? [] : CandidatesOf(text, plainNumbers);
+    }
+
+    /// <summary>The candidates of a text whose think part is already dropped.</summary>
+    private static List<string> CandidatesOf(string text, bool plainNumbers)
+    {
         var candidates = new List<string>();
         var boxed = Boxed(text).Select(b => b.Trim()).Where(b => b.Length > 0).Distinct(StringComparer.Ordinal).ToList();
         var final = text.Contains("inal answer", StringComparison.OrdinalIgnoreCase) && FinalAnswer().Matches(text) is { Count: > 0 } finals ? finals[^1] : null;
@@ -50,10 +53,11 @@ public static partial class AnswerExtractor
     public static IReadOnlyList<string> GoldCandidates(string gold, bool plainNumbers = true)
     {
         // A reference is not a cut-off response: an unclosed \boxed{ in it is a typo, read like any other box.
-        if (gold.Contains("\\boxed", StringComparison.Ordinal) || gold.Contains("\\fbox", StringComparison.Ordinal)) return CandidatesOf(gold, plainNumbers);
+        var text = DropThinking(gold);
+        if (text.Contains("\\boxed", StringComparison.Ordinal) || text.Contains("\\fbox", StringComparison.Ordinal)) return CandidatesOf(text, plainNumbers);
         var whole = gold.Trim();
-        var prose = IsProse(DropThinking(whole));
-        var rest = CandidatesOf(gold, plainNumbers && prose);
+        var prose = IsProse(text.Trim());
+        var rest = CandidatesOf(text, plainNumbers && prose);
         return prose || whole.Length == 0 ? rest : [whole, .. rest.Where(c => c != whole)];
     }
 
