@@ -369,6 +369,12 @@ public sealed class StreamConsumer<T>
                 await ReclaimAbandonedAsync().ConfigureAwait(false);
                 var status = await StreamStatus.ReadAsync(Db, _stream.Name).ConfigureAwait(false);
                 var group = status.Groups.FirstOrDefault(g => g.Name == _options.Group);
+                if (group is not null && StreamStatus.LagIsStale(group.Lag, status.Length))
+                {
+                    var undelivered = await StreamLagRepair.RepairAsync(Db, _stream.Name, _options.Group).ConfigureAwait(false);
+                    _logger.LogInformation("Redis reported a lag of {Lag} for {Stream} over {Length} entries (stale after a restart); recounted {Undelivered} undelivered",
+                        group.Lag?.ToString(CultureInfo.InvariantCulture) ?? "none", _stream.Name, status.Length, undelivered);
+                }
                 if (group is not null) MessagingTelemetry.ReportBacklog(_stream.Name, _options.Group, group.Backlog);
                 if (_options.TrimAcknowledged) await TrimAcknowledgedAsync().ConfigureAwait(false);
                 await RemoveGoneConsumersAsync().ConfigureAwait(false);
