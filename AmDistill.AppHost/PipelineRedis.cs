@@ -18,7 +18,9 @@ public static class PipelineRedisExtensions
     /// else <c>redis-server</c> from PATH), <c>container</c>, <c>local</c> or <c>external</c> (<c>ConnectionStrings:redis</c>).
     /// Publishing always emits the container, which the deployment maps to a managed Redis.
     /// </summary>
-    public static PipelineRedis AddPipelineRedis(this IDistributedApplicationBuilder builder, string name = "redis")
+    /// <param name="defaultDataDir">Where a local <c>redis-server</c> keeps its append-only file unless
+    /// <c>AmDistill:RedisDataDir</c> says otherwise (<c>none</c>: nothing is kept).</param>
+    public static PipelineRedis AddPipelineRedis(this IDistributedApplicationBuilder builder, string defaultDataDir, string name = "redis")
     {
         var mode = builder.ExecutionContext.IsPublishMode ? "container" : (builder.Configuration[ConfigKey] ?? "auto").ToLowerInvariant();
         if (mode == "auto")
@@ -27,7 +29,7 @@ public static class PipelineRedisExtensions
         return mode switch
         {
             "container" => AddRedisContainer(builder, name),
-            "local" => AddLocalRedisServer(builder, name),
+            "local" => AddLocalRedisServer(builder, name, defaultDataDir),
             "external" => new PipelineRedis(builder.AddConnectionString(name), null),
             _ => throw new DistributedApplicationException($"{ConfigKey} is '{mode}'; use auto, container, local or external."),
         };
@@ -45,15 +47,15 @@ public static class PipelineRedisExtensions
     private static PipelineRedis AddRedisContainer(IDistributedApplicationBuilder builder, string name)
     {
         var redis = builder.AddRedis(name);
-        // Streams are the pipeline's state: keep them across restarts of the container.
-        redis.WithPersistence(TimeSpan.FromSeconds(60), 100);
+        // Streams and runs are the pipeline's state: keep them across restarts of the container.
+        redis.WithDataVolume("amdistill-redis").WithPersistence(TimeSpan.FromSeconds(60), 100);
         if (builder.Configuration["AmDistill:RedisImage"] is { Length: > 0 } image)
             redis.WithImage(image, builder.Configuration["AmDistill:RedisImageTag"] ?? "latest").WithImagePullPolicy(ImagePullPolicy.Never);
         return new PipelineRedis(redis, redis);
     }
 
     /// <summary><c>redis-server</c> as a process on a free port: for machines without a container runtime.</summary>
-    private static PipelineRedis AddLocalRedisServer(IDistributedApplicationBuilder builder, string name)
+    private static PipelineRedis AddLocalRedisServer(IDistributedApplicationBuilder builder, string name, string defaultDataDir)
     {
         var path = builder.Configuration["AmDistill:RedisServerPath"] ?? FindOnPath("redis-server")
             ?? throw new DistributedApplicationException(
@@ -64,7 +66,8 @@ public static class PipelineRedisExtensions
         var server = builder.AddExecutable($"{name}-server", path, builder.AppHostDirectory)
             .WithEndpoint(name: "tcp", scheme: "tcp", isProxied: false);
         var endpoint = server.GetEndpoint("tcp");
-        var dataDir = builder.Configuration["AmDistill:RedisDataDir"];
+        var dataDir = builder.Configuration["AmDistill:RedisDataDir"] ?? defaultDataDir;
+        if (dataDir == "none") dataDir = null;
         server.WithArgs(context =>
         {
             context.Args.Add("--port");
@@ -73,7 +76,7 @@ public static class PipelineRedisExtensions
             context.Args.Add("127.0.0.1");
             context.Args.Add("--save");
             context.Args.Add("");
-            // With a data directory the streams survive a restart (append-only file, fsync every second).
+            // With a data directory runs and streams survive a restart (append-only file, fsync every second).
             context.Args.Add("--appendonly");
             context.Args.Add(dataDir is { Length: > 0 } ? "yes" : "no");
             if (dataDir is { Length: > 0 })

@@ -7,12 +7,13 @@ var builder = DistributedApplication.CreateBuilder(args);
 if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.Configuration))
     builder.Configuration["DcpPublisher:ContainerRuntimeInitializationTimeout"] = "00:00:00";
 
-// Redis Streams carry every message between the services.
-var redis = builder.AddPipelineRedis();
-
 // The dataset store: verified samples (written by verification) and final query records (by scoring), read by the
 // api (export) and the trainer.
 var datasetRoot = builder.Configuration["AmDistill:DatasetRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".amdistill-data"));
+
+// Redis Streams carry every message between the services; runs and their state live there too, persisted under the
+// data root so that a second start finds them.
+var redis = builder.AddPipelineRedis(Path.Combine(datasetRoot, "_redis"));
 // The trainer's jobs (training files, checkpoints, models): {TrainingRoot}/{run}/{job}.
 var trainingRoot = builder.Configuration["AmDistill:TrainingRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".training-runs"));
 

@@ -1,5 +1,6 @@
 // amdistill: the command line of AmDistill.
 using System.CommandLine;
+using AmDistill.Cli;
 using AmDistill.Cli.Export;
 using AmDistill.Cli.Ingest;
 using AmDistill.Cli.Runs;
@@ -15,4 +16,22 @@ var root = new RootCommand("AmDistill: turn reasoning queries into a verified, d
     ExportCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync();
+// What a user can fix is said in one line, never as a stack trace.
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (CliException e)
+{
+    await Console.Error.WriteLineAsync(e.Message);
+    return 2;
+}
+catch (HttpRequestException e)
+{
+    await Console.Error.WriteLineAsync($"the Api does not answer ({e.Message}): is the system running (dotnet run --project AmDistill.AppHost), or is --api / AMDISTILL_API wrong?");
+    return 1;
+}
+catch (OperationCanceledException)
+{
+    return 130;
+}

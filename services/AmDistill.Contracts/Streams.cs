@@ -54,6 +54,15 @@ public static class RunKeys
     /// counts the first teacher's passing samples until then.</summary>
     public static string Cascade(string run) => $"amdistill:run:{run}:cascade";
 
+    /// <summary>
+    /// The exactly-once scope of a pipeline stage within a run (<c>amdistill:once:{stage}:{run}:{key}</c>): per run, so
+    /// that deleting a run removes its done-markers and a new run of the same id does its work again.
+    /// </summary>
+    public static string OnceScope(string stage, string run) => $"{stage}:{run}";
+
+    /// <summary>The stages that keep done-markers: generation (per sample), verification (per sample), scoring (per final query).</summary>
+    public static readonly IReadOnlyList<string> OnceStages = ["generation", "verification", "query-record"];
+
     /// <summary>Every run by creation time (sorted set).</summary>
     public const string Runs = "amdistill:runs";
 

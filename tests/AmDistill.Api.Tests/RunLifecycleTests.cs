@@ -140,6 +140,40 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_deleted_run_leaves_no_state_markers_or_files_and_its_id_can_be_used_again()
+    {
+        await RegisterTeachersAsync();
+        Assert.Equal(404, (await _runs.DeleteAsync("d"))!.Status);
+        await _runs.CreateAsync(Config("d"));
+        await _runs.UploadAsync("d", Queries(), false, CancellationToken.None);
+        await _runs.StartAsync("d");
+        Assert.Equal(409, (await _runs.DeleteAsync("d"))!.Status); // running: cancel it first
+
+        // What the pipeline leaves of a run: counters, finals, score records, done-markers of each stage, stored samples.
+        string[] runKeys = [RunKeys.Final("d"), ScoreKey("d"), .. RunKeys.OnceStages.Select(stage => ProcessOnce.MarkerKey(RunKeys.OnceScope(stage, "d"), "s1"))];
+        foreach (var key in runKeys) await Db.StringSetAsync(key, "1");
+        string[] otherRun = [ScoreKey("dd"), ProcessOnce.MarkerKey(RunKeys.OnceScope("generation", "dd"), "s1")];
+        foreach (var key in otherRun) await Db.StringSetAsync(key, "1");
+        await using (var writers = new DatasetWriters(_store, "test"))
+            await writers.AppendLineAsync("d", DatasetKinds.Queries, "{}"u8.ToArray(), CancellationToken.None);
+
+        Assert.Null(await _runs.MoveAsync("d", RunStates.Cancelled, RunStates.Running));
+        Assert.Null(await _runs.DeleteAsync("d"));
+        Assert.Null(await _runs.GetAsync("d"));
+        Assert.DoesNotContain("d", await _runs.ListAsync());
+        Assert.DoesNotContain("d", await _runs.ListActiveAsync());
+        foreach (var key in runKeys.Append(RunKeys.Stats("d"))) Assert.False(await Db.KeyExistsAsync(key), key);
+        foreach (var key in otherRun) Assert.True(await Db.KeyExistsAsync(key), key);
+        Assert.False(Directory.Exists(_runs.RunDirectory("d")));
+
+        // The id is free: a new run of it starts from nothing.
+        Assert.Null(await _runs.CreateAsync(Config("d")));
+        Assert.Equal(0, (await _runs.GetAsync("d"))!.Queries);
+
+        static string ScoreKey(string run) => $"{RunKeys.Run(run)}:query:q1";
+    }
+
+    [Fact]
     public async Task The_feeder_waits_on_the_backlog_pauses_resumes_after_a_restart_without_refeeding_and_completes_the_run()
     {
         await RegisterTeachersAsync();

@@ -51,6 +51,19 @@ public static class RunEndpoints
             State(run, await registry.MoveAsync(run, RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused), RunStates.Cancelled));
 
         runs.MapGet("/{run}", Status);
+        runs.MapDelete("/{run}", async (string run, RunRegistry registry) =>
+            await registry.DeleteAsync(run) is { } problem ? Problem(problem) : Results.NoContent());
+
+        // The body is a run configuration: every problem with its field, and its teachers checked against the registered ones.
+        runs.MapPost("/validate", async (HttpRequest request, RunRegistry registry) =>
+        {
+            using var body = new StreamReader(request.Body);
+            var (configuration, errors) = RunConfiguration.Parse(await body.ReadToEndAsync());
+            var teachers = configuration is null ? null : await registry.CheckTeachersAsync(configuration);
+            if (teachers is { Status: 400 }) errors = [.. errors, teachers.Message];
+            // 503: no generation service has registered its teachers yet, so they could not be checked.
+            return Results.Ok(new { valid = errors.Count == 0, errors, teachersChecked = configuration is not null && teachers is not { Status: 503 } });
+        });
 
         // Any policy and format of the samples stored so far, streamed as it is written to a temporary file.
         runs.MapGet("/{run}/export", async (string run, string? policy, string? format, string? file, RunRegistry registry, IDatasetStore store,

@@ -5,6 +5,7 @@ using AmDistill.Dataset.Ingestion;
 using AmDistill.Dataset.Runs;
 using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
+using AmDistill.Messaging;
 using StackExchange.Redis;
 
 namespace AmDistill.Api.Runs;
@@ -180,6 +181,45 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", state));
         _ = transaction.HashSetAsync(RunKeys.Run(run), "state", to);
         return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
+    }
+
+    /// <summary>
+    /// Deletes a run that is not running or paused (cancel it first): its Redis state (run, counters, score records,
+    /// done-markers) and its files in the store (input, samples, query records, exports). A new run may then take its id.
+    /// </summary>
+    public async Task<RunProblem?> DeleteAsync(string run)
+    {
+        var state = RunIds.IsValid(run) ? (string?)await Db.HashGetAsync(RunKeys.Run(run), "state") : null;
+        if (state is null) return new(404, $"no run '{run}'");
+        if (state is RunStates.Running or RunStates.Paused) return new(409, $"run '{run}' is {state}: cancel it before deleting it");
+        var transaction = Db.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", state));
+        _ = transaction.KeyDeleteAsync(RunKeys.Run(run));
+        _ = transaction.SortedSetRemoveAsync(RunKeys.Runs, run);
+        _ = transaction.SetRemoveAsync(ActiveRuns, run);
+        if (!await transaction.ExecuteAsync()) return new(409, $"run '{run}' changed state meanwhile");
+
+        // The rest is keyed by the run's id; no one writes it any more (the run is gone, and was not running).
+        var patterns = RunKeys.OnceStages.Select(stage => $"{ProcessOnce.MarkerPrefix}{RunKeys.OnceScope(stage, run)}:*").Append($"{RunKeys.Run(run)}:*");
+        foreach (var server in redis.GetServers().Where(s => !s.IsReplica))
+            foreach (var pattern in patterns)
+            {
+                var batch = new List<RedisKey>(1000);
+                await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000))
+                {
+                    batch.Add(key);
+                    if (batch.Count == 1000) await DeleteKeysAsync(batch);
+                }
+                await DeleteKeysAsync(batch);
+            }
+        store.DeleteRun(run);
+        return null;
+    }
+
+    private async Task DeleteKeysAsync(List<RedisKey> keys)
+    {
+        if (keys.Count > 0) await Db.KeyDeleteAsync([.. keys]);
+        keys.Clear();
     }
 
     /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>

@@ -13,10 +13,11 @@ namespace AmDistill.Cli.Runs;
 /// </summary>
 internal static class RunCommand
 {
-    private static readonly Option<Uri> Api = new("--api")
+    // A string, checked by hand: System.CommandLine has no parser for Uri and refuses every value of an Option<Uri>.
+    private static readonly Option<string> Api = new("--api")
     {
         Description = "The Api's base URL (default: $AMDISTILL_API, else the local launch profile's).",
-        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("AMDISTILL_API") ?? "http://localhost:5101"),
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AMDISTILL_API") ?? "http://localhost:5101",
         Recursive = true,
     };
 
@@ -24,7 +25,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "Create, watch and control runs on the Api.")
         {
-            Api, Validate(), Start(), Status(), Control("pause"), Control("resume"), Control("cancel"), Export(), Report(),
+            Api, Validate(), Start(), Status(), Control("pause"), Control("resume"), Control("cancel"), Delete(), Export(), Report(),
         };
         return command;
     }
@@ -32,13 +33,38 @@ internal static class RunCommand
     private static Command Validate()
     {
         var config = new Argument<FileInfo>("config") { Description = "A run configuration (JSON)." };
-        var command = new Command("validate", "Check a run configuration and print every problem with its field.") { config };
-        command.SetAction(result =>
+        var command = new Command("validate",
+            "Check a run configuration and print every problem with its field; with the Api reachable, also its teachers against those registered.") { config };
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var (configuration, errors) = RunConfiguration.Load(result.GetValue(config)!.FullName);
-            foreach (var error in errors) Console.Error.WriteLine($"{result.GetValue(config)!.Name}: {error}");
+            var file = result.GetValue(config)!;
+            var (configuration, errors) = RunConfiguration.Load(file.FullName);
+            foreach (var error in errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
             if (configuration is null) return 2;
-            Console.WriteLine($"run {configuration.Run}: {configuration.Teachers.Count} teachers, {configuration.PassesPerQuery} samples per query");
+
+            using var http = Client(result);
+            http.Timeout = TimeSpan.FromSeconds(5);
+            JsonNode? answer;
+            try
+            {
+                var response = await http.PostAsync("/api/runs/validate", new StringContent(configuration.ToJson(), Encoding.UTF8, "application/json"), cancellationToken);
+                answer = response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                answer = null;
+            }
+            if (answer is null)
+                Console.WriteLine($"teachers not checked: the Api at {http.BaseAddress} does not answer");
+            else if (answer["teachersChecked"]?.GetValue<bool>() != true)
+                Console.WriteLine("teachers not checked: no generation service has registered its teachers yet");
+            else
+            {
+                var remote = answer["errors"]!.AsArray().Select(e => e!.GetValue<string>()).ToList();
+                foreach (var error in remote) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+                if (remote.Count > 0) return 2;
+            }
+            Console.WriteLine($"run {configuration.Run}: {Count(configuration.Teachers.Count, "teacher")}, {Count(configuration.PassesPerQuery, "sample")} per query");
             return 0;
         });
         return command;
@@ -57,7 +83,7 @@ internal static class RunCommand
             if (configuration is null) return 2;
             using var http = Client(result);
             var run = configuration.Run;
-            if (!await Ok(await http.PostAsync("/api/runs", new StringContent(configuration.ToJson(), Encoding.UTF8, "application/json"), cancellationToken))) return 1;
+            if (!await CreateAsync(http, configuration, cancellationToken)) return 1;
 
             var file = result.GetValue(queries)!;
             await using var body = file.OpenRead();
@@ -105,6 +131,42 @@ internal static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    private static Command Delete()
+    {
+        var run = new Argument<string>("run");
+        var command = new Command("delete", "Delete a run that is not running (cancel it first): its state, samples, records and exports.") { run };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var http = Client(result);
+            if (!await Ok(await http.DeleteAsync($"/api/runs/{result.GetValue(run)}", cancellationToken))) return 1;
+            Console.WriteLine($"run {result.GetValue(run)} deleted");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Creates the run. A run of the same id still in <c>created</c> (a start that failed at its upload or its teachers)
+    /// holds no work: it is replaced, so the same command can simply be run again.
+    /// </summary>
+    private static async Task<bool> CreateAsync(HttpClient http, RunConfiguration configuration, CancellationToken cancellationToken)
+    {
+        Task<HttpResponseMessage> PostAsync() => http.PostAsync("/api/runs", new StringContent(configuration.ToJson(), Encoding.UTF8, "application/json"), cancellationToken);
+        var response = await PostAsync();
+        if (response.StatusCode == System.Net.HttpStatusCode.Conflict
+            && await GetStatusAsync(http, configuration.Run, cancellationToken) is { } existing && (string?)existing["state"] == "created")
+        {
+            if (!await Ok(await http.DeleteAsync($"/api/runs/{configuration.Run}", cancellationToken))) return false;
+            response = await PostAsync();
+        }
+        else if (response.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            await Console.Error.WriteLineAsync($"run {configuration.Run} exists: watch it with `run status {configuration.Run} --watch`, or delete it with `run delete {configuration.Run}` (cancel it first if it runs)");
+            return false;
+        }
+        return await Ok(response);
     }
 
     private static Command Export()
@@ -226,5 +288,13 @@ internal static class RunCommand
     private static string Dropped(JsonNode? dropped) =>
         dropped is JsonObject o && o.Count > 0 ? string.Join(", ", o.Select(d => $"{d.Key} {d.Value}")) : "none";
 
-    private static HttpClient Client(ParseResult result) => new() { BaseAddress = result.GetValue(Api), Timeout = TimeSpan.FromMinutes(30) };
+    private static HttpClient Client(ParseResult result)
+    {
+        var api = result.GetValue(Api);
+        if (!Uri.TryCreate(api, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new CliException($"--api: '{api}' is not an http(s) URL");
+        return new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
+    }
+
+    private static string Count(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }

@@ -17,8 +17,6 @@ public sealed class GenerationHandler(
     GenerationMetrics metrics,
     ILogger<GenerationHandler> logger) : IMessageHandler<GenerationTask>
 {
-    public const string OnceScope = "generation";
-
     // Teachers found at run time to reject n > 1 although configured to accept it.
     private readonly HashSet<string> _noN = [];
 
@@ -32,8 +30,9 @@ public sealed class GenerationHandler(
         var db = redis.GetDatabase();
         if (await db.HashGetAsync(RunKeys.Run(task.RunId), "state") == RunStates.Cancelled) return; // nothing more is paid for a cancelled run
 
+        var once = RunKeys.OnceScope("generation", task.RunId);
         var samples = task.Passes.Select(pass => (Pass: pass, Id: SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))).ToArray();
-        var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, OnceScope, s.Id)));
+        var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, once, s.Id)));
         var missing = samples.Where((_, i) => !done[i]).ToArray();
         if (missing.Length == 0) return; // a redelivery of finished work: nothing to pay for
 
@@ -122,7 +121,7 @@ public sealed class GenerationHandler(
             var response = new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
                 thinking, final, choice.FinishReason, Truncated: choice.FinishReason == "length", promptTokens, completionTokens,
                 answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases, task.ExpectedSamples, task.CascadeSamples, task.Source);
-            var committed = await ProcessOnce.ExecuteAsync(db, OnceScope, samples[i].Id, transaction =>
+            var committed = await ProcessOnce.ExecuteAsync(db, RunKeys.OnceScope("generation", task.RunId), samples[i].Id, transaction =>
             {
                 verification.AddTo(transaction, response, response.Key);
                 var stats = RunKeys.Stats(task.RunId);

@@ -14,21 +14,19 @@ namespace AmDistill.Scoring.Scores;
 /// </summary>
 public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, IConnectionMultiplexer redis, ScoringMetrics metrics) : IMessageHandler<VerifiedResponse>
 {
-    private const string OnceScope = "query-record";
-
     public async Task HandleAsync(MessageContext<VerifiedResponse> context, CancellationToken cancellationToken)
     {
         var verdict = context.Message;
         // Also on a redelivery after the record became final but before it was written out.
         if (!await store.RecordAsync(verdict) && !(context.DeliveryCount > 1 && await store.IsFinalAsync(verdict.RunId, verdict.QueryId))) return;
         var db = redis.GetDatabase();
-        var key = $"{verdict.RunId}/{verdict.QueryId}";
-        if (await ProcessOnce.IsDoneAsync(db, OnceScope, key) || await store.ReadAsync(verdict.RunId, verdict.QueryId) is not { } record) return;
+        var (once, key) = (RunKeys.OnceScope("query-record", verdict.RunId), verdict.QueryId);
+        if (await ProcessOnce.IsDoneAsync(db, once, key) || await store.ReadAsync(verdict.RunId, verdict.QueryId) is not { } record) return;
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer)) QueryRecordFormat.WriteRecord(json, record);
         await dataset.AppendLineAsync(verdict.RunId, DatasetKinds.Queries, buffer.WrittenSpan.ToArray(), cancellationToken);
-        if (await ProcessOnce.ExecuteAsync(db, OnceScope, key, _ => { })) metrics.Final(verdict.Category);
+        if (await ProcessOnce.ExecuteAsync(db, once, key, _ => { })) metrics.Final(verdict.Category);
     }
 }
 

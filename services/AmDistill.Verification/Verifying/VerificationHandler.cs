@@ -16,13 +16,12 @@ namespace AmDistill.Verification.Verifying;
 public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring, IConnectionMultiplexer redis, DatasetWriters dataset, CodeSampleVerifier code, JudgeScorer judge, VerificationMetrics metrics)
     : IMessageHandler<GeneratedResponse>
 {
-    public const string OnceScope = "verification";
-
     public async Task HandleAsync(MessageContext<GeneratedResponse> context, CancellationToken cancellationToken)
     {
         var sample = context.Message;
         var db = redis.GetDatabase();
-        if (await ProcessOnce.IsDoneAsync(db, OnceScope, sample.SampleId)) return;
+        var once = RunKeys.OnceScope("verification", sample.RunId);
+        if (await ProcessOnce.IsDoneAsync(db, once, sample.SampleId)) return;
 
         var verdict = SampleVerifier.CheckQuality(sample) ?? await VerifyContentAsync(sample, cancellationToken);
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
@@ -32,7 +31,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         await dataset.AppendAsync(StoredSample.From(sample, result, redelivered: context.DeliveryCount > 1), cancellationToken);
         await scoring.WaitForCapacityAsync(1, cancellationToken);
         var outcome = verdict.Scored ? (passed ? "passed" : "failed") : "unscored";
-        if (await ProcessOnce.ExecuteAsync(db, OnceScope, sample.SampleId, transaction =>
+        if (await ProcessOnce.ExecuteAsync(db, once, sample.SampleId, transaction =>
             {
                 scoring.AddTo(transaction, result, result.Key);
                 _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
