@@ -67,5 +67,6 @@ api.WithReference(trainer);
 builder.AddGpuTrainer();
 
 builder.Services.AddHostedService<ResourceStateLogger>();
+builder.Services.AddHostedService<GracefulShutdown>();
 
 builder.Build().Run();

@@ -25,6 +25,9 @@ public static class Extensions
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
         builder.Services.AddProblemDetails(); // errors answer as RFC 9457 problems, never with a stack trace
+        // Stop within the few seconds an orchestrator waits after SIGTERM (Aspire's DCP kills soon after), so that every
+        // store part is closed with its zstd end frame and unfinished messages are handed back rather than killed.
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
             http.AddStandardResilienceHandler();

@@ -27,6 +27,7 @@ public sealed class StreamConsumer<T>
 
     // Entries this consumer holds in Redis' pending list and must keep renewing: buffered or in a handler.
     private readonly ConcurrentDictionary<RedisValue, byte> _owned = new();
+    private readonly ConcurrentQueue<RedisValue> _cancelledByShutdown = new();
     private readonly Channel<Delivery> _work = Channel.CreateUnbounded<Delivery>(new() { SingleWriter = false });
     private readonly Channel<RedisValue> _acks = Channel.CreateUnbounded<RedisValue>(new() { SingleReader = true });
     // Bounds owned entries to twice the concurrency: enough to keep handlers busy, few to hand back on shutdown.
@@ -82,7 +83,7 @@ public sealed class StreamConsumer<T>
             await Task.WhenAll(workers).ConfigureAwait(false);
             _acks.Writer.TryComplete();
             await acker.ConfigureAwait(false);
-            await ReleaseUnstartedAsync().ConfigureAwait(false);
+            await HandBackAsync().ConfigureAwait(false);
             await renewStop.CancelAsync().ConfigureAwait(false);
             await IgnoreCancellation(renewer).ConfigureAwait(false);
             _logger.LogInformation("Consumer {Consumer} of {Stream} stopped", _options.ConsumerName, _stream.Name);
@@ -188,7 +189,7 @@ public sealed class StreamConsumer<T>
     {
         while (await _work.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            // Once stopping, start nothing new: the rest is handed back by ReleaseUnstartedAsync.
+            // Once stopping, start nothing new: the rest is handed back by HandBackAsync.
             if (stoppingToken.IsCancellationRequested) return;
             if (!_work.Reader.TryRead(out var delivery)) continue;
             try
@@ -241,7 +242,7 @@ public sealed class StreamConsumer<T>
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             if (e is OperationCanceledException && handlerToken.IsCancellationRequested)
             {
-                _logger.LogWarning("Handler for {Stream} entry {Id} cancelled by shutdown; it will be redelivered", _stream.Name, id);
+                _cancelledByShutdown.Enqueue(entry.Id); // handed back with the unstarted ones
                 return;
             }
             await RecordFailureAsync(entry, delivery.DeliveryCount, e).ConfigureAwait(false);
@@ -482,10 +483,13 @@ public sealed class StreamConsumer<T>
         }
     }
 
-    /// <summary>On shutdown, marks unstarted entries as long idle so another consumer claims them at its next scan.</summary>
-    private async Task ReleaseUnstartedAsync()
+    /// <summary>
+    /// On shutdown, marks unstarted entries and those whose handler the shutdown cancelled as long idle, so another
+    /// consumer (or this service's next start) claims them at its next scan instead of after the visibility timeout.
+    /// </summary>
+    private async Task HandBackAsync()
     {
-        var ids = new List<RedisValue>();
+        var ids = new List<RedisValue>(_cancelledByShutdown);
         while (_work.Reader.TryRead(out var delivery)) ids.Add(delivery.Entry.Id);
         if (ids.Count == 0) return;
         var args = new List<object> { _stream.Name, _options.Group, _options.ConsumerName, 0 };
@@ -494,7 +498,7 @@ public sealed class StreamConsumer<T>
         try
         {
             await Db.ExecuteAsync("XCLAIM", args).ConfigureAwait(false);
-            _logger.LogInformation("Handed back {Count} unstarted entries of {Stream}", ids.Count, _stream.Name);
+            _logger.LogInformation("Handed back {Count} unfinished entries of {Stream}", ids.Count, _stream.Name);
         }
         catch (Exception e) when (RedisErrors.IsTransient(e))
         {

@@ -16,10 +16,10 @@ public sealed class StreamConsumerOptions
 
     /// <summary>
     /// An entry whose owner has not renewed it for this long is taken over (XAUTOCLAIM) by another consumer.
-    /// Owners renew their entries every third of it, so long handlers (minutes of LLM generation) are safe.
-    /// A failed entry is retried after this delay.
+    /// Owners renew their entries every third of it, so long handlers (minutes of LLM generation) are safe, and the work
+    /// of a crashed consumer is taken over within seconds. A failed entry is retried after this delay.
     /// </summary>
-    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often abandoned entries are looked for, the lag is read and the stream is trimmed.</summary>
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(5);
@@ -36,8 +36,12 @@ public sealed class StreamConsumerOptions
     /// </summary>
     public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>On shutdown, in-flight handlers get this long to finish before their token is cancelled.</summary>
-    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// On shutdown, in-flight handlers get this long to finish before their token is cancelled and their entries are
+    /// handed back; short, because the orchestrator kills a process a few seconds after asking it to stop (Aspire's
+    /// DCP, a container's grace period).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Trim entries every group has acknowledged, so memory stays flat however long a run is.</summary>
     public bool TrimAcknowledged { get; set; } = true;

@@ -28,8 +28,9 @@ public sealed class GenerationOptions
     /// </summary>
     public TimeSpan TransientRetryBudget { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>A task not renewed for this long is taken over by another replica.</summary>
-    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>A task not renewed for this long (its owner renews it every third of it) is taken over by another replica
+    /// or by the service's next start.</summary>
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public enum TeacherProvider
