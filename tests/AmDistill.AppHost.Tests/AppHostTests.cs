@@ -165,6 +165,66 @@ public sealed class AppHostTests
         Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
     }
 
+    /// <summary>Ctrl-C in the middle of the demo, then a second <c>dotnet run</c>: every process gone within 10 s, every
+    /// store part closed, and the second start finds the run (Redis persists under the data root) and finishes it with
+    /// every sample once.</summary>
+    [Fact]
+    public async Task A_stop_mid_run_is_clean_and_a_second_start_resumes_the_run_to_exactly_its_samples()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var dataset = Directory.CreateTempSubdirectory("amdistill-apphost-restart-").FullName;
+        string[] args = ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={dataset}", $"--AmDistill:TrainingRoot={Path.Combine(dataset, "_training")}"];
+
+        var first = await (await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(args, cts.Token)).BuildAsync(cts.Token);
+        await first.StartAsync(cts.Token);
+        using (var api = first.CreateHttpClient("api"))
+        {
+            await first.ResourceNotifications.WaitForResourceHealthyAsync("api", cts.Token);
+            while (Counts(await StatusAsync(api, "demo", cts.Token)).Verified < DemoSamples / 4) await Task.Delay(250, cts.Token);
+        }
+        var processes = Services.Append("redis-server")
+            .Select(name => first.ResourceNotifications.TryGetCurrentState(name, out var state) ? state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value : null)
+            .Select(pid => Convert.ToInt32(pid, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.All(processes, pid => Assert.True(pid > 1));
+        var stopping = Stopwatch.StartNew();
+        await first.DisposeAsync();
+        while (processes.Any(IsRunning) && stopping.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(100, cts.Token);
+        Assert.True(!processes.Any(IsRunning), $"still running {stopping.Elapsed.TotalSeconds:0.0} s after the stop: {string.Join(", ", processes.Where(IsRunning))}");
+        var parts = Directory.GetFiles(dataset, "*.zst", SearchOption.AllDirectories);
+        Assert.NotEmpty(parts);
+        Assert.All(parts, part => Assert.True(AmDistill.Dataset.Store.ZstdFrames.AreComplete(File.ReadAllBytes(part)), $"{part} was not closed"));
+
+        await using var second = await (await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(args, cts.Token)).BuildAsync(cts.Token);
+        await second.StartAsync(cts.Token);
+        using var again = second.CreateHttpClient("api");
+        await second.ResourceNotifications.WaitForResourceHealthyAsync("api", cts.Token);
+        Assert.Equal("[\"demo\"]", await again.GetStringAsync("/api/runs", cts.Token));
+        var demo = await WaitForCompletionAsync(again, "demo", cts.Token);
+        Assert.Equal((DemoSamples, DemoSamples, DemoSamples, DemoQueries, DemoQueries), Counts(demo));
+        var exported = File.ReadLines(Path.Combine(dataset, "demo", "export", "all.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("sample_id").GetString()).ToList();
+        Assert.Equal((DemoSamples, DemoSamples), (exported.Count, exported.Distinct().Count()));
+
+        static bool IsRunning(int pid)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                return !process.HasExited;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+    }
+
+    private static async Task<JsonElement> StatusAsync(HttpClient api, string run, CancellationToken cancellationToken)
+    {
+        using var response = await api.GetAsync($"/api/runs/{run}", cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound) return JsonDocument.Parse("""{"expectedSamples":0,"generated":0,"verified":0,"fedQueries":0,"finalQueries":0}""").RootElement;
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken)).RootElement.Clone();
+    }
+
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 
     /// <summary>Starts a run; 503 while the generation service has not registered its teachers yet.</summary>

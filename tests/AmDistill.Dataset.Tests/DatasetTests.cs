@@ -76,12 +76,25 @@ public sealed class DatasetTests : IDisposable
         await WriteAsync(samples);
         var part = new LocalDatasetStore(_root).Parts(Run).Single();
         var bytes = await File.ReadAllBytesAsync(part);
-        await File.WriteAllBytesAsync(part, bytes[..^7]); // the process died while the last frame was being written
+        Assert.True(ZstdFrames.AreComplete(bytes)); // closed by its writer
+        // The process died after a flush (a frame without its last block), or while the last frame was being written.
+        Assert.False(ZstdFrames.AreComplete(await FlushedNotClosedAsync()));
+        Assert.False(ZstdFrames.AreComplete(bytes[..^7]));
+        await File.WriteAllBytesAsync(part, bytes[..^7]);
         var report = new ReadReport();
         var read = await ReadAsync(report);
         Assert.Equal(samples.Take(read.Count), read);
         Assert.InRange(read.Count, 8, 9);
         Assert.Equal(1, report.TornTails + report.BadLines);
+    }
+
+    private static async Task<byte[]> FlushedNotClosedAsync()
+    {
+        var file = new MemoryStream();
+        var zstd = new ZstdSharp.CompressionStream(file, level: 3, leaveOpen: true);
+        await zstd.WriteAsync("{\"line\": 1}\n"u8.ToArray());
+        await zstd.FlushAsync();
+        return file.ToArray(); // never disposed: no end of frame
     }
 
     [Fact]
