@@ -108,6 +108,18 @@ public sealed record VerifiedResponse(
     int CascadeSamples = 0)
 {
     public string Key => SampleId;
+
+    /// <summary>
+    /// The final, unscored outcome of a sample whose task or verification was dead-lettered: it counts towards its query's
+    /// expected samples (so the query becomes final and the run completes) and never as passed. Its sample id names the
+    /// slot (<see cref="DeadLetteredSampleId"/>), so a redrive can take it back.
+    /// </summary>
+    public static VerifiedResponse DeadLettered(string runId, string queryId, QueryCategory category, string teacher, int pass, string stage, string reason,
+        int expectedSamples, int cascadeSamples) =>
+        new(DeadLetteredSampleId(teacher, pass), runId, queryId, category, teacher, pass, 0, Passed: false, Scored: false,
+            $"dead-lettered in {stage}: {reason}", expectedSamples, cascadeSamples);
+
+    public static string DeadLetteredSampleId(string teacher, int pass) => $"dead-letter-{teacher}-{pass.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>

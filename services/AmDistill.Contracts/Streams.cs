@@ -41,6 +41,20 @@ public static class RunKeys
     /// <see cref="JudgeDecidedStat"/> per category.</summary>
     public static string Stats(string run) => $"amdistill:run:{run}:stats";
 
+    /// <summary>A query's score record (hash, written by scoring): one field per sample, <c>{teacher}#{pass}#{sample}</c> →
+    /// verify_score or <c>unscored</c>, plus <c>category</c> and <c>expected</c>.</summary>
+    public static string QueryRecord(string run, string query) => $"amdistill:run:{run}:query:{query}";
+
+    /// <summary>The field of <see cref="Stats"/> that counts the samples of a run settled as dead-lettered in a stage
+    /// (<c>generation</c>, <c>verification</c>), each also counted as <c>{teacher}:unscored</c>.</summary>
+    public static string DeadLetteredStat(string stage) => $"dead_lettered.{stage}";
+
+    /// <summary>The field of <see cref="Stats"/> that counts those samples by the reason their entry was dead-lettered
+    /// (cut to 100 characters; '|' keeps it apart from the per-model fields).</summary>
+    public static string DeadLetterReasonStat(string stage, string reason) => $"{DeadLetterReasonPrefix}{stage}|{(reason.Length > 100 ? reason[..100] : reason)}";
+
+    public const string DeadLetterReasonPrefix = "dead_reason|";
+
     /// <summary>The field of <see cref="Stats"/> that counts a category's verdicts decided by the judge or the reward model
     /// rather than a rule (no ':' in it: those fields are per model).</summary>
     public static string JudgeDecidedStat(QueryCategory category) => $"judge_decided.{category.ToString().ToLowerInvariant()}";

@@ -45,6 +45,7 @@ public static class Extensions
 
         builder.Services.AddHostedService<TeacherRegistration>();
         builder.Services.AddStreamProducer(Streams.Verification);
+        builder.Services.AddStreamProducer(Streams.Scoring); // dead-lettered tasks settle as unscored outcomes
         builder.Services.AddStreamConsumer<GenerationTask, GenerationHandler>(Streams.Generation, consumer =>
         {
             consumer.Group = "generation";

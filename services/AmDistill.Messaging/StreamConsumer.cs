@@ -298,6 +298,7 @@ public sealed class StreamConsumer<T>
             .Append(new NameValueEntry(EntryFields.FailedAt, DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)))
             .ToArray();
         var transaction = Db.CreateTransaction();
+        if (TryParse(entry) is { } message) await _handler.OnDeadLetterAsync(message, reason, transaction).ConfigureAwait(false);
         _ = transaction.StreamAddAsync(_stream.DeadLetterName, fields);
         _ = transaction.StreamAcknowledgeAsync(_key, _options.Group, entry.Id);
         _ = transaction.HashDeleteAsync(_stream.ErrorsName, entry.Id);
@@ -503,6 +504,18 @@ public sealed class StreamConsumer<T>
         catch (Exception e) when (RedisErrors.IsTransient(e))
         {
             _logger.LogWarning("Could not hand back {Count} entries of {Stream}: {Error}; they are reclaimed after the visibility timeout", ids.Count, _stream.Name, e.Message);
+        }
+    }
+
+    private T? TryParse(StreamEntry entry)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(ReadBytes(entry, EntryFields.Payload), _stream.TypeInfo);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            return default;
         }
     }
 

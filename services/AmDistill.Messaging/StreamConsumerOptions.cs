@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+
 namespace AmDistill.Messaging;
 
 public sealed class StreamConsumerOptions
@@ -64,4 +66,11 @@ public sealed record MessageContext<T>(string Stream, string Id, string Key, T M
 public interface IMessageHandler<T>
 {
     Task HandleAsync(MessageContext<T> context, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The entry is being dead-lettered (after its last delivery, or at once for a permanent failure): queue on
+    /// <paramref name="transaction"/> the writes that settle its effect, so that nothing waits for it for ever. They commit
+    /// with the move to the dead-letter stream, or not at all. Not called for a payload that does not parse.
+    /// </summary>
+    Task OnDeadLetterAsync(T message, string reason, ITransaction transaction) => Task.CompletedTask;
 }

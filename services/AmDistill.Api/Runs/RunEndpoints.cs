@@ -51,6 +51,11 @@ public static class RunEndpoints
             State(run, await registry.MoveAsync(run, RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused), RunStates.Cancelled));
 
         runs.MapGet("/{run}", Status);
+        runs.MapPost("/{run}/redrive", async (string run, RunRegistry registry) =>
+        {
+            var (redriven, problem) = await registry.RedriveAsync(run);
+            return problem is not null ? Problem(problem) : Results.Ok(new { run, redriven });
+        });
         runs.MapDelete("/{run}", async (string run, RunRegistry registry) =>
             await registry.DeleteAsync(run) is { } problem ? Problem(problem) : Results.NoContent());
 
@@ -104,7 +109,7 @@ public static class RunEndpoints
         var stats = (await db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
         if (info is null && stats.Count == 0) return Results.NotFound();
         long Stat(string name) => stats.GetValueOrDefault(name);
-        var models = stats.Keys.Where(k => k.Contains(':')).Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
+        var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal)).Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
             .Select(m => new
             {
                 model = m,
@@ -139,6 +144,14 @@ public static class RunEndpoints
             costUsd = models.Sum(m => m.costUsd),
             models,
             judgeDecided = RunRegistry.JudgeDecided(stats),
+            // Samples settled as unscored because their task or verification was dead-lettered (amdistill run redrive).
+            deadLettered = new
+            {
+                generation = Stat(RunKeys.DeadLetteredStat("generation")),
+                verification = Stat(RunKeys.DeadLetteredStat("verification")),
+                reasons = stats.Where(s => s.Key.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal) && s.Value > 0)
+                    .ToDictionary(s => s.Key[RunKeys.DeadLetterReasonPrefix.Length..], s => s.Value),
+            },
             ingest = info?.Ingest,
             outputs = info?.State == RunStates.Completed ? registry.ExportDirectory(run) : null,
         });

@@ -222,6 +222,79 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         keys.Clear();
     }
 
+    // One dead letter taken back: its unscored outcomes removed (and uncounted), its query no longer final, the entry
+    // back on the stream it came from. One script, so a redrive interrupted half-way leaves no entry both dead and live.
+    private static readonly LuaScript Redrive = LuaScript.Prepare("""
+        local removed = 0
+        for i, field in ipairs(cjson.decode(@fields)) do
+          if redis.call('HDEL', @record, field) == 1 then
+            removed = removed + 1
+            redis.call('HINCRBY', @stats, cjson.decode(@teachers)[i] .. ':unscored', -1)
+          end
+        end
+        if removed > 0 then
+          redis.call('HINCRBY', @stats, @deadStat, -removed)
+          if redis.call('HINCRBY', @stats, @reasonStat, -removed) <= 0 then redis.call('HDEL', @stats, @reasonStat) end
+          redis.call('SREM', @final, @query)
+          redis.call('DEL', @marker)
+        end
+        redis.call('XADD', @stream, '*', 'k', @key, 'd', @payload)
+        redis.call('XDEL', @dead, @id)
+        return removed
+        """);
+
+    /// <summary>
+    /// Puts the run's dead-lettered generation tasks and verifications back on their streams and takes back the unscored
+    /// outcomes they had settled as; a completed run runs again until they are final, and writes its outputs again.
+    /// </summary>
+    public async Task<(long Redriven, RunProblem? Problem)> RedriveAsync(string run)
+    {
+        var info = await GetAsync(run);
+        if (info is null) return (0, new(404, $"no run '{run}'"));
+        if (info.State is RunStates.Cancelled or RunStates.Created) return (0, new(409, $"run '{run}' is {info.State}"));
+        long redriven = 0;
+        foreach (var (stream, stage) in new[] { (Streams.Generation.Name, "generation"), (Streams.Verification.Name, "verification") })
+        {
+            var dead = stream + ":dead";
+            foreach (var entry in await Db.StreamRangeAsync(dead))
+            {
+                var payload = JsonNode.Parse(entry["d"].ToString());
+                if (payload?["runId"]?.GetValue<string>() != run) continue;
+                var query = payload["queryId"]!.GetValue<string>();
+                var teacher = payload["teacher"]!.GetValue<string>();
+                var passes = payload["passes"] is JsonArray list ? list.Select(p => p!.GetValue<int>()).ToList() : [payload["pass"]!.GetValue<int>()];
+                await Db.ScriptEvaluateAsync(Redrive, new
+                {
+                    record = (RedisKey)RunKeys.QueryRecord(run, query),
+                    stats = (RedisKey)RunKeys.Stats(run),
+                    final = (RedisKey)RunKeys.Final(run),
+                    marker = (RedisKey)ProcessOnce.MarkerKey(RunKeys.OnceScope("query-record", run), query),
+                    stream = (RedisKey)stream,
+                    dead = (RedisKey)dead,
+                    fields = JsonSerializer.Serialize(passes.Select(p => $"{teacher}#{p}#{VerifiedResponse.DeadLetteredSampleId(teacher, p)}")),
+                    teachers = JsonSerializer.Serialize(passes.Select(_ => teacher)),
+                    deadStat = RunKeys.DeadLetteredStat(stage),
+                    reasonStat = RunKeys.DeadLetterReasonStat(stage, entry["error"].ToString()),
+                    query,
+                    key = entry["k"],
+                    payload = entry["d"],
+                    id = entry.Id,
+                });
+                redriven++;
+            }
+        }
+        if (redriven > 0 && info.State == RunStates.Completed)
+        {
+            var transaction = Db.CreateTransaction();
+            transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Completed));
+            _ = transaction.HashSetAsync(RunKeys.Run(run), "state", RunStates.Running);
+            _ = transaction.HashDeleteAsync(RunKeys.Run(run), "finished:outputs"); // written again once every query is final
+            _ = transaction.SetAddAsync(ActiveRuns, run);
+            await transaction.ExecuteAsync();
+        }
+        return (redriven, null);
+    }
+
     /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>
     public Task FinishedAsync(string run, string step) => Db.HashSetAsync(RunKeys.Run(run), $"finished:{step}", DateTimeOffset.UtcNow.ToString("O"));
 

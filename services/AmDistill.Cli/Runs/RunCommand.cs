@@ -25,7 +25,10 @@ internal static class RunCommand
     {
         var command = new Command("run", "Create, watch and control runs on the Api.")
         {
-            Api, Validate(), Start(), Status(), Control("pause"), Control("resume"), Control("cancel"), Delete(), Export(), Report(),
+            Api, Validate(), Start(), Status(), Control("pause", "Pause a run: nothing more is fed until it resumes."),
+            Control("resume", "Resume a paused run."), Control("cancel", "Cancel a run: its remaining tasks are skipped."),
+            Control("redrive", "Put a run's dead-lettered tasks and verifications back on their streams (after fixing their cause): their unscored outcomes are taken back and the run completes again."),
+            Delete(), Export(), Report(),
         };
         return command;
     }
@@ -118,10 +121,10 @@ internal static class RunCommand
         return command;
     }
 
-    private static Command Control(string action)
+    private static Command Control(string action, string description)
     {
         var run = new Argument<string>("run");
-        var command = new Command(action, $"{char.ToUpperInvariant(action[0])}{action[1..]} a run.") { run };
+        var command = new Command(action, description) { run };
         command.SetAction(async (result, cancellationToken) =>
         {
             using var http = Client(result);
@@ -258,6 +261,12 @@ internal static class RunCommand
                 verdicts > 0 ? $"{100.0 * (long)model["passed"]! / verdicts:0.0} %" : "–", $"{model["completionTokens"]}", $"{model["costUsd"]}");
         }
         AnsiConsole.Write(table);
+        if (status["deadLettered"] is { } dead && (long)dead["generation"]! + (long)dead["verification"]! is var count and > 0)
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"[yellow]{count} samples dead-lettered[/] (generation {dead["generation"]}, verification {dead["verification"]}), counted as unscored; after fixing the cause: [bold]run redrive {status["run"]}[/]");
+            foreach (var (reason, samples) in dead["reasons"]!.AsObject()) AnsiConsole.MarkupLineInterpolated($"  {samples} × {reason}");
+        }
         if (status["outputs"] is { } outputs) AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/]");
     }
 

@@ -31,7 +31,7 @@ internal static class SelectCommand
             var (bandMin, bandMax) = selection.BandLimits(result);
             var (lines, source) = result.GetValue(input) is { } file
                 ? (File.ReadLinesAsync(file.FullName, cancellationToken), file.Name)
-                : (DatasetLines.ReadAsync(new LocalDatasetStore(result.GetValue(store)!.FullName), result.GetValue(run)!, DatasetKinds.Queries, cancellationToken: cancellationToken),
+                : (QueryRecordLines.ReadLatestAsync(new LocalDatasetStore(result.GetValue(store)!.FullName), result.GetValue(run)!, cancellationToken),
                     $"{result.GetValue(run)} query records");
             return await RunAsync(lines, source, result.GetValue(output), result.GetValue(policy)!, selection.Options(result),
                 selection.Caps(result), [bandMin, bandMax], result.GetValue(explain), cancellationToken);

@@ -8,19 +8,14 @@ namespace AmDistill.Dataset.Report;
 
 public static class RunReport
 {
-    /// <summary>The report's figures from the run's final query records in the store (a record written twice by a
-    /// crash between its append and its done-marker is counted once).</summary>
+    /// <summary>The report's figures from the run's final query records in the store, the last one of each query.</summary>
     public static async Task<RunReportData> BuildAsync(IDatasetStore store, RunConfiguration run, IReadOnlyList<TeacherCost> costs,
         CancellationToken cancellationToken = default)
     {
         var data = new RunReportData(run.Run, [.. run.Teachers.Select(t => t.Name)], run.SelectionTeacher,
             run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = costs };
-        var seen = new HashSet<ulong>();
-        await foreach (var line in DatasetLines.ReadAsync(store, run.Run, DatasetKinds.Queries, cancellationToken: cancellationToken))
-        {
-            var record = QueryRecordFormat.Parse(line);
-            if (seen.Add(TextNormal.Hash(record.QueryId))) data.Add(record);
-        }
+        await foreach (var line in QueryRecordLines.ReadLatestAsync(store, run.Run, cancellationToken))
+            data.Add(QueryRecordFormat.Parse(line));
         return data;
     }
 

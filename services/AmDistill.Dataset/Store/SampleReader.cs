@@ -141,3 +141,36 @@ internal sealed class PrefixStream(Stream inner, long length) : Stream
         await base.DisposeAsync();
     }
 }
+
+/// <summary>
+/// A run's final query records, one per query: the last one written. A query is written twice when a crash came between
+/// its append and its done-marker (the same record), or when a redrive reopened it (the newer record wins).
+/// </summary>
+public static class QueryRecordLines
+{
+    public static async IAsyncEnumerable<string> ReadLatestAsync(IDatasetStore store, string run,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Two passes over the (small) records rather than holding them: count each query's records, then yield its last.
+        var remaining = new Dictionary<ulong, int>();
+        await foreach (var line in DatasetLines.ReadAsync(store, run, DatasetKinds.Queries, cancellationToken: cancellationToken))
+            if (QueryId(line) is { } id) remaining[id] = remaining.GetValueOrDefault(id) + 1;
+        await foreach (var line in DatasetLines.ReadAsync(store, run, DatasetKinds.Queries, cancellationToken: cancellationToken))
+            if (QueryId(line) is not { } id || --remaining[id] == 0)
+                yield return line; // a line without an id is left to the caller's parser to report
+    }
+
+    private static ulong? QueryId(string line)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(line);
+            return json.RootElement.TryGetProperty("query_id", out var id) && id.ValueKind == JsonValueKind.String
+                ? Ingestion.TextNormal.Hash(id.GetString()!) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -13,6 +13,7 @@ public sealed class GenerationHandler(
     TeacherClient teachers,
     Microsoft.Extensions.Options.IOptions<GenerationOptions> options,
     StreamProducer<GeneratedResponse> verification,
+    StreamProducer<VerifiedResponse> scoring,
     IConnectionMultiplexer redis,
     GenerationMetrics metrics,
     ILogger<GenerationHandler> logger) : IMessageHandler<GenerationTask>
@@ -72,6 +73,33 @@ public sealed class GenerationHandler(
         if (failures.All(f => !f.Transient))
             throw new PermanentMessageException($"{failures.Length} of {missing.Length} passes rejected: {failures[0].Message}", failures[0]);
         throw failures.First(f => f.Transient);
+    }
+
+    /// <summary>
+    /// A task given up on (a teacher's 4xx, or every delivery failed): each of its passes not generated before becomes a
+    /// final unscored outcome, so the query and the run complete; <c>amdistill run redrive</c> takes them back.
+    /// </summary>
+    public async Task OnDeadLetterAsync(GenerationTask task, string reason, ITransaction transaction)
+    {
+        var db = redis.GetDatabase();
+        var passes = task.Passes.ToList();
+        if (teachers.Find(task.Teacher) is { } registered)
+        {
+            var teacher = registered.With(task.Settings);
+            var settings = task.Settings is null ? teachers.SettingsHash(teacher.Name) : SampleId.SettingsHash(teacher);
+            var once = RunKeys.OnceScope("generation", task.RunId);
+            var done = await Task.WhenAll(passes.Select(pass => ProcessOnce.IsDoneAsync(db, once, SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))));
+            passes = [.. passes.Where((_, i) => !done[i])];
+        }
+        var stats = RunKeys.Stats(task.RunId);
+        foreach (var pass in passes)
+        {
+            var outcome = VerifiedResponse.DeadLettered(task.RunId, task.QueryId, task.Category, task.Teacher, pass, "generation", reason, task.ExpectedSamples, task.CascadeSamples);
+            scoring.AddTo(transaction, outcome, outcome.Key);
+            _ = transaction.HashIncrementAsync(stats, $"{task.Teacher}:unscored");
+            _ = transaction.HashIncrementAsync(stats, RunKeys.DeadLetteredStat("generation"));
+            _ = transaction.HashIncrementAsync(stats, RunKeys.DeadLetterReasonStat("generation", reason));
+        }
     }
 
     /// <summary>

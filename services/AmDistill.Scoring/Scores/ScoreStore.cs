@@ -55,8 +55,6 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
 
     public static string FinalKey(string run) => RunKeys.Final(run);
 
-    public static string QueryKey(string run, string query) => $"amdistill:run:{run}:query:{query}";
-
     public static string QueriesKey(string run) => $"amdistill:run:{run}:queries";
 
     /// <returns>True when this verdict made the query's record final.</returns>
@@ -64,7 +62,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
     {
         var result = await redis.GetDatabase().ScriptEvaluateAsync(Record, new
         {
-            key = (RedisKey)QueryKey(verdict.RunId, verdict.QueryId),
+            key = (RedisKey)RunKeys.QueryRecord(verdict.RunId, verdict.QueryId),
             queries = (RedisKey)QueriesKey(verdict.RunId),
             final = (RedisKey)FinalKey(verdict.RunId),
             query = verdict.QueryId,
@@ -89,7 +87,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         var queries = await db.SetMembersAsync(QueriesKey(run));
         var counts = await Task.WhenAll(queries.Select(async q =>
         {
-            var key = QueryKey(run, q.ToString());
+            var key = RunKeys.QueryRecord(run, q.ToString());
             var (length, hasExpected) = (db.HashLengthAsync(key), db.HashExistsAsync(key, ExpectedField));
             return await length - 1 - (await hasExpected ? 1 : 0); // minus the category and expected fields
         }));
@@ -99,7 +97,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
     /// <summary>The query's scored responses per teacher, in pass order; null when nothing was recorded.</summary>
     public async Task<QueryRecord?> ReadAsync(string run, string query)
     {
-        var entries = await redis.GetDatabase().HashGetAllAsync(QueryKey(run, query));
+        var entries = await redis.GetDatabase().HashGetAllAsync(RunKeys.QueryRecord(run, query));
         if (entries.Length == 0) return null;
         var category = Category.Other;
         var responses = new Dictionary<string, List<(int Pass, ScoredResponse Response)>>(StringComparer.Ordinal);

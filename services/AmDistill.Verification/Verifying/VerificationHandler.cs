@@ -41,6 +41,19 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
     }
 
     /// <summary>A sample that passed the quality checks: its category's verifier, then the judge for what no rule decides.</summary>
+    /// <summary>A sample that could not be verified (every delivery failed) becomes a final unscored outcome, unless its
+    /// verdict went out before.</summary>
+    public async Task OnDeadLetterAsync(GeneratedResponse sample, string reason, ITransaction transaction)
+    {
+        if (await ProcessOnce.IsDoneAsync(redis.GetDatabase(), RunKeys.OnceScope("verification", sample.RunId), sample.SampleId)) return;
+        var outcome = VerifiedResponse.DeadLettered(sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass, "verification", reason,
+            sample.ExpectedSamples, sample.CascadeSamples);
+        scoring.AddTo(transaction, outcome, outcome.Key);
+        _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:unscored");
+        _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), RunKeys.DeadLetteredStat("verification"));
+        _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), RunKeys.DeadLetterReasonStat("verification", reason));
+    }
+
     private async Task<SampleVerdict> VerifyContentAsync(GeneratedResponse sample, CancellationToken cancellationToken)
     {
         var verdict = sample.Category == QueryCategory.Code ? await code.VerifyAsync(sample, cancellationToken) : SampleVerifier.Verify(sample);
