@@ -32,6 +32,25 @@ public static class ProcessOnce
         throw new RedisException($"transaction for {scope}:{key} was aborted before it applied; retry");
     }
 
+    /// <summary>
+    /// Like <see cref="ExecuteAsync"/> for several keys at once: the writes commit only if none of the keys was processed,
+    /// and then every key is marked. All or nothing, so work that produced several results at one price (a teacher's
+    /// answer with n choices) is never half recorded.
+    /// </summary>
+    /// <returns>True when applied now; false when some key had been processed before (nothing was written).</returns>
+    public static async Task<bool> ExecuteAllAsync(IDatabase db, string scope, IReadOnlyList<string> keys, Action<ITransaction> writes)
+    {
+        var markers = keys.Select(key => (RedisKey)MarkerKey(scope, key)).ToArray();
+        var transaction = db.CreateTransaction();
+        foreach (var marker in markers) transaction.AddCondition(Condition.KeyNotExists(marker));
+        writes(transaction);
+        var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var marker in markers) _ = transaction.StringSetAsync(marker, doneAt);
+        if (await transaction.ExecuteAsync().ConfigureAwait(false)) return true;
+        if (await db.KeyExistsAsync(markers).ConfigureAwait(false) > 0) return false;
+        throw new RedisException($"transaction for {markers.Length} keys of {scope} was aborted before it applied; retry");
+    }
+
     /// <summary>Whether <paramref name="key"/> was processed in <paramref name="scope"/>.</summary>
     public static Task<bool> IsDoneAsync(IDatabase db, string scope, string key) => db.KeyExistsAsync(MarkerKey(scope, key));
 

@@ -130,37 +130,70 @@ public sealed class GenerationHandler(
         lock (_noN) return _noN.Contains(teacher);
     }
 
-    /// <summary>Publishes each sample with its done-marker in one transaction; a sample committed before is skipped.</summary>
+    /// <summary>
+    /// Publishes the samples of one answer with their done-markers and counters in one transaction: an answer paid for
+    /// once is recorded whole or not at all, never half (a crash between per-sample commits would have the rest asked
+    /// for, and paid, again). If a duplicate delivery committed some of them meanwhile, each is committed on its own.
+    /// </summary>
     private async Task CommitAsync(IDatabase db, GenerationTask task, TeacherOptions teacher, (int Pass, string Id)[] samples, TeacherAnswer answer)
     {
         if (answer.Choices.Count < samples.Length)
             throw new TeacherRequestException(teacher.Name, 200, $"asked for {samples.Length} choices, got {answer.Choices.Count}", transient: true);
 
-        // Usage covers all choices: the prompt is shared, completion tokens are split by length.
-        var totalChars = Math.Max(1, answer.Choices.Take(samples.Length).Sum(c => (c.Content?.Length ?? 0) + (c.Reasoning?.Length ?? 0)));
-        for (var i = 0; i < samples.Length; i++)
+        var responses = Split(task, teacher, samples, answer);
+        var once = RunKeys.OnceScope("generation", task.RunId);
+        if (await ProcessOnce.ExecuteAllAsync(db, once, [.. responses.Select(r => r.SampleId)], transaction =>
+            {
+                foreach (var response in responses) Record(transaction, task.RunId, teacher, response);
+            }))
+        {
+            foreach (var response in responses) Counted(teacher, response);
+            return;
+        }
+        foreach (var response in responses)
+            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, transaction => Record(transaction, task.RunId, teacher, response)))
+                Counted(teacher, response);
+    }
+
+    /// <summary>
+    /// One response per choice. Usage covers all choices: the prompt is shared, completion tokens are split by length; the
+    /// shares are whole tokens that add up to the answer's usage exactly, so the run's counters are what was paid.
+    /// </summary>
+    private static List<GeneratedResponse> Split(GenerationTask task, TeacherOptions teacher, (int Pass, string Id)[] samples, TeacherAnswer answer)
+    {
+        var n = samples.Length;
+        var lengths = answer.Choices.Take(n).Select(c => (long)(c.Content?.Length ?? 0) + (c.Reasoning?.Length ?? 0)).ToArray();
+        var totalLength = Math.Max(1, lengths.Sum());
+        var completion = lengths.Select(l => answer.CompletionTokens * l / totalLength).ToArray();
+        for (var left = answer.CompletionTokens - completion.Sum(); left > 0; left--) completion[left % n]++;
+        var responses = new List<GeneratedResponse>(n);
+        for (var i = 0; i < n; i++)
         {
             var choice = answer.Choices[i];
             var (thinking, final) = ThinkSplitter.Split(choice.Content, choice.Reasoning);
-            var share = ((choice.Content?.Length ?? 0) + (choice.Reasoning?.Length ?? 0)) / (double)totalChars;
-            var promptTokens = answer.PromptTokens / samples.Length;
-            var completionTokens = (int)Math.Round(answer.CompletionTokens * share);
-            var cost = teacher.Cost(promptTokens, completionTokens);
-            var response = new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
+            var promptTokens = answer.PromptTokens / n + (i < answer.PromptTokens % n ? 1 : 0);
+            var completionTokens = (int)completion[i];
+            responses.Add(new GeneratedResponse(samples[i].Id, task.RunId, task.QueryId, task.Category, teacher.Name, teacher.Model, samples[i].Pass,
                 thinking, final, choice.FinishReason, Truncated: choice.FinishReason == "length", promptTokens, completionTokens,
-                answer.Latency.TotalMilliseconds, cost, task.ReferenceAnswer, task.Prompt, task.TestCases, task.ExpectedSamples, task.CascadeSamples, task.Source);
-            var committed = await ProcessOnce.ExecuteAsync(db, RunKeys.OnceScope("generation", task.RunId), samples[i].Id, transaction =>
-            {
-                verification.AddTo(transaction, response, response.Key);
-                var stats = RunKeys.Stats(task.RunId);
-                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:samples");
-                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:prompt_tokens", promptTokens);
-                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:completion_tokens", completionTokens);
-                _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:cost_micro_usd", (long)Math.Round(cost * 1_000_000m));
-            });
-            if (!committed) continue;
-            metrics.Sample(teacher.Name, choice.FinishReason);
-            metrics.Usage(teacher.Name, promptTokens, completionTokens, cost);
+                answer.Latency.TotalMilliseconds, teacher.Cost(promptTokens, completionTokens), task.ReferenceAnswer, task.Prompt, task.TestCases,
+                task.ExpectedSamples, task.CascadeSamples, task.Source));
         }
+        return responses;
+    }
+
+    private void Record(ITransaction transaction, string run, TeacherOptions teacher, GeneratedResponse response)
+    {
+        verification.AddTo(transaction, response, response.Key);
+        var stats = RunKeys.Stats(run);
+        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:samples");
+        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:prompt_tokens", response.PromptTokens);
+        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:completion_tokens", response.CompletionTokens);
+        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:cost_micro_usd", (long)Math.Round(response.CostUsd * 1_000_000m));
+    }
+
+    private void Counted(TeacherOptions teacher, GeneratedResponse response)
+    {
+        metrics.Sample(teacher.Name, response.FinishReason);
+        metrics.Usage(teacher.Name, response.PromptTokens, response.CompletionTokens, response.CostUsd);
     }
 }
