@@ -68,5 +68,6 @@ builder.AddGpuTrainer();
 
 builder.Services.AddHostedService<ResourceStateLogger>();
 builder.Services.AddHostedService<GracefulShutdown>();
+builder.Services.AddHostedService<ServiceSupervisor>();
 
 builder.Build().Run();
