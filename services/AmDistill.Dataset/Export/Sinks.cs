@@ -4,7 +4,7 @@ using Parquet;
 
 namespace AmDistill.Dataset.Export;
 
-public static class AmRecords
+public static partial class AmRecords
 {
     public static AmRecord From(StoredSample s, Annotation a) => new()
     {
@@ -20,12 +20,61 @@ public static class AmRecords
         PassRate7B = a.PassRateMiddle,
         PassRate15B = a.PassRateWeak,
         VerifyScore = (float)s.VerifyScore,
+        Ppl = (float?)s.Ppl,
         ModelName = s.Model,
         QueryId = s.QueryId,
         SampleId = s.SampleId,
         Cv = a.Cv,
         Difficulty = a.Difficulty.ToString(),
     };
+
+    /// <summary>
+    /// An AM-schema row (AM-DeepSeek-Distilled-40M, or an export of ours) as a verified sample of <paramref name="run"/>:
+    /// the inverse of <see cref="From"/>. The responding teacher is <c>answer_source</c> (else <c>model_name</c>); the
+    /// row's <c>verify_score</c> is its verdict under the paper's thresholds; <paramref name="pass"/> numbers the rows of
+    /// one (question, teacher), as the dataset's <c>{k}pass</c> files do.
+    /// </summary>
+    public static StoredSample ToSample(AmRecord row, string run, int pass)
+    {
+        var category = AmDistill.Contracts.QueryCategories.FromSchemaName(row.Category);
+        var teacher = row.AnswerSource is { Length: > 0 } source ? source : row.ModelName;
+        var query = row.QueryId is { Length: > 0 } id ? id : "am-" + Hash(row.Question)[..16];
+        var (thinking, answer) = SplitAnswer(row.Answer);
+        var score = (double)row.VerifyScore;
+        return new StoredSample(
+            row.SampleId is { Length: > 0 } sample ? sample : Hash($"{run}\n{query}\n{teacher}\n{pass}")[..24],
+            run, query, category, teacher, row.ModelName, pass, row.Question, thinking, answer, FinishReason: "stop", Truncated: false,
+            PromptTokens: 0, CompletionTokens: 0, CostUsd: 0, NullIfEmpty(row.GroundTruth), score,
+            Passed: AmDistill.Scoring.Core.Thresholds.Paper.Passes(category.ToScoring(), score), Scored: true, Verdict: "imported verify_score",
+            TestCases: NullIfEmpty(category switch
+            {
+                AmDistill.Contracts.QueryCategory.Code => row.TestCase,
+                AmDistill.Contracts.QueryCategory.InstructionFollowing => row.InstructionConstrain,
+                _ => "",
+            }),
+            Source: NullIfEmpty(row.QuestionSource), Ppl: row.Ppl);
+    }
+
+    /// <summary>The thinking and the final answer of an AM <c>answer</c> (<c>&lt;think&gt;…&lt;/think&gt; &lt;answer&gt;…&lt;/answer&gt;</c>);
+    /// the line breaks <see cref="AmRecord.FormatAnswer"/> puts inside the tags are taken off again.</summary>
+    public static (string? Thinking, string Answer) SplitAnswer(string text)
+    {
+        var match = AnswerTags().Match(text);
+        if (match.Success) return (match.Groups["think"].Value, match.Groups["answer"].Value);
+        var end = text.IndexOf("</think>", StringComparison.Ordinal);
+        return text.StartsWith("<think>", StringComparison.Ordinal) && end > 0
+            ? (Inner(text[7..end]), text[(end + 8)..].Trim())
+            : (null, text);
+    }
+
+    private static string Inner(string text) => text.StartsWith('\n') && text.EndsWith('\n') && text.Length >= 2 ? text[1..^1] : text;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A<think>\n?(?<think>.*?)\n?</think>\s*<answer>\n?(?<answer>.*?)\n?</answer>\s*\z", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex AnswerTags();
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private static string Hash(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 }
 
 /// <summary>One JSON object per line.</summary>

@@ -12,6 +12,7 @@ namespace AmDistill.Dataset.Samples;
 /// <param name="TestCases">The query's <c>test_cases</c> (code tests, IFEval instructions) as JSON, so that a row of the
 /// dataset can be verified again from the dataset alone (the AM schema's <c>test_case</c> and <c>instruction_constrain</c>).</param>
 /// <param name="Source">The query's <c>source</c> (the benchmark or dataset it came from): the AM schema's <c>question_source</c>.</param>
+/// <param name="Ppl">The AM schema's <c>ppl</c> of an imported row (not computed here).</param>
 public sealed record StoredSample(
     string SampleId,
     string RunId,
@@ -35,7 +36,8 @@ public sealed record StoredSample(
     string Verdict,
     bool Redelivered = false,
     string? TestCases = null,
-    string? Source = null)
+    string? Source = null,
+    double? Ppl = null)
 {
     public static StoredSample From(GeneratedResponse sample, VerifiedResponse verdict, bool redelivered) => new(
         sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Model, sample.Pass, sample.Prompt,
