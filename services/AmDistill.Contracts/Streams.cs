@@ -45,6 +45,10 @@ public static class RunKeys
     /// verify_score or <c>unscored</c>, plus <c>category</c> and <c>expected</c>.</summary>
     public static string QueryRecord(string run, string query) => $"amdistill:run:{run}:query:{query}";
 
+    /// <summary>A sample's field in its <see cref="QueryRecord"/>.</summary>
+    public static string QueryRecordField(string teacher, int pass, string sampleId) =>
+        $"{teacher}#{pass.ToString(System.Globalization.CultureInfo.InvariantCulture)}#{sampleId}";
+
     /// <summary>The field of <see cref="Stats"/> that counts the samples of a run settled as dead-lettered in a stage
     /// (<c>generation</c>, <c>verification</c>), each also counted as <c>{teacher}:unscored</c>.</summary>
     public static string DeadLetteredStat(string stage) => $"dead_lettered.{stage}";

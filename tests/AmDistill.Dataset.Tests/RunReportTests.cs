@@ -59,6 +59,16 @@ public sealed class RunReportTests
         Assert.DoesNotContain("pass-rate-science", html, StringComparison.Ordinal); // no science queries, no empty chart
         Assert.Contains("$1.333333", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
+        Assert.Contains("Samples dead-lettered, counted as unscored (<code>amdistill run redrive</code> after fixing the cause): none", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dead_lettered_samples_are_listed_by_stage_and_reason_escaped()
+    {
+        var report = Report();
+        report.DeadLettered = new Dictionary<string, long> { ["generation|TeacherRequestException: t: 404 <model> does not exist"] = 8 };
+        var html = RunReportHtml.Render(report);
+        Assert.Contains("<tr><td>generation</td><td>TeacherRequestException: t: 404 &lt;model&gt; does not exist</td><td>8</td></tr>", html, StringComparison.Ordinal);
     }
 
     [Theory]

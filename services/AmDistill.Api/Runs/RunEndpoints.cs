@@ -149,8 +149,7 @@ public static class RunEndpoints
             {
                 generation = Stat(RunKeys.DeadLetteredStat("generation")),
                 verification = Stat(RunKeys.DeadLetteredStat("verification")),
-                reasons = stats.Where(s => s.Key.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal) && s.Value > 0)
-                    .ToDictionary(s => s.Key[RunKeys.DeadLetterReasonPrefix.Length..], s => s.Value),
+                reasons = RunRegistry.DeadLettered(stats), // "stage|reason" → samples
             },
             ingest = info?.Ingest,
             outputs = info?.State == RunStates.Completed ? registry.ExportDirectory(run) : null,

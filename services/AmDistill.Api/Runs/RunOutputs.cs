@@ -44,6 +44,7 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
     {
         var data = await RunReport.BuildAsync(store, run, await runs.CostsAsync(run), cancellationToken);
         data.JudgeDecided = await runs.JudgeDecidedAsync(run.Run);
+        data.DeadLettered = await runs.DeadLetteredAsync(run.Run);
         return data;
     }
 }

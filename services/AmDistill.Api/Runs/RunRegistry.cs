@@ -226,13 +226,11 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     // back on the stream it came from. One script, so a redrive interrupted half-way leaves no entry both dead and live.
     private static readonly LuaScript Redrive = LuaScript.Prepare("""
         local removed = 0
-        for i, field in ipairs(cjson.decode(@fields)) do
-          if redis.call('HDEL', @record, field) == 1 then
-            removed = removed + 1
-            redis.call('HINCRBY', @stats, cjson.decode(@teachers)[i] .. ':unscored', -1)
-          end
+        for _, field in ipairs(cjson.decode(@fields)) do
+          removed = removed + redis.call('HDEL', @record, field)
         end
         if removed > 0 then
+          redis.call('HINCRBY', @stats, @unscoredStat, -removed)
           redis.call('HINCRBY', @stats, @deadStat, -removed)
           if redis.call('HINCRBY', @stats, @reasonStat, -removed) <= 0 then redis.call('HDEL', @stats, @reasonStat) end
           redis.call('SREM', @final, @query)
@@ -271,8 +269,8 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
                     marker = (RedisKey)ProcessOnce.MarkerKey(RunKeys.OnceScope("query-record", run), query),
                     stream = (RedisKey)stream,
                     dead = (RedisKey)dead,
-                    fields = JsonSerializer.Serialize(passes.Select(p => $"{teacher}#{p}#{VerifiedResponse.DeadLetteredSampleId(teacher, p)}")),
-                    teachers = JsonSerializer.Serialize(passes.Select(_ => teacher)),
+                    fields = JsonSerializer.Serialize(passes.Select(p => RunKeys.QueryRecordField(teacher, p, VerifiedResponse.DeadLetteredSampleId(teacher, p)))),
+                    unscoredStat = $"{teacher}:unscored",
                     deadStat = RunKeys.DeadLetteredStat(stage),
                     reasonStat = RunKeys.DeadLetterReasonStat(stage, entry["error"].ToString()),
                     query,
@@ -313,6 +311,14 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
 
     public async Task<Dictionary<string, long>> JudgeDecidedAsync(string run) =>
         JudgeDecided((await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value));
+
+    /// <summary>Samples settled as dead-lettered, by "stage|reason".</summary>
+    public static Dictionary<string, long> DeadLettered(IReadOnlyDictionary<string, long> stats) =>
+        stats.Where(s => s.Key.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal) && s.Value > 0)
+            .ToDictionary(s => s.Key[RunKeys.DeadLetterReasonPrefix.Length..], s => s.Value);
+
+    public async Task<Dictionary<string, long>> DeadLetteredAsync(string run) =>
+        DeadLettered((await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value));
 
     public async Task<IReadOnlyList<Dataset.Report.TeacherCost>> CostsAsync(RunConfiguration configuration)
     {

@@ -56,6 +56,9 @@ public sealed class RunReportData
     /// <summary>Verdicts decided by the judge or the reward model instead of a rule, per category (AM names).</summary>
     public IReadOnlyDictionary<string, long> JudgeDecided { get; set; } = new Dictionary<string, long>();
 
+    /// <summary>Samples settled as unscored because their task or verification was dead-lettered, by "stage|reason".</summary>
+    public IReadOnlyDictionary<string, long> DeadLettered { get; set; } = new Dictionary<string, long>();
+
     public long SelectedSamples => Selected.Values.Sum(v => v.Samples);
     public double CostUsd => Costs.Sum(c => c.CostUsd);
     public double? CostPerSelectedSample => SelectedSamples > 0 ? CostUsd / SelectedSamples : null;

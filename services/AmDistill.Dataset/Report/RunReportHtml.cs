@@ -45,6 +45,11 @@ public static class RunReportHtml
         html.Append(data.JudgeDecided.Count == 0 ? "none" : string.Join(", ", data.JudgeDecided.Select(j => $"{E(j.Key)} {j.Value}")));
         html.Append(" <span class=\"muted\">(math only where no rule could decide; science and other always).</span></p>");
 
+        html.Append("<p id=\"dead-lettered\">Samples dead-lettered, counted as unscored (<code>amdistill run redrive</code> after fixing the cause): ");
+        html.Append(data.DeadLettered.Count == 0 ? "none</p>"
+            : "</p><table><tr><th>stage</th><th>reason</th><th>samples</th></tr>" + string.Concat(data.DeadLettered.Select(d =>
+                $"<tr><td>{E(d.Key.Split('|', 2)[0])}</td><td>{E(d.Key.Split('|', 2)[^1])}</td><td>{d.Value}</td></tr>")) + "</table>");
+
         html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold. " +
             "In the table: samples passed (avg@k over the queries, with k passes each) · queries passed at least once (pass@k).</p><div class=\"charts\">");
         foreach (var category in categories)

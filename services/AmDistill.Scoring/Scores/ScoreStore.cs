@@ -67,7 +67,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
             final = (RedisKey)FinalKey(verdict.RunId),
             query = verdict.QueryId,
             category = verdict.Category.ToString(),
-            field = $"{verdict.Teacher}#{verdict.Pass.ToString(CultureInfo.InvariantCulture)}#{verdict.SampleId}",
+            field = RunKeys.QueryRecordField(verdict.Teacher, verdict.Pass, verdict.SampleId),
             value = verdict.Scored ? verdict.VerifyScore.ToString("R", CultureInfo.InvariantCulture) : Unscored,
             expected = verdict.ExpectedSamples,
             cascade = verdict.CascadeSamples,
