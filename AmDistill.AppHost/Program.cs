@@ -30,7 +30,7 @@ var api = builder.AddProject<Projects.AmDistill_Api>("api")
     .WithEnvironment("DemoRun__Enabled", demoRun ? "true" : "false")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
-if (demoRun) api.WithRunControls(builder, "demo");
+if (demoRun) api.WithRunControls(builder, "demo", datasetRoot);
 
 // amdistill:generation → generation → amdistill:verification
 // Teachers: the three simulated ones of its appsettings.json, then the real ones of AmDistill:Teachers.

@@ -10,7 +10,7 @@ namespace AmDistill.AppHost;
 /// metrics): one line when it changes, at most every 5 s, read from the Api's <c>GET /api/runs/{run}</c>, and where the
 /// outputs are once it completes.
 /// </summary>
-internal sealed partial class RunProgressLogger(EndpointReference api, string run, ResourceNotificationService notifications,
+internal sealed partial class RunProgressLogger(EndpointReference api, string run, string datasetRoot, ResourceNotificationService notifications,
     ILogger<RunProgressLogger> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -40,7 +40,8 @@ internal sealed partial class RunProgressLogger(EndpointReference api, string ru
                 last = line;
                 if (s.GetProperty("state").GetString() is "completed" or "cancelled")
                 {
-                    if (s.GetProperty("outputs").GetString() is { } outputs) LogOutputs(run, outputs);
+                    // The Api names them within the dataset store; this terminal is on the machine that holds it.
+                    if (s.GetProperty("outputs").GetString() is { } outputs) LogOutputs(run, Path.Combine(datasetRoot, outputs));
                     return;
                 }
             }

@@ -73,6 +73,7 @@ public sealed class AppHostTests
         Assert.Equal((DemoSamples, DemoSamples, DemoSamples, DemoQueries, DemoQueries), Counts(demo));
         Assert.All(demo.GetProperty("models").EnumerateArray(), m => Assert.Equal(DemoQueries * 4, m.GetProperty("samples").GetInt64()));
         Assert.Equal(0, demo.GetProperty("etaSeconds").GetDouble());
+        Assert.Equal("demo/export", demo.GetProperty("outputs").GetString()); // within the store: no server path
         Assert.Equal("""{"figure":1,"url":1}""", demo.GetProperty("ingest").GetProperty("dropped").GetRawText());
         Assert.Equal((360L, 360L, 360L, 30L, 30L), Counts(aime));
         Assert.All(aime.GetProperty("models").EnumerateArray(), m => Assert.Equal(120, m.GetProperty("samples").GetInt64()));

@@ -37,6 +37,41 @@ public sealed class IngestionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_line_or_field_past_its_cap_is_a_bad_line_and_is_never_held_whole()
+    {
+        string[] lines =
+        [
+            Line("ok", Long),
+            Line("huge", new string('z', QueryIngestion.MaxLineChars)), // the line is longer than the cap: skipped as it is read
+            Line("cat", Long + " Category.", category: new string('c', 65)),
+            new JsonObject { ["id"] = "src", ["category"] = "math", ["source"] = new string('s', 1_001), ["question"] = Long + " Source." }.ToJsonString(),
+            new JsonObject { ["id"] = "ref", ["category"] = "math", ["question"] = Long + " Reference.", ["reference_answer"] = new string('r', 100_001) }.ToJsonString(),
+            Line("ok-2", Long + " Still read after all that."),
+        ];
+        var input = Path.Combine(_root, "caps.jsonl");
+        await File.WriteAllLinesAsync(input, lines);
+        var report = await new QueryIngestion(new IngestOptions { NearDuplicateThreshold = 0 }, null).RunAsync(input, Path.Combine(_root, "caps-out.jsonl"), null);
+        Assert.Equal((2, 4), (report.Kept, report.BadLines));
+        Assert.Equal(["line 2: line longer than 67,108,864 characters", "line 3: category longer than 64 characters",
+            "line 4: source longer than 1,000 characters", "line 5: reference_answer longer than 100,000 characters"], report.Errors);
+    }
+
+    [Fact]
+    public async Task A_parquet_file_that_declares_more_rows_per_group_than_are_read_is_refused_before_reading_them()
+    {
+        var input = Path.Combine(_root, "bomb.parquet");
+        var id = new Parquet.Schema.DataField<string>("id");
+        await using (var file = File.Create(input))
+        await using (var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(id), file))
+        using (var group = writer.CreateRowGroup())
+            await group.WriteAsync(id, new string?[QueryIngestion.MaxRowsPerGroup + 1], null); // nulls: a few bytes on disk
+        Assert.True(new FileInfo(input).Length < 100_000);
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            new QueryIngestion(new IngestOptions(), null).RunAsync(input, Path.Combine(_root, "bomb-out.jsonl"), null));
+        Assert.StartsWith("row group 1 holds 1,048,577 rows; at most 1,048,576 per row group are read", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Every_drop_has_its_reason_and_bad_lines_their_number()
     {
         var aime = JsonNode.Parse(File.ReadLines(RepoFiles.Benchmark("decontamination.jsonl")).First())!;

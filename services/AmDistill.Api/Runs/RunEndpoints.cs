@@ -152,7 +152,8 @@ public static class RunEndpoints
                 reasons = RunRegistry.DeadLettered(stats), // "stage|reason" → samples
             },
             ingest = info?.Ingest,
-            outputs = info?.State == RunStates.Completed ? registry.ExportDirectory(run) : null,
+            // Within the dataset store, never a server path; GET …/export and …/report serve them.
+            outputs = info?.State == RunStates.Completed ? $"{run}/export" : null,
         });
     }
 

@@ -267,7 +267,8 @@ internal static class RunCommand
                 $"[yellow]{count} samples dead-lettered[/] (generation {dead["generation"]}, verification {dead["verification"]}), counted as unscored; after fixing the cause: [bold]run redrive {status["run"]}[/]");
             foreach (var (reason, samples) in dead["reasons"]!.AsObject()) AnsiConsole.MarkupLineInterpolated($"  {samples} × {reason}");
         }
-        if (status["outputs"] is { } outputs) AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/]");
+        if (status["outputs"] is { } outputs)
+            AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/] in the dataset store; download them with run export / run report {status["run"]}");
     }
 
     private static async Task<JsonNode?> GetStatusAsync(HttpClient http, string run, CancellationToken cancellationToken)

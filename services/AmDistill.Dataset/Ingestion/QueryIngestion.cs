@@ -104,9 +104,14 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
             yield break;
         }
         long number = 0;
-        await foreach (var line in File.ReadLinesAsync(path, cancellationToken))
+        await foreach (var line in ReadLinesAsync(path, MaxLineChars, cancellationToken))
         {
             number++;
+            if (line is null)
+            {
+                yield return (number, null, $"line longer than {MaxLineChars:N0} characters");
+                continue;
+            }
             if (line.Trim().Length == 0) continue;
             JsonObject? record = null;
             string? error = null;
@@ -124,7 +129,47 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
         if (record["question"] is not JsonValue q || q.GetValueKind() != JsonValueKind.String) return (number, null, "no question text");
         if (q.GetValue<string>().Length > MaxQuestionChars) return (number, null, $"question longer than {MaxQuestionChars:N0} characters");
         if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String) return (number, null, "no category");
+        foreach (var (field, max) in MaxFieldChars)
+            if (record[field] is { } value && (value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>().Length : value.ToJsonString().Length) > max)
+                return (number, null, $"{field} longer than {max:N0} characters");
         return (number, record, null);
+    }
+
+    /// <summary>Caps of the other fields (the line's own cap bounds <c>test_cases</c>, which can hold megabytes of tests).</summary>
+    private static readonly (string Field, int Max)[] MaxFieldChars = [("category", 64), ("source", 1_000), ("reference_answer", 100_000), ("meta", 1_000_000)];
+
+    /// <summary>A line is read whole before it is parsed: longer ones are skipped unread and reported, never held.</summary>
+    public const int MaxLineChars = 64 << 20;
+
+    /// <summary>A Parquet row group is read column by column, whole: a file whose groups hold more rows (a few KB can
+    /// declare millions of rows) is refused. pyarrow's default row group is this size.</summary>
+    public const int MaxRowsPerGroup = 1 << 20;
+
+    /// <summary>The lines of a file, each as a string, or null for one longer than <paramref name="maxChars"/> (its
+    /// characters are read and dropped as they come).</summary>
+    private static async IAsyncEnumerable<string?> ReadLinesAsync(string path, int maxChars,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        var buffer = new char[1 << 16];
+        var line = new System.Text.StringBuilder();
+        var tooLong = false;
+        int read;
+        while ((read = await reader.ReadAsync(buffer.AsMemory(), cancellationToken)) > 0)
+        {
+            var start = 0;
+            for (var i = 0; i < read; i++)
+            {
+                if (buffer[i] != '\n') continue;
+                if (!tooLong) line.Append(buffer, start, i - start);
+                yield return tooLong || line.Length > maxChars ? null : line.ToString().TrimEnd('\r');
+                (line.Length, tooLong, start) = (0, false, i + 1);
+            }
+            if (!tooLong) line.Append(buffer, start, read - start);
+            if (line.Length > maxChars) (line.Length, tooLong) = (0, true);
+        }
+        if (tooLong) yield return null;
+        else if (line.Length > 0) yield return line.ToString().TrimEnd('\r');
     }
 
     /// <summary>A reasoning query is a problem statement, not a document: longer ones are bad lines.</summary>
@@ -146,6 +191,9 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
+            if (group.RowCount > MaxRowsPerGroup)
+                throw new InvalidDataException($"row group {g + 1} holds {group.RowCount:N0} rows; at most {MaxRowsPerGroup:N0} per row group are read " +
+                                               "(write the file with smaller row groups, e.g. pyarrow's row_group_size)");
             var count = (int)group.RowCount;
             var columns = new Dictionary<string, string?[]>();
             foreach (var field in fields.Where(f => f.ClrType == typeof(string) || f.ClrType == typeof(ReadOnlyMemory<char>)))
