@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using AmDistill.Contracts;
+using AmDistill.Messaging;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+using StackExchange.Redis;
+using static AmDistill.Generation.Tests.TestData;
+
+namespace AmDistill.Generation.Tests;
+
+/// <summary>What the services' telemetry exports (service defaults and Redis messaging, as every service composes them).</summary>
+public sealed class TelemetryTests
+{
+    [Fact]
+    public async Task Idle_polls_export_no_traces_and_a_task_is_one_trace_with_its_redis_commands()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "strong-sim", 0.9, 5)));
+        var spans = new List<Activity>();
+        await using (var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher(0, "t", sim.V1, "strong-sim")),
+                         builder => builder.AddGenerationServices(),
+                         builder => builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddInMemoryExporter(spans))))
+        {
+            await Task.Delay(2000); // idle: hundreds of polls
+            await PublishAsync(redis, [NewTask("tel", Queries[0], "t", 0, 1)]);
+            await WaitUntilAsync(async () => await redis.GetDatabase().StreamLengthAsync(Streams.Verification.Name) == 2, TimeSpan.FromSeconds(20), "two samples");
+            await Task.Delay(500);
+        }
+
+        lock (spans)
+        {
+            var roots = spans.Where(s => s.ParentSpanId == default).ToList();
+            Assert.DoesNotContain(roots, s => s.Source.Name.Contains("Redis", StringComparison.Ordinal));
+            Assert.Equal(["publish amdistill:generation"], roots.Select(s => s.DisplayName)); // the test's own publish: nothing else starts a trace
+            var handler = Assert.Single(spans, s => s.DisplayName == "process amdistill:generation");
+            var trace = spans.Where(s => s.TraceId == handler.TraceId).ToList();
+            Assert.Contains(trace, s => s.Source.Name.Contains("Redis", StringComparison.Ordinal)); // the task's own commands stay
+            Assert.Contains(trace, s => s.Kind == ActivityKind.Client && s.DisplayName.StartsWith("POST", StringComparison.Ordinal)); // the teacher call
+        }
+    }
+}
