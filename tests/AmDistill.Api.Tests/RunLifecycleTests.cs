@@ -135,8 +135,10 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         Assert.Null(await _runs.StartAsync("r"));
         Assert.Equal(409, (await _runs.UploadAsync("r", Queries(), false, CancellationToken.None)).Problem!.Status); // started: no more uploads
         Assert.Equal(409, (await _runs.MoveAsync("r", RunStates.Running, RunStates.Paused))!.Status);                // resume what is not paused
+        Assert.False(await Db.HashExistsAsync(RunKeys.Stats("r"), "ended"));
         Assert.Null(await _runs.MoveAsync("r", RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused));
         Assert.Equal(RunStates.Cancelled, (await _runs.GetAsync("r"))!.State);
+        Assert.True(await Db.HashExistsAsync(RunKeys.Stats("r"), "ended")); // its clock stops: elapsed and throughput hold
     }
 
     [Fact]

@@ -74,6 +74,10 @@ public sealed class AppHostTests
         Assert.All(demo.GetProperty("models").EnumerateArray(), m => Assert.Equal(DemoQueries * 4, m.GetProperty("samples").GetInt64()));
         Assert.Equal(0, demo.GetProperty("etaSeconds").GetDouble());
         Assert.Equal("demo/export", demo.GetProperty("outputs").GetString()); // within the store: no server path
+        await Task.Delay(1100, cts.Token);
+        var later = await StatusAsync(api, "demo", cts.Token); // an ended run's clock has stopped: its throughput holds
+        Assert.Equal((demo.GetProperty("elapsedSeconds").GetDouble(), demo.GetProperty("samplesPerSecond").GetDouble()),
+            (later.GetProperty("elapsedSeconds").GetDouble(), later.GetProperty("samplesPerSecond").GetDouble()));
         Assert.Equal("""{"figure":1,"url":1}""", demo.GetProperty("ingest").GetProperty("dropped").GetRawText());
         Assert.Equal((360L, 360L, 360L, 30L, 30L), Counts(aime));
         Assert.All(aime.GetProperty("models").EnumerateArray(), m => Assert.Equal(120, m.GetProperty("samples").GetInt64()));

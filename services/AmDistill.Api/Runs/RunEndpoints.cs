@@ -123,10 +123,13 @@ public static class RunEndpoints
             }).ToList();
         var (expected, generated) = (Stat("expected_samples"), models.Sum(m => m.samples));
         var verified = models.Sum(m => m.passed + m.failed + m.unscored);
-        var elapsed = stats.TryGetValue("started", out var started) ? DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
+        var end = stats.TryGetValue("ended", out var ended) ? DateTimeOffset.FromUnixTimeMilliseconds(ended) : DateTimeOffset.UtcNow;
+        var elapsed = stats.TryGetValue("started", out var started) ? end - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
         var final = await db.SetLengthAsync(RunKeys.Final(run));
         double Rate(long count) => elapsed.TotalSeconds > 0 ? Math.Round(count / elapsed.TotalSeconds, 2) : 0;
-        double? etaSeconds = verified > 0 && expected > verified ? elapsed.TotalSeconds * (expected - verified) / verified : verified >= expected && expected > 0 ? 0 : null;
+        double? etaSeconds = info?.State is RunStates.Cancelled ? null
+            : info?.State is RunStates.Completed || (verified >= expected && expected > 0) ? 0
+            : verified > 0 && expected > verified ? elapsed.TotalSeconds * (expected - verified) / verified : null;
         return Results.Ok(new
         {
             run,

@@ -180,6 +180,8 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var transaction = Db.CreateTransaction();
         transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", state));
         _ = transaction.HashSetAsync(RunKeys.Run(run), "state", to);
+        // An ended run's elapsed time (and so its throughput) stops there.
+        if (to is RunStates.Completed or RunStates.Cancelled) _ = transaction.HashSetAsync(RunKeys.Stats(run), "ended", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
     }
 
@@ -287,6 +289,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Completed));
             _ = transaction.HashSetAsync(RunKeys.Run(run), "state", RunStates.Running);
             _ = transaction.HashDeleteAsync(RunKeys.Run(run), "finished:outputs"); // written again once every query is final
+            _ = transaction.HashDeleteAsync(RunKeys.Stats(run), "ended");
             _ = transaction.SetAddAsync(ActiveRuns, run);
             await transaction.ExecuteAsync();
         }

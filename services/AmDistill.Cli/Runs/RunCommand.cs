@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Runs;
 using Spectre.Console;
 
@@ -138,7 +139,7 @@ internal static class RunCommand
 
     private static Command Delete()
     {
-        var run = new Argument<string>("run");
+        var run = new Argument<string>("run") { Description = "The run's id." };
         var command = new Command("delete", "Delete a run that is not running (cancel it first): its state, samples, records and exports.") { run };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -175,8 +176,10 @@ internal static class RunCommand
     private static Command Export()
     {
         var run = new Argument<string>("run");
-        var policy = new Option<string>("--policy") { DefaultValueFactory = _ => "stage1" };
-        var format = new Option<string>("--format") { DefaultValueFactory = _ => "am" };
+        var policy = new Option<string>("--policy") { Description = "all (every sample), stage1, stage2 or band, with the run's selection settings.", DefaultValueFactory = _ => "stage1" };
+        policy.AcceptOnlyFromAmong(DatasetExport.PolicyNames);
+        var format = new Option<string>("--format") { Description = "am (AM-DeepSeek-Distilled-40M schema), messages or sharegpt.", DefaultValueFactory = _ => "am" };
+        format.AcceptOnlyFromAmong(DatasetExport.FormatNames);
         var output = new Option<FileInfo>("--output") { Description = "JSONL, or Parquet when it ends in .parquet.", Required = true };
         var command = new Command("export", "Download a run's samples in a selection policy and format.") { run, policy, format, output };
         command.SetAction(async (result, cancellationToken) =>

@@ -10,7 +10,7 @@ internal static class SelectCommand
 {
     public static Command Create()
     {
-        var input = new Option<FileInfo?>("--input") { Description = "Per-query score records (JSONL; see QueryRecordFormat)." };
+        var input = new Option<FileInfo?>("--input") { Description = "Per-query score records (JSONL: {\"query_id\", \"category\", \"scores\": {teacher: [verify_score, …]}}), as scoring writes them." };
         var store = new Option<DirectoryInfo?>("--store") { Description = "Or: the dataset store, whose final query records of --run are read." };
         var run = new Option<string?>("--run") { Description = "The run whose query records --store holds." };
         var output = new Option<FileInfo?>("--output") { Description = "Selected queries (JSONL); default: standard output." };

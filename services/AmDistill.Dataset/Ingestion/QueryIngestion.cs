@@ -128,7 +128,9 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
             return (number, null, $"id '{Shorten(id.ToString())}' is not a query id (1–200 of letters, digits and . _ : / + @ = -, starting with a letter or digit)");
         if (record["question"] is not JsonValue q || q.GetValueKind() != JsonValueKind.String) return (number, null, "no question text");
         if (q.GetValue<string>().Length > MaxQuestionChars) return (number, null, $"question longer than {MaxQuestionChars:N0} characters");
-        if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String) return (number, null, "no category");
+        if (record["category"] is null) return (number, null, "no category");
+        if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
+            return (number, null, $"category {record["category"]!.ToJsonString()} is not a name (math, code, science, if, other)");
         foreach (var (field, max) in MaxFieldChars)
             if (record[field] is { } value && (value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>().Length : value.ToJsonString().Length) > max)
                 return (number, null, $"{field} longer than {max:N0} characters");
