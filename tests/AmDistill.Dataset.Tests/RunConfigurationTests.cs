@@ -103,15 +103,38 @@ public sealed class RunConfigurationTests
     }
 
     [Theory]
-    [InlineData("""{ "run": "r", "teachers": [ { "name": "a", "pases": 4 } ] }""", "$.teachers[0].pases (line 1)")]
-    [InlineData("""{ "run": "r", "teachers": [ { "name": "a", "passes": "four" } ] }""", "$.teachers[0].passes (line 1)")]
-    [InlineData("{ \"run\": \"r\",\n  \"teachers\": [ }", "(line 2)")]
+    [InlineData("""{ "run": "r", "teachers": [ { "name": "a", "pases": 4 } ] }""", "teachers[0].pases: is not a field here (docs/run-config.md lists them)")]
+    [InlineData("""{ "run": "r", "teachers": [ { "name": "a", "passes": "four" } ] }""", "teachers[0].passes: must be a whole number")]
+    [InlineData("{ \"run\": \"r\",\n  \"teachers\": [ }", "$ (line 2): not valid JSON: '}' is an invalid")]
     [InlineData("""{ "run": "r" }""", "teachers: at least one teacher is needed")]
-    public void Json_errors_name_the_field_and_line(string json, string expected)
+    public void Json_errors_name_the_field_in_the_words_of_the_file(string json, string expected)
     {
         var (run, errors) = RunConfiguration.Parse(json);
         Assert.Null(run);
-        Assert.Contains(expected, Assert.Single(errors), StringComparison.Ordinal);
+        Assert.StartsWith(expected, Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_mistake_is_reported_at_once_not_only_the_first()
+    {
+        var (run, errors) = RunConfiguration.Parse("""
+            { "run": "Bad Id", "teachers": [ { "name": "a", "passes": "four", "colour": "red" } ],
+              "feeder": { "batchQueries": 0, "maxQueuedTasks": "many" }, "ingestion": { "decontaminateAgainst": "aime" },
+              "training": { "maxSteps": true } }
+            """);
+        Assert.Null(run);
+        foreach (var expected in new[]
+                 {
+                     "teachers[0].passes: must be a whole number",
+                     "teachers[0].colour: is not a field here (docs/run-config.md lists them)",
+                     "feeder.maxQueuedTasks: must be a whole number",
+                     "ingestion.decontaminateAgainst: must be a list [ … ]",
+                     "training.maxSteps: must be a whole number",
+                     "run: 'Bad Id' is not a run id (1–64 of a-z, 0-9, '-', '_', starting with a letter or digit)",
+                     "feeder.batchQueries: must be 1–10000",
+                 })
+            Assert.Contains(expected, errors);
+        Assert.DoesNotContain(errors, e => e.Contains("System.", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using AmDistill.Contracts;
@@ -15,7 +16,7 @@ namespace AmDistill.Dataset.Runs;
 /// deployment (the generation service's <c>Generation:Teachers</c>), because keys are secrets; a run names the
 /// teachers, may restate their model (checked when it starts) and may override their sampling and prices.
 /// </summary>
-public sealed record RunConfiguration
+public sealed partial record RunConfiguration
 {
     public string Run { get; init; } = "";
     public string? Description { get; init; }
@@ -82,24 +83,93 @@ public sealed record RunConfiguration
         WriteIndented = true,
     };
 
-    /// <summary>The configuration, or every problem with it (JSON errors with their path and line; then each invalid
-    /// field by its path).</summary>
+    /// <summary>The configuration, or every problem with it: each value of the wrong type by its path and line (the value
+    /// is set aside and the rest read on, so one mistake does not hide the next), then each invalid field by its path.</summary>
     public static (RunConfiguration? Configuration, IReadOnlyList<string> Errors) Parse(string json)
     {
-        RunConfiguration? configuration;
+        var errors = new List<string>();
+        JsonNode? document;
         try
         {
-            configuration = JsonSerializer.Deserialize<RunConfiguration>(json, Json);
+            document = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = Json.AllowTrailingCommas, CommentHandling = Json.ReadCommentHandling });
         }
         catch (JsonException e)
         {
-            var where = e.Path is { Length: > 0 } path ? path : "$";
-            var line = e.LineNumber is { } n ? $" (line {n + 1})" : "";
-            return (null, [$"{where}{line}: {FirstSentence(e.Message)}"]);
+            return (null, [$"$ (line {(e.LineNumber ?? 0) + 1}): not valid JSON: {FirstSentence(e.Message)}"]);
         }
-        if (configuration is null) return (null, ["$: the run configuration is empty"]);
-        var errors = configuration.Validate();
+        if (document is not JsonObject root) return (null, ["$: the run configuration is not a JSON object"]);
+        RunConfiguration? configuration = null;
+        for (var attempt = 0; attempt < 50 && configuration is null; attempt++)
+        {
+            try
+            {
+                configuration = root.Deserialize<RunConfiguration>(Json);
+            }
+            catch (JsonException e)
+            {
+                var path = e.Path is { Length: > 0 } p ? p : "$";
+                // An unknown field: the path is its object's, the name is in the message.
+                if (UnknownField().Match(e.Message) is { Success: true } unknown && !path.EndsWith("." + unknown.Groups[1].Value, StringComparison.Ordinal))
+                    path = path == "$" ? $"$.{unknown.Groups[1].Value}" : $"{path}.{unknown.Groups[1].Value}";
+                errors.Add($"{path[(path.StartsWith("$.", StringComparison.Ordinal) ? 2 : 0)..]}: {PlainWords(e.Message)}");
+                if (!Remove(root, path)) return (null, errors);
+            }
+        }
+        if (configuration is null) return (null, errors.Count > 0 ? errors : ["$: the run configuration is empty"]);
+        errors.AddRange(configuration.Validate());
         return errors.Count == 0 ? (configuration, errors) : (null, errors);
+    }
+
+    [GeneratedRegex(@"The JSON property '([^']+)' could not be mapped")]
+    private static partial Regex UnknownField();
+
+    /// <summary>A deserializer message in the words of the file: "a whole number", not <c>System.Int32</c>.</summary>
+    private static string PlainWords(string message)
+    {
+        if (UnknownField().IsMatch(message)) return "is not a field here (docs/run-config.md lists them)";
+        var match = System.Text.RegularExpressions.Regex.Match(message, @"could not be converted to ([^.\s]+(?:\.[^.\s]+)*?)(?:\. |\.$|$)");
+        if (!match.Success) return FirstSentence(message);
+        var type = match.Groups[1].Value;
+        var expected = type switch
+        {
+            "System.Int32" or "System.Int64" or "System.Nullable`1[System.Int32]" or "System.Nullable`1[System.Int64]" => "a whole number",
+            "System.Double" or "System.Decimal" or "System.Nullable`1[System.Double]" or "System.Nullable`1[System.Decimal]" => "a number",
+            "System.Boolean" or "System.Nullable`1[System.Boolean]" => "true or false",
+            "System.String" => "a string",
+            _ when type.StartsWith("System.Collections.Generic.List`1", StringComparison.Ordinal)
+                || type.StartsWith("System.Collections.Generic.IReadOnlyList`1", StringComparison.Ordinal) => "a list [ … ]",
+            _ when type.StartsWith("System.Collections.Generic.Dictionary`2", StringComparison.Ordinal) => "an object { … }",
+            _ => "an object { … }",
+        };
+        return $"must be {expected}";
+    }
+
+    /// <summary>Takes the value at a deserializer's path (<c>$.a.b[2].c</c>) out of the document; false when it is not there.</summary>
+    private static bool Remove(JsonObject root, string path)
+    {
+        var parts = System.Text.RegularExpressions.Regex.Matches(path, @"\.([^.\[]+)|\['([^']+)'\]|\[(\d+)\]");
+        JsonNode? node = root;
+        for (var i = 0; i < parts.Count; i++)
+        {
+            var part = parts[i];
+            var last = i == parts.Count - 1;
+            if (part.Groups[3].Success)
+            {
+                if (node is not JsonArray array || int.Parse(part.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture) is var index && index >= array.Count) return false;
+                if (last) { array.RemoveAt(index); return true; }
+                node = array[index];
+            }
+            else
+            {
+                var name = part.Groups[1].Success ? part.Groups[1].Value : part.Groups[2].Value;
+                if (node is not JsonObject obj) return false;
+                var key = obj.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
+                if (key is null) return false;
+                if (last) return obj.Remove(key);
+                node = obj[key];
+            }
+        }
+        return false;
     }
 
     public static (RunConfiguration? Configuration, IReadOnlyList<string> Errors) Load(string path) =>
@@ -168,8 +238,8 @@ public sealed record RunConfiguration
 
     private static string FirstSentence(string message)
     {
-        var end = message.IndexOf(". Path:", StringComparison.Ordinal);
-        return end > 0 ? message[..end] : message;
+        var end = message.IndexOf(". Path:", StringComparison.Ordinal) is > 0 and var path ? path : message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        return end > 0 ? message[..end].TrimEnd('.', ' ') : message;
     }
 }
 
