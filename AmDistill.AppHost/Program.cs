@@ -19,6 +19,7 @@ var trainingRoot = builder.Configuration["AmDistill:TrainingRoot"] ?? Path.GetFu
 
 // The embedded default teacher: an OpenAI-compatible simulator of weak, medium and strong models.
 var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim")
+    .WithEnvironment("TeacherSim__RunDirectories__0", datasetRoot) // it learns the queries of your runs too
     .WithHttpHealthCheck("/health");
 
 // Control plane: runs (configuration, queries, feeding, status, exports, report); starts the demo run

@@ -12,7 +12,8 @@ public static class Extensions
         builder.Services.AddOptions<TeacherSimOptions>().BindConfiguration(TeacherSimOptions.Section);
         builder.Services.AddSingleton(sp => QueryBank.Load(
             sp.GetRequiredService<IOptions<TeacherSimOptions>>().Value.QueryFiles.Select(f => Path.IsPathRooted(f) ? f : Path.Combine(AppContext.BaseDirectory, f)),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger<QueryBank>()));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<QueryBank>(),
+            sp.GetRequiredService<IOptions<TeacherSimOptions>>().Value.RunDirectories));
         builder.Services.AddSingleton<TeacherSimulator>();
         return builder;
     }

@@ -81,6 +81,39 @@ public sealed class TeacherSimTests
         Assert.Equal(ChatFinishReason.Length, cut.FinishReason);
     }
 
+    /// <summary>A user's own queries: once a run has ingested them into the store, the simulated teachers know their
+    /// answers as they know the demo's, instead of guessing.</summary>
+    [Fact]
+    public async Task The_teachers_learn_the_queries_of_a_run_ingested_into_the_store()
+    {
+        var store = Directory.CreateTempSubdirectory("amdistill-sim-runs-").FullName;
+        Directory.CreateDirectory(Path.Combine(store, "mine", "input"));
+        await File.WriteAllTextAsync(Path.Combine(store, "mine", "input", "queries.jsonl"), JsonSerializer.Serialize(new
+        {
+            id = "own-1", category = "math", source = "my-dataset", reference_answer = "48611",
+            question = "A warehouse ships 48,000 crates on Monday and 611 more on Tuesday than it had left over. How many crates in all? (own query)",
+        }) + "\n");
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string> { ["RunDirectories:0"] = store });
+        using var http = new HttpClient { BaseAddress = new Uri(sim.BaseUrl) };
+        http.DefaultRequestHeaders.Add("X-Sim-Latency-Ms", "0");
+
+        async Task<int> CorrectAsync(string question)
+        {
+            using var response = await http.PostAsJsonAsync("/v1/chat/completions", new
+            {
+                model = "deepseek-r1-sim", n = 8, seed = 3, messages = new[] { new { role = "user", content = question } },
+            });
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return body.RootElement.GetProperty("choices").EnumerateArray()
+                .Count(c => c.GetProperty("message").GetProperty("content").GetString()!.Contains("\\boxed{48611}", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(0, await CorrectAsync("A warehouse ships 48,000 crates; nobody told the simulator this one. How many crates in all?"));
+        Assert.InRange(await CorrectAsync(
+            "A warehouse ships 48,000 crates on Monday and 611 more on Tuesday than it had left over. How many crates in all? (own query)"), 5, 8);
+        Directory.Delete(store, recursive: true);
+    }
+
     [Fact]
     public async Task Stronger_teachers_answer_more_queries_correctly_and_harder_queries_less_often()
     {

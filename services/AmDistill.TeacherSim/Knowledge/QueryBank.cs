@@ -12,18 +12,25 @@ public sealed record KnownQuery(string Id, string Category, string Source, strin
 
 /// <summary>
 /// The queries (shared query schema, JSONL) whose reference answers and solutions the simulator knows, found by
-/// the start of a prompt's text, so instructions appended to a question do not hide it.
+/// the start of a prompt's text, so instructions appended to a question do not hide it. Besides its query files it
+/// learns the queries of every run ingested under its run directories (<c>{dir}/{run}/input/queries.jsonl</c>, the
+/// dataset store), looked for again when a prompt is not known, so a user's own queries get answers as good as the
+/// teachers' skill rather than guesses.
 /// </summary>
-public sealed class QueryBank
+public sealed class QueryBank(IReadOnlyList<string>? runDirectories = null, ILogger? logger = null)
 {
     private const int KeyLength = 160;
-    private readonly Dictionary<string, KnownQuery> _byPrefix = new(StringComparer.Ordinal);
+    private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(2);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, KnownQuery> _byPrefix = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTime> _runInputs = new(StringComparer.Ordinal); // file → last write time loaded
+    private readonly Lock _scan = new();
+    private DateTime _nextScan;
 
     public int Count => _byPrefix.Count;
 
-    public static QueryBank Load(IEnumerable<string> files, ILogger logger)
+    public static QueryBank Load(IEnumerable<string> files, ILogger logger, IReadOnlyList<string>? runDirectories = null)
     {
-        var bank = new QueryBank();
+        var bank = new QueryBank(runDirectories, logger);
         foreach (var file in files)
         {
             if (!File.Exists(file))
@@ -60,7 +67,46 @@ public sealed class QueryBank
         _byPrefix[Key(question)] = query;
     }
 
-    public KnownQuery? Find(string promptText) => _byPrefix.GetValueOrDefault(Key(promptText));
+    public KnownQuery? Find(string promptText)
+    {
+        var key = Key(promptText);
+        return _byPrefix.TryGetValue(key, out var query) || LearnRunInputs() && _byPrefix.TryGetValue(key, out query) ? query : null;
+    }
+
+    /// <summary>Loads run inputs new or rewritten since the last look, at most every <see cref="RescanInterval"/>; true when it learnt any.</summary>
+    private bool LearnRunInputs()
+    {
+        if (runDirectories is not { Count: > 0 }) return false;
+        lock (_scan)
+        {
+            if (DateTime.UtcNow < _nextScan) return false;
+            _nextScan = DateTime.UtcNow + RescanInterval;
+            var before = Count;
+            foreach (var input in runDirectories.Where(Directory.Exists).SelectMany(Directory.EnumerateDirectories)
+                         .Select(run => Path.Combine(run, "input", "queries.jsonl")).Where(File.Exists))
+            {
+                var written = File.GetLastWriteTimeUtc(input);
+                if (_runInputs.TryGetValue(input, out var loaded) && loaded == written) continue;
+                _runInputs[input] = written;
+                try
+                {
+                    foreach (var line in File.ReadLines(input))
+                    {
+                        if (string.IsNullOrWhiteSpace(line)) continue;
+                        using var record = JsonDocument.Parse(line);
+                        Add(record.RootElement);
+                    }
+                }
+                catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    logger?.LogWarning("Could not read the run input {File}: {Error}", input, e.Message); // being written: read again next time
+                    _runInputs.Remove(input);
+                }
+            }
+            if (Count > before) logger?.LogInformation("Teacher simulator learnt {Count} queries from run inputs", Count - before);
+            return Count > before;
+        }
+    }
 
     /// <summary>Lower-cased, whitespace collapsed, first characters only.</summary>
     private static string Key(string text)

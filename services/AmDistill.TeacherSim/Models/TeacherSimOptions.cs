@@ -14,6 +14,10 @@ public sealed class TeacherSimOptions
     /// <summary>Query files (JSONL, the shared query schema) whose reference answers and solutions the teachers know.</summary>
     public List<string> QueryFiles { get; set; } = ["data/demo-queries.jsonl"];
 
+    /// <summary>Dataset stores whose runs' ingested queries (<c>{dir}/{run}/input/queries.jsonl</c>) the teachers also
+    /// learn, when a prompt is not known: the AppHost sets its data root here.</summary>
+    public List<string> RunDirectories { get; set; } = [];
+
     /// <summary>How long a request with an injected timeout hangs before the server gives up on it.</summary>
     public TimeSpan TimeoutFaultDuration { get; set; } = TimeSpan.FromMinutes(5);
 
