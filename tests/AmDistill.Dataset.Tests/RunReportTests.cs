@@ -63,6 +63,17 @@ public sealed class RunReportTests
     }
 
     [Fact]
+    public void Count_axes_are_labelled_and_tick_in_whole_counts()
+    {
+        var html = RunReportHtml.Render(Report());
+        Assert.Contains("rotate(-90)\" text-anchor=\"middle\">queries</text>", html, StringComparison.Ordinal);
+        Assert.Contains("rotate(-90)\" text-anchor=\"middle\">samples</text>", html, StringComparison.Ordinal);
+        var ticks = System.Text.RegularExpressions.Regex.Matches(html, "text-anchor=\"end\">([^<]+)</text>").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(ticks);
+        Assert.All(ticks, tick => Assert.True(int.TryParse(tick, System.Globalization.CultureInfo.InvariantCulture, out _), $"tick {tick}"));
+    }
+
+    [Fact]
     public void Dead_lettered_samples_are_listed_by_stage_and_reason_escaped()
     {
         var report = Report();

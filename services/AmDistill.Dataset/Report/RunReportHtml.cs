@@ -53,7 +53,7 @@ public static class RunReportHtml
         html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold. " +
             "In the table: samples passed (avg@k over the queries, with k passes each) · queries passed at least once (pass@k).</p><div class=\"charts\">");
         foreach (var category in categories)
-            html.Append(Chart($"pass-rate-{Name(category)}", $"{Label(category)}: queries by pass rate", RunReportData.PassRateBins,
+            html.Append(Chart($"pass-rate-{Name(category)}", $"{Label(category)}: queries by pass rate", "queries", RunReportData.PassRateBins,
                 data.Teachers.Select(t => (t, data.PassRates[(t, category)].Select(v => (double)v).ToArray())).ToList()));
         html.Append("</div><table id=\"pass-rates\"><tr><th>teacher</th>");
         foreach (var category in categories) html.Append($"<th>{Label(category)}</th>");
@@ -73,20 +73,20 @@ public static class RunReportHtml
         html.Append("</table>");
 
         html.Append($"<h2>CV distribution</h2><p class=\"muted\">Coefficient of variation of {E(data.SelectionTeacher)}'s scores per query; Stage I keeps a query above CV_t (first bin: at or below 0.05).</p>");
-        html.Append(Chart("cv", "Queries by CV", RunReportData.CvBins, categories.Select(c => (Label(c), data.Cv[c].Select(v => (double)v).ToArray())).ToList()));
+        html.Append(Chart("cv", "Queries by CV", "queries", RunReportData.CvBins, categories.Select(c => (Label(c), data.Cv[c].Select(v => (double)v).ToArray())).ToList()));
 
         var levels = Enum.GetValues<DifficultyLevel>();
         var levelNames = levels.Select(l => l.ToString()).ToArray();
         html.Append("<h2>Difficulty mix</h2><p class=\"muted\">Easy: the weakest teacher always passes; L1: it sometimes does; L2: only the middle and strongest do; L3: only the strongest; Unsolved: none.</p>");
-        html.Append(Chart("difficulty", "Queries by difficulty", levelNames,
+        html.Append(Chart("difficulty", "Queries by difficulty", "queries", levelNames,
             categories.Select(c => (Label(c), levels.Select(l => (double)data.Difficulty.GetValueOrDefault((c, l))).ToArray())).ToList()));
 
         html.Append("<h2>Selected set (Stage I)</h2>");
         html.Append("<div class=\"charts\">");
-        html.Append(Chart("selected-category", "Selected samples by category", categories.Select(Label).ToArray(),
+        html.Append(Chart("selected-category", "Selected samples by category", "samples", categories.Select(Label).ToArray(),
             [("samples", categories.Select(c => (double)levels.Sum(l => data.Selected.GetValueOrDefault((c, l)).Samples)).ToArray()),
              ("queries", categories.Select(c => (double)levels.Sum(l => data.Selected.GetValueOrDefault((c, l)).Queries)).ToArray())]));
-        html.Append(Chart("selected-difficulty", "Selected samples by difficulty", levelNames,
+        html.Append(Chart("selected-difficulty", "Selected samples by difficulty", "samples", levelNames,
             [("samples", levels.Select(l => (double)categories.Sum(c => data.Selected.GetValueOrDefault((c, l)).Samples)).ToArray())]));
         html.Append("</div><table id=\"selected\"><tr><th>category</th><th>queries</th><th>selected queries</th><th>selected samples</th></tr>");
         foreach (var category in categories)
@@ -95,11 +95,12 @@ public static class RunReportHtml
         return html.ToString();
     }
 
-    /// <summary>A grouped bar chart, one colour per series, each bar with its value as a tooltip.</summary>
-    private static string Chart(string id, string title, IReadOnlyList<string> labels, IReadOnlyList<(string Name, double[] Values)> series)
+    /// <summary>A grouped bar chart of counts (<paramref name="unit"/>, the y axis's label), one colour per series, each bar
+    /// with its value as a tooltip; the axis ticks are whole counts.</summary>
+    private static string Chart(string id, string title, string unit, IReadOnlyList<string> labels, IReadOnlyList<(string Name, double[] Values)> series)
     {
-        const int width = 520, height = 250, left = 44, right = 10, top = 28, bottom = 40;
-        var max = NiceMax(series.SelectMany(s => s.Values).DefaultIfEmpty(0).Max());
+        const int width = 520, height = 250, left = 56, right = 10, top = 28, bottom = 40;
+        var max = 4 * TickStep(series.SelectMany(s => s.Values).DefaultIfEmpty(0).Max());
         var plotWidth = width - left - right;
         var plotHeight = height - top - bottom;
         var group = plotWidth / (double)Math.Max(1, labels.Count);
@@ -107,6 +108,7 @@ public static class RunReportHtml
         var svg = new StringBuilder();
         svg.Append($"<figure class=\"chart\" id=\"{id}\"><figcaption>{E(title)}</figcaption>");
         svg.Append($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{E(title)}\">");
+        svg.Append($"<text class=\"axis\" transform=\"translate(12,{F(top + plotHeight / 2.0)}) rotate(-90)\" text-anchor=\"middle\">{E(unit)}</text>");
         for (var tick = 0; tick <= 4; tick++)
         {
             var y = top + plotHeight - plotHeight * tick / 4.0;
@@ -136,12 +138,14 @@ public static class RunReportHtml
         return svg.ToString();
     }
 
-    private static double NiceMax(double max)
+    /// <summary>The y axis's step for 4 steps up to at least <paramref name="max"/>: a whole 1, 2 or 5 × 10ⁿ, so a count
+    /// axis never shows 37.5 queries.</summary>
+    private static double TickStep(double max)
     {
-        if (max <= 0) return 1;
-        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(max)));
-        foreach (var step in new[] { 1, 2, 2.5, 5, 10 })
-            if (step * magnitude >= max) return step * magnitude;
+        var raw = Math.Max(1, max / 4);
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        foreach (var step in new[] { 1, 2, 5, 10 })
+            if (step * magnitude >= raw) return step * magnitude;
         return 10 * magnitude;
     }
 
