@@ -48,13 +48,28 @@ public sealed class RunReportTests
         Assert.Equal((1L, 3L), data.Selected[(Category.Math, DifficultyLevel.L2)]);
         Assert.Equal(3, data.SelectedSamples);
         Assert.Equal(4.0 / 3, data.CostPerSelectedSample!.Value, 9);
+        // Hardest first: Unsolved, then L2, then Easy; each with every teacher's pass rate.
+        Assert.Equal(["unsolved", "l2", "easy"], data.Hardest.Select(h => h.QueryId));
+        Assert.Equal((0.0, 0.25, 0.75), (data.Hardest[1].PassRates["weak"], data.Hardest[1].PassRates["middle"], data.Hardest[1].PassRates["strong"]));
+    }
+
+    [Fact]
+    public void The_hardest_list_keeps_only_the_hardest_twenty()
+    {
+        var data = Report();
+        for (var i = 0; i < 30; i++)
+            data.Add(Query($"l3-{i:D2}", Category.Math, [0, 0, 0, 0], [0, 0, 0, 0], [.. Enumerable.Range(0, 4).Select(p => p <= i % 3 ? 1.0 : 0)]));
+        Assert.Equal(RunReportData.HardestCount, data.Hardest.Count);
+        Assert.Equal("unsolved", data.Hardest[0].QueryId);
+        Assert.All(data.Hardest.Skip(1), h => Assert.Equal(DifficultyLevel.L3, h.Level));
+        Assert.Equal(0.25 / 3, data.Hardest[1].MeanPassRate, 9); // the L3 queries the strongest passes least
     }
 
     [Fact]
     public void The_page_holds_every_chart_and_table()
     {
         var html = RunReportHtml.Render(Report());
-        foreach (var id in new[] { "cost", "cost-per-selected", "pass-rate-math", "pass-rate-code", "pass-rates", "cv", "difficulty", "selected-category", "selected-difficulty", "selected" })
+        foreach (var id in new[] { "cost", "cost-per-selected", "pass-rate-math", "pass-rate-code", "pass-rates", "cv", "difficulty", "hardest", "selected-category", "selected-difficulty", "selected" })
             Assert.Contains($"id=\"{id}\"", html, StringComparison.Ordinal);
         Assert.DoesNotContain("pass-rate-science", html, StringComparison.Ordinal); // no science queries, no empty chart
         Assert.Contains("$1.333333", html, StringComparison.Ordinal);

@@ -2,6 +2,9 @@ using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Report;
 
+/// <summary>A query of the report's hardest list: its difficulty and each teacher's pass rate.</summary>
+public sealed record HardQuery(string QueryId, Category Category, DifficultyLevel Level, IReadOnlyDictionary<string, double> PassRates, double MeanPassRate);
+
 /// <summary>A teacher's cost so far (from the run's counters), for cost per selected sample.</summary>
 public sealed record TeacherCost(string Teacher, long Samples, long PromptTokens, long CompletionTokens, double CostUsd);
 
@@ -84,10 +87,37 @@ public sealed class RunReportData
             Cv[query.Category][CvBin(Statistics.CoefficientOfVariation(selectionScores, _selection.Std))]++;
         var level = _ladder.Grade(query, _selection.Thresholds);
         Difficulty[(query.Category, level)] = Difficulty.GetValueOrDefault((query.Category, level)) + 1;
+        KeepIfHardest(query, level);
         var stageOne = SelectionPolicies.StageOne(query, _selection);
         if (!stageOne.Kept) return;
         var (q, s) = Selected.GetValueOrDefault((query.Category, level));
         Selected[(query.Category, level)] = (q + 1, s + stageOne.Responses.Count);
+    }
+
+    /// <summary>The hardest queries seen, hardest first (Unsolved, then L3 … Easy; within a level the lowest mean pass
+    /// rate): where a user looks first when choosing training data. At most <see cref="HardestCount"/> are kept.</summary>
+    public List<HardQuery> Hardest { get; } = [];
+
+    public const int HardestCount = 20;
+
+    private static int Hardness(DifficultyLevel level) => level switch
+    {
+        DifficultyLevel.Unsolved => 4,
+        DifficultyLevel.L3 => 3,
+        DifficultyLevel.L2 => 2,
+        DifficultyLevel.L1 => 1,
+        _ => 0,
+    };
+
+    private void KeepIfHardest(QueryRecord query, DifficultyLevel level)
+    {
+        var rates = Teachers.Where(t => query.Scores(t).Count > 0)
+            .ToDictionary(t => t, t => Statistics.PassRate(query.Scores(t), _selection.Thresholds.For(query.Category)));
+        var hard = new HardQuery(query.QueryId, query.Category, level, rates, rates.Count > 0 ? rates.Values.Average() : 0);
+        Hardest.Add(hard);
+        Hardest.Sort((a, b) => Hardness(b.Level) != Hardness(a.Level) ? Hardness(b.Level).CompareTo(Hardness(a.Level))
+            : a.MeanPassRate != b.MeanPassRate ? a.MeanPassRate.CompareTo(b.MeanPassRate) : string.CompareOrdinal(a.QueryId, b.QueryId));
+        if (Hardest.Count > HardestCount) Hardest.RemoveAt(HardestCount);
     }
 
     public static int PassRateBin(double rate) => rate <= 0 ? 0 : rate >= 1 ? 5 : rate <= 0.25 ? 1 : rate <= 0.5 ? 2 : rate <= 0.75 ? 3 : 4;

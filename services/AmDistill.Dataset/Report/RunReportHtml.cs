@@ -81,6 +81,14 @@ public static class RunReportHtml
         html.Append(Chart("difficulty", "Queries by difficulty", "queries", levelNames,
             categories.Select(c => (Label(c), levels.Select(l => (double)data.Difficulty.GetValueOrDefault((c, l))).ToArray())).ToList()));
 
+        html.Append("<h2>Hardest queries</h2><p class=\"muted\">Unsolved first, then L3 … Easy; within a level the lowest mean pass rate. " +
+            "Per teacher the share of its passes that pass (<code>GET /api/runs/{run}/export?policy=all</code> has their answers).</p>");
+        html.Append("<table id=\"hardest\"><tr><th>query</th><th>category</th><th>difficulty</th>" + string.Concat(data.Teachers.Select(t => $"<th>{E(t)}</th>")) + "</tr>");
+        foreach (var query in data.Hardest)
+            html.Append($"<tr><td><code>{E(query.QueryId)}</code></td><td>{Label(query.Category)}</td><td>{query.Level}</td>" +
+                string.Concat(data.Teachers.Select(t => $"<td>{(query.PassRates.TryGetValue(t, out var rate) ? rate.ToString("0.00", Invariant) : "–")}</td>")) + "</tr>");
+        html.Append("</table>");
+
         html.Append("<h2>Selected set (Stage I)</h2>");
         html.Append("<div class=\"charts\">");
         html.Append(Chart("selected-category", "Selected samples by category", "samples", categories.Select(Label).ToArray(),
