@@ -18,19 +18,8 @@ public static class ProcessOnce
     /// <returns>True when the writes were applied now; false when the key had been processed before.</returns>
     /// <exception cref="RedisException">The transaction was aborted without the key being processed (e.g. Redis restarted
     /// between WATCH and EXEC): nothing was written, and the caller must retry rather than treat the key as done.</exception>
-    public static async Task<bool> ExecuteAsync(IDatabase db, string scope, string key, Action<ITransaction> writes, TimeSpan? retention = null)
-    {
-        var marker = MarkerKey(scope, key);
-        var transaction = db.CreateTransaction();
-        transaction.AddCondition(Condition.KeyNotExists(marker));
-        writes(transaction);
-        var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        _ = retention is { } ttl ? transaction.StringSetAsync(marker, doneAt, ttl) : transaction.StringSetAsync(marker, doneAt);
-        if (await transaction.ExecuteAsync().ConfigureAwait(false)) return true;
-        // "Not committed" means "done before" only if the marker is there; an aborted EXEC must not be taken for it.
-        if (await db.KeyExistsAsync(marker).ConfigureAwait(false)) return false;
-        throw new RedisException($"transaction for {scope}:{key} was aborted before it applied; retry");
-    }
+    public static Task<bool> ExecuteAsync(IDatabase db, string scope, string key, Action<ITransaction> writes, TimeSpan? retention = null) =>
+        ExecuteAllAsync(db, scope, [key], writes, retention);
 
     /// <summary>
     /// Like <see cref="ExecuteAsync"/> for several keys at once: the writes commit only if none of the keys was processed,
@@ -38,15 +27,18 @@ public static class ProcessOnce
     /// answer with n choices) is never half recorded.
     /// </summary>
     /// <returns>True when applied now; false when some key had been processed before (nothing was written).</returns>
-    public static async Task<bool> ExecuteAllAsync(IDatabase db, string scope, IReadOnlyList<string> keys, Action<ITransaction> writes)
+    /// <exception cref="RedisException">Aborted without any key processed (e.g. Redis restarted between WATCH and EXEC):
+    /// nothing was written, and the caller must retry rather than treat the keys as done.</exception>
+    public static async Task<bool> ExecuteAllAsync(IDatabase db, string scope, IReadOnlyList<string> keys, Action<ITransaction> writes, TimeSpan? retention = null)
     {
         var markers = keys.Select(key => (RedisKey)MarkerKey(scope, key)).ToArray();
         var transaction = db.CreateTransaction();
         foreach (var marker in markers) transaction.AddCondition(Condition.KeyNotExists(marker));
         writes(transaction);
         var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var marker in markers) _ = transaction.StringSetAsync(marker, doneAt);
+        foreach (var marker in markers) _ = retention is { } ttl ? transaction.StringSetAsync(marker, doneAt, ttl) : transaction.StringSetAsync(marker, doneAt);
         if (await transaction.ExecuteAsync().ConfigureAwait(false)) return true;
+        // "Not committed" means "done before" only if a marker is there; an aborted EXEC must not be taken for it.
         if (await db.KeyExistsAsync(markers).ConfigureAwait(false) > 0) return false;
         throw new RedisException($"transaction for {markers.Length} keys of {scope} was aborted before it applied; retry");
     }

@@ -216,10 +216,9 @@ public sealed class StreamConsumer<T>
         T message;
         try
         {
-            message = JsonSerializer.Deserialize(ReadBytes(entry, EntryFields.Payload), _stream.TypeInfo)
-                      ?? throw new JsonException("payload is null");
+            message = Parse(entry);
         }
-        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (IsUnparseable(e))
         {
             // No retry can fix a payload that does not parse.
             await DeadLetterAsync(entry, delivery.DeliveryCount, $"invalid payload: {e.Message}").ConfigureAwait(false);
@@ -507,17 +506,22 @@ public sealed class StreamConsumer<T>
         }
     }
 
+    private T Parse(StreamEntry entry) =>
+        JsonSerializer.Deserialize(ReadBytes(entry, EntryFields.Payload), _stream.TypeInfo) ?? throw new JsonException("payload is null");
+
     private T? TryParse(StreamEntry entry)
     {
         try
         {
-            return JsonSerializer.Deserialize(ReadBytes(entry, EntryFields.Payload), _stream.TypeInfo);
+            return Parse(entry);
         }
-        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (IsUnparseable(e))
         {
             return default;
         }
     }
+
+    private static bool IsUnparseable(Exception e) => e is JsonException or NotSupportedException or ArgumentException;
 
     private static byte[] ReadBytes(StreamEntry entry, string field)
     {

@@ -106,7 +106,7 @@ public static class RunEndpoints
     {
         var db = redis.GetDatabase();
         var info = await registry.GetAsync(run);
-        var stats = (await db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
+        var stats = await registry.StatsAsync(run);
         if (info is null && stats.Count == 0) return Results.NotFound();
         long Stat(string name) => stats.GetValueOrDefault(name);
         var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal)).Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)

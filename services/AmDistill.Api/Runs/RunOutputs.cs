@@ -42,9 +42,10 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
 
     public async Task<RunReportData> BuildReportAsync(RunConfiguration run, CancellationToken cancellationToken)
     {
-        var data = await RunReport.BuildAsync(store, run, await runs.CostsAsync(run), cancellationToken);
-        data.JudgeDecided = await runs.JudgeDecidedAsync(run.Run);
-        data.DeadLettered = await runs.DeadLetteredAsync(run.Run);
+        var stats = await runs.StatsAsync(run.Run);
+        var data = await RunReport.BuildAsync(store, run, RunRegistry.Costs(run, stats), cancellationToken);
+        data.JudgeDecided = RunRegistry.JudgeDecided(stats);
+        data.DeadLettered = RunRegistry.DeadLettered(stats);
         return data;
     }
 }

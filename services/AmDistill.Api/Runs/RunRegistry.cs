@@ -312,20 +312,17 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         Enum.GetValues<QueryCategory>().Where(c => stats.ContainsKey(RunKeys.JudgeDecidedStat(c)))
             .ToDictionary(c => c.ToAmName(), c => stats[RunKeys.JudgeDecidedStat(c)]);
 
-    public async Task<Dictionary<string, long>> JudgeDecidedAsync(string run) =>
-        JudgeDecided((await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value));
-
     /// <summary>Samples settled as dead-lettered, by "stage|reason".</summary>
     public static Dictionary<string, long> DeadLettered(IReadOnlyDictionary<string, long> stats) =>
         stats.Where(s => s.Key.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal) && s.Value > 0)
             .ToDictionary(s => s.Key[RunKeys.DeadLetterReasonPrefix.Length..], s => s.Value);
 
-    public async Task<Dictionary<string, long>> DeadLetteredAsync(string run) =>
-        DeadLettered((await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value));
+    /// <summary>The run's counters (<see cref="RunKeys.Stats"/>), read once for everything a status or report shows.</summary>
+    public async Task<Dictionary<string, long>> StatsAsync(string run) =>
+        (await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
 
-    public async Task<IReadOnlyList<Dataset.Report.TeacherCost>> CostsAsync(RunConfiguration configuration)
+    public static IReadOnlyList<Dataset.Report.TeacherCost> Costs(RunConfiguration configuration, IReadOnlyDictionary<string, long> stats)
     {
-        var stats = (await Db.HashGetAllAsync(RunKeys.Stats(configuration.Run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
         long Stat(string name) => stats.GetValueOrDefault(name);
         return [.. configuration.Teachers.Select(t => new Dataset.Report.TeacherCost(t.Name, Stat($"{t.Name}:samples"), Stat($"{t.Name}:prompt_tokens"),
             Stat($"{t.Name}:completion_tokens"), Stat($"{t.Name}:cost_micro_usd") / 1_000_000.0))];

@@ -27,14 +27,10 @@ public sealed class GenerationHandler(
         var registered = teachers.Find(task.Teacher)
             ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is not configured (Generation:Teachers)");
         var teacher = registered.With(task.Settings);
-        var settings = task.Settings is null ? teachers.SettingsHash(teacher.Name) : SampleId.SettingsHash(teacher);
         var db = redis.GetDatabase();
         if (await db.HashGetAsync(RunKeys.Run(task.RunId), "state") == RunStates.Cancelled) return; // nothing more is paid for a cancelled run
 
-        var once = RunKeys.OnceScope("generation", task.RunId);
-        var samples = task.Passes.Select(pass => (Pass: pass, Id: SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))).ToArray();
-        var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, once, s.Id)));
-        var missing = samples.Where((_, i) => !done[i]).ToArray();
+        var missing = await MissingAsync(db, task, teacher);
         if (missing.Length == 0) return; // a redelivery of finished work: nothing to pay for
 
         await verification.WaitForCapacityAsync(missing.Length, cancellationToken);
@@ -81,16 +77,10 @@ public sealed class GenerationHandler(
     /// </summary>
     public async Task OnDeadLetterAsync(GenerationTask task, string reason, ITransaction transaction)
     {
-        var db = redis.GetDatabase();
-        var passes = task.Passes.ToList();
-        if (teachers.Find(task.Teacher) is { } registered)
-        {
-            var teacher = registered.With(task.Settings);
-            var settings = task.Settings is null ? teachers.SettingsHash(teacher.Name) : SampleId.SettingsHash(teacher);
-            var once = RunKeys.OnceScope("generation", task.RunId);
-            var done = await Task.WhenAll(passes.Select(pass => ProcessOnce.IsDoneAsync(db, once, SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))));
-            passes = [.. passes.Where((_, i) => !done[i])];
-        }
+        // An unknown teacher committed nothing: every pass is missing.
+        var passes = teachers.Find(task.Teacher) is { } registered
+            ? (await MissingAsync(redis.GetDatabase(), task, registered.With(task.Settings))).Select(s => s.Pass)
+            : task.Passes;
         var stats = RunKeys.Stats(task.RunId);
         foreach (var pass in passes)
         {
@@ -100,6 +90,16 @@ public sealed class GenerationHandler(
             _ = transaction.HashIncrementAsync(stats, RunKeys.DeadLetteredStat("generation"));
             _ = transaction.HashIncrementAsync(stats, RunKeys.DeadLetterReasonStat("generation", reason));
         }
+    }
+
+    /// <summary>The task's passes not committed yet, with their sample ids.</summary>
+    private async Task<(int Pass, string Id)[]> MissingAsync(IDatabase db, GenerationTask task, TeacherOptions teacher)
+    {
+        var settings = task.Settings is null ? teachers.SettingsHash(teacher.Name) : SampleId.SettingsHash(teacher);
+        var once = RunKeys.OnceScope("generation", task.RunId);
+        var samples = task.Passes.Select(pass => (Pass: pass, Id: SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings))).ToArray();
+        var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, once, s.Id)));
+        return [.. samples.Where((_, i) => !done[i])];
     }
 
     /// <summary>
