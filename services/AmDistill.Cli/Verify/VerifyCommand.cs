@@ -21,7 +21,7 @@ internal static class VerifyCommand
         var failures = new Option<bool>("--failures") { Description = "Write only the lines whose verdict differs from \"expected\"." };
         var math = new Command("math", "Math answer equivalence, line by line.") { input, output, failures };
         math.SetAction((result, cancellationToken) => RunAsync(result.GetValue(input)!, result.GetValue(output), result.GetValue(failures), cancellationToken));
-        return new Command("verify", "Verify responses against references.") { math, VerifyCodeCommand.Create() };
+        return new Command("verify", "Verify responses against references.") { math, VerifyCodeCommand.Create(), VerifyIfCommand.Create() };
     }
 
     private static async Task<int> RunAsync(FileInfo input, FileInfo? output, bool onlyFailures, CancellationToken cancellationToken)

@@ -18,9 +18,14 @@ public sealed record IfEvalVerdict(double Score, IReadOnlyList<(string Id, bool 
 public static partial class IfEvalChecker
 {
     /// <summary>The instructions of a <c>test_cases</c> object; their arguments are cloned, so they outlive its document.</summary>
-    public static IReadOnlyList<Instruction> Parse(JsonElement testCases) =>
-        [.. testCases.GetProperty("instruction_id_list").EnumerateArray().Zip(testCases.GetProperty("kwargs").EnumerateArray(),
-            (id, kwargs) => new Instruction(id.GetString()!, kwargs.Clone()))];
+    public static IReadOnlyList<Instruction> Parse(JsonElement testCases)
+    {
+        var ids = testCases.GetProperty("instruction_id_list");
+        var kwargs = testCases.GetProperty("kwargs");
+        if (ids.GetArrayLength() != kwargs.GetArrayLength())
+            throw new FormatException($"{ids.GetArrayLength()} instructions but {kwargs.GetArrayLength()} kwargs");
+        return [.. ids.EnumerateArray().Zip(kwargs.EnumerateArray(), (id, k) => new Instruction(id.GetString()!, k.Clone()))];
+    }
 
     public static IfEvalVerdict Verify(IReadOnlyList<Instruction> instructions, string response, bool loose = false)
     {
@@ -29,10 +34,11 @@ public static partial class IfEvalChecker
         return new IfEvalVerdict(results.Count == 0 ? 0 : (double)results.Count(r => r.Item2) / results.Count, results);
     }
 
+    /// <summary>IFEval's loose variants: the response, without its first and/or last line (stripped), each also without '*'.</summary>
     private static string[] LooseVariants(string response)
     {
         var lines = response.Split('\n');
-        string[] cut = [response, string.Join('\n', lines.Skip(1)), string.Join('\n', lines.SkipLast(1)), string.Join('\n', lines.Skip(1).SkipLast(1))];
+        string[] cut = [response, string.Join('\n', lines.Skip(1)).Trim(), string.Join('\n', lines.SkipLast(1)).Trim(), string.Join('\n', lines.Skip(1).SkipLast(1)).Trim()];
         return [.. cut, .. cut.Select(c => c.Replace("*", "", StringComparison.Ordinal))];
     }
 
@@ -43,12 +49,11 @@ public static partial class IfEvalChecker
         switch (instruction.Id)
         {
             case "change_case:capital_word_frequency":
-                return Compare(Words().Matches(value).Count(m => m.Value.Any(char.IsLetter) && m.Value.ToUpperInvariant() == m.Value),
-                    Int(k, "capital_frequency"), Str(k, "capital_relation"));
+                return Compare(PythonText.WordTokenize(value).Count(PythonText.IsUpper), Int(k, "capital_frequency"), Str(k, "capital_relation"));
             case "change_case:english_capital":
-                return value == value.ToUpperInvariant() && value.Any(char.IsUpper) && LanguageDetector.Detect(value) == "en";
+                return PythonText.IsUpper(value) && IsLanguage(value, "en");
             case "change_case:english_lowercase":
-                return value == value.ToLowerInvariant() && value.Any(char.IsLower) && LanguageDetector.Detect(value) == "en";
+                return PythonText.IsLower(value) && IsLanguage(value, "en");
             case "combination:repeat_prompt":
                 return value.Trim().ToLowerInvariant().StartsWith(Str(k, "prompt_to_repeat").Trim().ToLowerInvariant(), StringComparison.Ordinal);
             case "combination:two_responses":
@@ -66,23 +71,24 @@ public static partial class IfEvalChecker
                 return Placeholders().Matches(value).Count >= Int(k, "num_placeholders");
             case "detectable_content:postscript":
             {
-                var marker = Str(k, "postscript_marker");
-                var pattern = marker == "P.P.S" ? @"\s*p\.\s?p\.\s?s.*$" : marker == "P.S." ? @"\s*p\.\s?s\..*$" : @"\s*" + Regex.Escape(marker.ToLowerInvariant()) + ".*$";
-                return Regex.IsMatch(value.ToLowerInvariant(), pattern, RegexOptions.Multiline);
+                var marker = Str(k, "postscript_marker").Trim();
+                var pattern = marker == "P.P.S" ? @"\s*p\.\s?p\.\s?s.*$" : marker == "P.S." ? @"\s*p\.\s?s\..*$" : @"\s*" + marker.ToLowerInvariant() + ".*$";
+                return PythonText.Search(pattern, value.ToLowerInvariant(), RegexOptions.Multiline);
             }
             case "detectable_format:constrained_response":
                 return new[] { "My answer is yes.", "My answer is no.", "My answer is maybe." }.Any(o => value.Trim().Contains(o, StringComparison.Ordinal));
             case "detectable_format:json_format":
             {
+                // Python's chained removeprefix: each fence is tried in turn on what the one before left.
                 var text = value.Trim();
                 foreach (var fence in new[] { "```json", "```Json", "```JSON", "```" })
-                    if (text.StartsWith(fence, StringComparison.Ordinal)) { text = text[fence.Length..]; break; }
+                    if (text.StartsWith(fence, StringComparison.Ordinal)) text = text[fence.Length..];
                 if (text.EndsWith("```", StringComparison.Ordinal)) text = text[..^3];
                 try { using var _ = JsonDocument.Parse(text.Trim()); return true; }
                 catch (JsonException) { return false; }
             }
             case "detectable_format:multiple_sections":
-                return Regex.Split(value, @"\s?" + Regex.Escape(Str(k, "section_spliter")) + @"\s?\d+\s?").Length - 1 >= Int(k, "num_sections");
+                return PythonText.CountMatches(@"\s?" + Str(k, "section_spliter").Trim() + @"\s?\d+\s?", value) >= Int(k, "num_sections");
             case "detectable_format:number_bullet_lists":
                 return StarBullets().Matches(value).Count + DashBullets().Matches(value).Count == Int(k, "num_bullets");
             case "detectable_format:number_highlighted_sections":
@@ -91,18 +97,20 @@ public static partial class IfEvalChecker
             case "detectable_format:title":
                 return Titles().Matches(value).Any(m => m.Value.TrimStart('<').TrimEnd('>').Trim().Length > 0);
             case "keywords:existence":
-                return k.GetProperty("keywords").EnumerateArray().All(w => Regex.IsMatch(value, w.GetString()!, RegexOptions.IgnoreCase));
+                return k.GetProperty("keywords").EnumerateArray().All(w => PythonText.Search(w.GetString()!, value, RegexOptions.IgnoreCase));
             case "keywords:forbidden_words":
-                return !k.GetProperty("forbidden_words").EnumerateArray().Any(w => Regex.IsMatch(value, @"\b" + w.GetString() + @"\b", RegexOptions.IgnoreCase));
+                return !k.GetProperty("forbidden_words").EnumerateArray().Any(w => PythonText.Search(@"\b" + w.GetString() + @"\b", value, RegexOptions.IgnoreCase));
             case "keywords:frequency":
-                return Compare(Regex.Matches(value, Str(k, "keyword"), RegexOptions.IgnoreCase).Count, Int(k, "frequency"), Str(k, "relation"));
+                return Compare(PythonText.CountMatches(Str(k, "keyword").Trim(), value, RegexOptions.IgnoreCase), Int(k, "frequency"), Str(k, "relation"));
             case "keywords:letter_frequency":
             {
-                var letter = char.ToLowerInvariant(Str(k, "letter")[0]);
-                return Compare(value.ToLowerInvariant().Count(c => c == letter), Int(k, "let_frequency"), Str(k, "let_relation"));
+                // Any one character counts, '#' and '!' too (IFEval's data asks for both).
+                var letter = Str(k, "letter").Trim().ToLowerInvariant();
+                return letter.Length == 1
+                    && Compare(value.ToLowerInvariant().Count(c => c == letter[0]), Int(k, "let_frequency"), Str(k, "let_relation"));
             }
             case "language:response_language":
-                return LanguageDetector.Detect(value) == Str(k, "language");
+                return IsLanguage(value, Str(k, "language"));
             case "length_constraints:nth_paragraph_first_word":
             {
                 var paragraphs = value.Split("\n\n");
@@ -130,11 +138,12 @@ public static partial class IfEvalChecker
             case "length_constraints:number_sentences":
                 return Compare(Sentences(value), Int(k, "num_sentences"), Str(k, "relation"));
             case "length_constraints:number_words":
-                return Compare(Words().Matches(value).Count, Int(k, "num_words"), Str(k, "relation"));
+                return Compare(PythonText.CountWords(value), Int(k, "num_words"), Str(k, "relation"));
             case "punctuation:no_comma":
                 return !value.Contains(',', StringComparison.Ordinal);
             case "startend:end_checker":
-                return value.Trim().ToLowerInvariant().EndsWith(Str(k, "end_phrase").Trim().ToLowerInvariant(), StringComparison.Ordinal);
+                // As IFEval does: a closing quotation mark after the phrase does not count against it.
+                return value.Trim().Trim('"').ToLowerInvariant().EndsWith(Str(k, "end_phrase").Trim().ToLowerInvariant(), StringComparison.Ordinal);
             case "startend:quotation":
             {
                 var text = value.Trim();
@@ -144,6 +153,9 @@ public static partial class IfEvalChecker
                 return false;
         }
     }
+
+    /// <summary>IFEval's language test: a text with nothing to detect a language from counts as followed, as it does there.</summary>
+    private static bool IsLanguage(string text, string language) => LanguageDetector.Detect(text) is not { } detected || detected == language;
 
     /// <summary>IFEval's relations: "less than" is strict, "at least" inclusive.</summary>
     private static bool Compare(int actual, int target, string relation) => relation switch
@@ -169,9 +181,6 @@ public static partial class IfEvalChecker
         t = t.Replace("...", "\u0001\u0001\u0001", StringComparison.Ordinal);
         return SentenceEnds().Split(t).Count(s => s.Trim().Length > 0);
     }
-
-    [GeneratedRegex(@"\w+")]
-    private static partial Regex Words();
 
     [GeneratedRegex(@"\[.*?\]")]
     private static partial Regex Placeholders();
