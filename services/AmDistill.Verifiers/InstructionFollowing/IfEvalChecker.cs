@@ -136,7 +136,7 @@ public static partial class IfEvalChecker
                 return count == Int(k, "num_paragraphs");
             }
             case "length_constraints:number_sentences":
-                return Compare(Sentences(value), Int(k, "num_sentences"), Str(k, "relation"));
+                return Compare(PunktSentenceTokenizer.CountSentences(value), Int(k, "num_sentences"), Str(k, "relation"));
             case "length_constraints:number_words":
                 return Compare(PythonText.CountWords(value), Int(k, "num_words"), Str(k, "relation"));
             case "punctuation:no_comma":
@@ -171,17 +171,6 @@ public static partial class IfEvalChecker
 
     public static string Str(JsonElement k, string name) => k.GetProperty(name).GetString() ?? "";
 
-    /// <summary>IFEval's sentence splitter, in short: abbreviations, decimals, initials and ellipses do not end a sentence.</summary>
-    public static int Sentences(string text)
-    {
-        var t = " " + text.Replace("\n", " ", StringComparison.Ordinal) + "  ";
-        t = Abbreviations().Replace(t, m => m.Value.Replace('.', '\u0001'));
-        t = Decimals().Replace(t, m => m.Value.Replace('.', '\u0001'));
-        t = Initials().Replace(t, m => m.Value.Replace('.', '\u0001'));
-        t = t.Replace("...", "\u0001\u0001\u0001", StringComparison.Ordinal);
-        return SentenceEnds().Split(t).Count(s => s.Trim().Length > 0);
-    }
-
     [GeneratedRegex(@"\[.*?\]")]
     private static partial Regex Placeholders();
 
@@ -202,16 +191,4 @@ public static partial class IfEvalChecker
 
     [GeneratedRegex(@"\s?\*\*\*\s?")]
     private static partial Regex ParagraphBreaks();
-
-    [GeneratedRegex(@"\b(Mr|St|Mrs|Ms|Dr|Prof|Capt|Cpt|Lt|Mt|Inc|Ltd|Jr|Sr|Co|etc|vs|e\.g|i\.e)\.", RegexOptions.IgnoreCase)]
-    private static partial Regex Abbreviations();
-
-    [GeneratedRegex(@"\d\.\d")]
-    private static partial Regex Decimals();
-
-    [GeneratedRegex(@"\b[A-Z]\.")]
-    private static partial Regex Initials();
-
-    [GeneratedRegex(@"(?<=[.!?])[""')\]]*\s+")]
-    private static partial Regex SentenceEnds();
 }

@@ -214,16 +214,16 @@ public static partial class LanguageDetector
                 {
                     case "langs": languages = fields[1].Split(' '); break;
                     case "nwords": wordCounts[fields[1]] = [.. fields[2].Split(' ').Select(long.Parse)]; break;
-                    case "latin1_exclude": latin1 = Unescape(fields[1]); break;
-                    case "vi_chars": letters = Unescape(fields[1]); break;
-                    case "vi_marks": marks = Unescape(fields[1]); break;
-                    case "vi_normalized": composed.Add(Unescape(fields[1])); break;
+                    case "latin1_exclude": latin1 = PythonText.Unescape(fields[1]); break;
+                    case "vi_chars": letters = PythonText.Unescape(fields[1]); break;
+                    case "vi_marks": marks = PythonText.Unescape(fields[1]); break;
+                    case "vi_normalized": composed.Add(PythonText.Unescape(fields[1])); break;
                     case "cjk":
-                        var members = Unescape(fields[1]);
+                        var members = PythonText.Unescape(fields[1]);
                         foreach (var member in members) cjk[member] = members[0];
                         break;
                     case "g":
-                        var gram = Unescape(fields[1]);
+                        var gram = PythonText.Unescape(fields[1]);
                         var length = gram.EnumerateRunes().Count();
                         var probabilities = new double[languages.Length];
                         foreach (var entry in fields[2].Split(' '))
@@ -243,27 +243,6 @@ public static partial class LanguageDetector
                 Languages = languages, Index = index, Grams = grams, Latin1Excluded = latin1, Cjk = cjk,
                 VietnameseLetters = letters, VietnameseMarks = marks, VietnameseComposed = [.. composed],
             };
-        }
-
-        /// <summary>Python's <c>unicode_escape</c> as the export wrote it.</summary>
-        private static string Unescape(string text)
-        {
-            if (!text.Contains('\\', StringComparison.Ordinal)) return text;
-            var builder = new StringBuilder(text.Length);
-            for (var i = 0; i < text.Length; i++)
-            {
-                if (text[i] != '\\') { builder.Append(text[i]); continue; }
-                var kind = text[++i];
-                var digits = kind switch { 'x' => 2, 'u' => 4, 'U' => 8, _ => 0 };
-                if (digits == 0)
-                {
-                    builder.Append(kind switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => kind });
-                    continue;
-                }
-                builder.Append(char.ConvertFromUtf32(int.Parse(text.AsSpan(i + 1, digits), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
-                i += digits;
-            }
-            return builder.ToString();
         }
     }
 }

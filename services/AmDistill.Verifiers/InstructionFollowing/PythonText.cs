@@ -86,6 +86,27 @@ public static partial class PythonText
         catch (Exception e) when (e is RegexMatchTimeoutException or ArgumentException) { return 0; }
     }
 
+/// <summary>Python's <c>unicode_escape</c>, as the exported models are written.</summary>
+    internal static string Unescape(string text)
+    {
+        if (!text.Contains('\\', StringComparison.Ordinal)) return text;
+        var builder = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] != '\\') { builder.Append(text[i]); continue; }
+            var kind = text[++i];
+            var digits = kind switch { 'x' => 2, 'u' => 4, 'U' => 8, _ => 0 };
+            if (digits == 0)
+            {
+                builder.Append(kind switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => kind });
+                continue;
+            }
+            builder.Append(char.ConvertFromUtf32(int.Parse(text.AsSpan(i + 1, digits), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+            i += digits;
+        }
+        return builder.ToString();
+    }
+
     /// <summary>Python's <c>\w</c>: Unicode letters and numbers and '_' (no combining marks).</summary>
     [GeneratedRegex(@"[\p{L}\p{N}_]+")]
     private static partial Regex Words();
