@@ -22,6 +22,7 @@ internal static class VerifyCodeCommand
     public static Command Create()
     {
         var input = new Option<FileInfo>("--input") { Description = "JSONL of programs or responses with their test_cases.", Required = true };
+        input.AcceptExistingOnly();
         var output = new Option<FileInfo?>("--output") { Description = "Verdicts (JSONL); default: standard output." };
         var reference = new Option<bool>("--reference") { Description = "Verify each record's meta.canonical_solution (data/benchmarks files)." };
         var comparison = new Option<string>("--comparison") { Description = "stdout comparison: lcb, sandboxfusion or exact.", DefaultValueFactory = _ => "lcb" };

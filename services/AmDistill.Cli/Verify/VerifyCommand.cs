@@ -17,6 +17,7 @@ internal static class VerifyCommand
     public static Command Create()
     {
         var input = new Option<FileInfo>("--input") { Description = "JSONL of {gold, pred} pairs.", Required = true };
+        input.AcceptExistingOnly();
         var output = new Option<FileInfo?>("--output") { Description = "Verdicts (JSONL); default: standard output." };
         var failures = new Option<bool>("--failures") { Description = "Write only the lines whose verdict differs from \"expected\"." };
         var math = new Command("math", "Math answer equivalence, line by line.") { input, output, failures };

@@ -17,6 +17,7 @@ internal static class VerifyIfCommand
     public static Command Create()
     {
         var input = new Option<FileInfo>("--input") { Description = "JSONL of responses with their instruction_id_list and kwargs.", Required = true };
+        input.AcceptExistingOnly();
         var output = new Option<FileInfo?>("--output") { Description = "Verdicts (JSONL); default: standard output." };
         var failures = new Option<bool>("--failures") { Description = "Write only the lines where a verdict differs from the expected one." };
         var command = new Command("if", "Instruction following (IFEval's checkers), strict and loose.") { input, output, failures };

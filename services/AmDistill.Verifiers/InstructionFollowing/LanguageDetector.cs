@@ -39,8 +39,11 @@ public static partial class LanguageDetector
             for (var i = 0; ; i++)
             {
                 var gram = model.Grams[ngrams[random.Below(ngrams.Count)]];
-                for (var l = 0; l < languages; l++)
-                    probabilities[l] *= weight + gram[l];
+                for (int l = 0, j = 0; l < languages; l++)
+                {
+                    var p = j < gram.Languages.Length && gram.Languages[j] == l ? gram.Probabilities[j++] : 0.0;
+                    probabilities[l] *= weight + p;
+                }
                 if (i % 5 == 0 && (Normalize(probabilities) > ConvergenceThreshold || i >= IterationLimit)) break;
             }
             for (var l = 0; l < languages; l++)
@@ -146,12 +149,15 @@ public static partial class LanguageDetector
     [GeneratedRegex("[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}")]
     private static partial Regex Mail();
 
+    /// <summary>An n-gram's probability in the languages that have it (about two of the 55), in language order.</summary>
+    private sealed record Gram(int[] Languages, double[] Probabilities);
+
     /// <summary>The profiles: per n-gram its probability in each language (count / the language's n-grams of that length), and langdetect's normalisation tables.</summary>
     private sealed class Profiles
     {
         public required string[] Languages { get; init; }
         public required Dictionary<string, int> Index { get; init; }
-        public required List<double[]> Grams { get; init; }
+        public required List<Gram> Grams { get; init; }
         public required string Latin1Excluded { get; init; }
         public required Dictionary<int, int> Cjk { get; init; }
         public required string VietnameseLetters { get; init; }
@@ -203,7 +209,7 @@ public static partial class LanguageDetector
             string[] languages = [];
             var wordCounts = new Dictionary<string, long[]>(StringComparer.Ordinal);
             var index = new Dictionary<string, int>(StringComparer.Ordinal);
-            var grams = new List<double[]>();
+            var grams = new List<Gram>();
             var cjk = new Dictionary<int, int>();
             var composed = new List<string>();
             string latin1 = "", letters = "", marks = "";
@@ -225,16 +231,17 @@ public static partial class LanguageDetector
                     case "g":
                         var gram = PythonText.Unescape(fields[1]);
                         var length = gram.EnumerateRunes().Count();
-                        var probabilities = new double[languages.Length];
-                        foreach (var entry in fields[2].Split(' '))
+                        var entries = fields[2].Split(' ');
+                        var (ids, probabilities) = (new int[entries.Length], new double[entries.Length]);
+                        for (var e = 0; e < entries.Length; e++)
                         {
-                            var colon = entry.IndexOf(':', StringComparison.Ordinal);
-                            var language = int.Parse(entry.AsSpan(0, colon), CultureInfo.InvariantCulture);
-                            var count = long.Parse(entry.AsSpan(colon + 1), CultureInfo.InvariantCulture);
-                            probabilities[language] = (double)count / wordCounts[languages[language]][length - 1];
+                            var colon = entries[e].IndexOf(':', StringComparison.Ordinal);
+                            ids[e] = int.Parse(entries[e].AsSpan(0, colon), CultureInfo.InvariantCulture);
+                            var count = long.Parse(entries[e].AsSpan(colon + 1), CultureInfo.InvariantCulture);
+                            probabilities[e] = (double)count / wordCounts[languages[ids[e]]][length - 1];
                         }
                         index[gram] = grams.Count;
-                        grams.Add(probabilities);
+                        grams.Add(new Gram(ids, probabilities));
                         break;
                 }
             }
