@@ -14,7 +14,7 @@ namespace AmDistill.Generation.Tests;
 public sealed class TeacherSimTests
 {
     /// <summary>The simulator's instruction-following answers, judged by the project's IFEval checker: a teacher whose
-    /// draw succeeded follows the demo's instructions (and 484 of IFEval's 541 prompts: not the language ones, nor some combinations),
+    /// draw succeeded follows the demo's instructions (and 481 of IFEval's 541 prompts: not the language ones, nor some combinations),
     /// one whose draw failed never does.</summary>
     [Fact]
     public void Instruction_following_answers_follow_the_instructions_only_when_the_teacher_succeeds()
