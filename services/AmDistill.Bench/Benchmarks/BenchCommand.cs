@@ -37,6 +37,11 @@ internal static class BenchCommand
         var math = new Command("math", "Math verdicts/s on one core, latency percentiles, and random inputs against the budget.") { cases, verdicts, randomInputs };
         math.SetAction(result => MathBenchmark.RunAsync(result.GetValue(cases)!, result.GetValue(verdicts), result.GetValue(randomInputs), Console.Out));
 
+        var ifResponses = new Option<FileInfo>("--responses") { Description = "IFEval-style responses (default: GPT-4's, data/real-outputs).", DefaultValueFactory = _ => new FileInfo("data/real-outputs/ifeval-gpt4.jsonl") };
+        var ifVerdicts = new Option<int>("--verdicts") { Description = "Strict+loose verdicts to time.", DefaultValueFactory = _ => 5_000 };
+        var instructionFollowing = new Command("if", "Instruction-following verdicts/s on one core and latency percentiles, on real responses.") { ifResponses, ifVerdicts };
+        instructionFollowing.SetAction(result => IfEvalBenchmark.RunAsync(result.GetValue(ifResponses)!, result.GetValue(ifVerdicts), Console.Out));
+
         var samples = new Option<int>("--samples") { Description = "Synthetic verified samples.", DefaultValueFactory = _ => 1_000_000 };
         var textChars = new Option<int>("--text-chars") { Description = "Characters of thinking + answer per sample.", DefaultValueFactory = _ => 2000 };
         var directory = new Option<string?>("--directory") { Description = "Keep the store and the exports here (default: a temporary directory, deleted)." };
@@ -56,6 +61,6 @@ internal static class BenchCommand
         var feed = new Command("feed", "The control plane: queries/s ingested, and queries/s the feeder expands into generation tasks.") { feedQueries };
         feed.SetAction((result, cancellationToken) => FeedBenchmark.RunAsync(result.GetValue(feedQueries), Console.Out, cancellationToken));
 
-        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, export, code, feed };
+        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, instructionFollowing, export, code, feed };
     }
 }

@@ -39,7 +39,7 @@ public static partial class IfEvalChecker
     {
         var lines = response.Split('\n');
         string[] cut = [response, string.Join('\n', lines.Skip(1)).Trim(), string.Join('\n', lines.SkipLast(1)).Trim(), string.Join('\n', lines.Skip(1).SkipLast(1)).Trim()];
-        return [.. cut, .. cut.Select(c => c.Replace("*", "", StringComparison.Ordinal))];
+        return [.. cut.Concat(cut.Select(c => c.Replace("*", "", StringComparison.Ordinal))).Distinct(StringComparer.Ordinal)];
     }
 
     /// <summary>Whether the response follows one instruction; an unknown instruction id is never followed.</summary>
