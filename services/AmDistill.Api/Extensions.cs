@@ -13,6 +13,7 @@ public static class Extensions
         builder.Services.AddSingleton<RunOutputs>();
         builder.Services.AddHttpClient(RunOutputs.TrainerClient, http => http.BaseAddress = new Uri("https+http://trainer"));
         builder.Services.AddStreamProducer(Streams.Generation);
+        builder.Services.AddStreamProducer(Streams.Verification); // imported responses enter where teachers' answers do
         builder.Services.AddHostedService<RunFeeder>();
         builder.Services.AddOptions<DemoRunOptions>().BindConfiguration("DemoRun");
         builder.Services.AddHostedService<DemoRun>();

@@ -42,7 +42,20 @@ public static class RunEndpoints
                 : Results.Ok(new { run, read = report!.Read, kept = report.Kept, badLines = report.BadLines, dropped = report.Dropped, errors = report.Errors });
         }).DisableAntiforgery();
 
-        runs.MapPost("/{run}/start", async (string run, RunRegistry registry) => State(run, await registry.StartAsync(run), RunStates.Running));
+        // The body is a file of responses to import: AM-schema rows, chat or ShareGPT records with their model (JSONL), or
+        // AM-schema Parquet. Files accumulate until the run starts; the same file twice adds nothing.
+        runs.MapPut("/{run}/samples", async (string run, HttpRequest request, RunRegistry registry, IConfiguration configuration, CancellationToken cancellationToken) =>
+        {
+            if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = configuration.GetValue("AmDistill:MaxUploadBytes", RunRegistry.DefaultMaxUploadBytes);
+            var parquet = request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
+            var (report, duplicate, problem) = await registry.ImportAsync(run, request.Body, parquet, cancellationToken);
+            return problem is not null ? Problem(problem)
+                : Results.Ok(new { run, duplicate, read = report!.Read, kept = report.Kept, badRows = report.BadRows, teachers = report.Teachers, errors = report.Errors });
+        }).DisableAntiforgery();
+
+        runs.MapPost("/{run}/start", async (string run, RunRegistry registry, CancellationToken cancellationToken) =>
+            State(run, await registry.StartAsync(run, cancellationToken), RunStates.Running));
         runs.MapPost("/{run}/pause", async (string run, RunRegistry registry) =>
             State(run, await registry.MoveAsync(run, RunStates.Paused, RunStates.Running), RunStates.Paused));
         runs.MapPost("/{run}/resume", async (string run, RunRegistry registry) =>
@@ -138,6 +151,8 @@ public static class RunEndpoints
             fedQueries = info?.Cursor ?? 0,
             finalQueries = final,
             expectedSamples = expected,
+            importedSamples = Stat("imported_samples"),
+            fedSamples = info?.SampleCursor ?? 0,
             generated,
             verified,
             elapsedSeconds = Math.Round(elapsed.TotalSeconds, 1),

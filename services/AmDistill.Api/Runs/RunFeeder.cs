@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AmDistill.Contracts;
+using AmDistill.Dataset.Ingestion;
 using AmDistill.Dataset.Runs;
 using AmDistill.Messaging;
 using StackExchange.Redis;
@@ -22,6 +23,7 @@ public sealed class RunFeeder(
     RunRegistry runs,
     RunOutputs outputs,
     StreamProducer<GenerationTask> generation,
+    StreamProducer<GeneratedResponse> verification,
     IConnectionMultiplexer redis,
     IMeterFactory meters,
     ILogger<RunFeeder> logger) : BackgroundService
@@ -115,13 +117,14 @@ public sealed class RunFeeder(
     private async Task<bool> FeedAsync(RunInfo info, CancellationToken cancellationToken)
     {
         var run = info.Configuration;
+        var imported = info.SampleCursor < info.Samples && await FeedImportedAsync(info, cancellationToken);
         var backlog = (await StreamStatus.ReadAsync(redis.GetDatabase(), Streams.Generation.Name)).Backlog;
-        if (backlog + run.Feeder.BatchQueries * run.Teachers.Count > run.Feeder.MaxQueuedTasks) return false;
+        if (backlog + run.Feeder.BatchQueries * run.GeneratingTeachers.Count > run.Feeder.MaxQueuedTasks) return imported;
 
-        var first = run.Feeder.Cascade ? run.Teachers.Take(1) : run.Teachers;
+        var first = run.Feeder.Cascade ? run.Teachers.Take(1) : run.GeneratingTeachers;
         var (cursor, fed) = await FeedFromAsync(run, "cursor", info.Cursor, info.Queries,
             query => Task.FromResult<IEnumerable<GenerationTask>?>(Expand(run, query, first)), cancellationToken);
-        if (!run.Feeder.Cascade) return fed;
+        if (!run.Feeder.Cascade) return fed || imported;
 
         var (_, escalated) = await FeedFromAsync(run, "escalation", info.Escalation, cursor, async query =>
             await runs.CascadeDecisionAsync(run.Run, query["id"]!.ToString()) switch
@@ -133,12 +136,38 @@ public sealed class RunFeeder(
         return fed || escalated;
     }
 
+    /// <summary>
+    /// A batch of imported responses onto the verification stream, where a teacher's answer would go, while its backlog
+    /// leaves room (<c>feeder.maxQueuedTasks</c>); the position is saved after each batch, and verification does a sample
+    /// published twice (a crash between the two) once.
+    /// </summary>
+    private async Task<bool> FeedImportedAsync(RunInfo info, CancellationToken cancellationToken)
+    {
+        var run = info.Configuration;
+        var backlog = (await StreamStatus.ReadAsync(redis.GetDatabase(), Streams.Verification.Name)).Backlog;
+        var room = run.Feeder.MaxQueuedTasks - backlog;
+        if (room <= 0) return false;
+        var reader = Open(run.Run, "samplecursor", info.SampleCursor, runs.InputSamples(run.Run));
+        var batch = new List<(GeneratedResponse, string)>();
+        while (info.SampleCursor + batch.Count < info.Samples && batch.Count < Math.Min(room, run.Feeder.BatchQueries * 8))
+        {
+            var line = reader.Peek() ?? throw new InvalidOperationException($"run {run.Run}: {runs.InputSamples(run.Run)} ends at sample {info.SampleCursor + batch.Count}");
+            var response = SampleImport.ReadSample(line).ToResponse(run.Run);
+            reader.Advance();
+            batch.Add((response, response.Key));
+        }
+        if (batch.Count == 0) return false;
+        await verification.PublishBatchAsync(batch, cancellationToken);
+        await runs.AdvanceAsync(run.Run, "samplecursor", info.SampleCursor + batch.Count);
+        return true;
+    }
+
     /// <summary>Up to a batch of queries from <paramref name="position"/> (saved in the run's <paramref name="field"/>)
     /// to <paramref name="end"/>, each expanded into tasks, or stopping at the first that cannot be yet (null).</summary>
     private async Task<(long Position, bool Fed)> FeedFromAsync(RunConfiguration run, string field, long position, long end,
         Func<JsonObject, Task<IEnumerable<GenerationTask>?>> expand, CancellationToken cancellationToken)
     {
-        var reader = Open(run.Run, field, position);
+        var reader = Open(run.Run, field, position, runs.InputQueries(run.Run));
         var tasks = new List<(GenerationTask, string)>();
         var read = 0;
         while (position + read < end && read < run.Feeder.BatchQueries)
@@ -163,12 +192,12 @@ public sealed class RunFeeder(
 
     /// <summary>The run's kept queries, positioned after the first <paramref name="position"/> (reopened and skipped to
     /// there when this process has no reader at that position: a restart, or another replica fed meanwhile).</summary>
-    private QueryReader Open(string run, string field, long position)
+    private QueryReader Open(string run, string field, long position, string path)
     {
         var key = $"{run}#{field}";
         if (_readers.TryGetValue(key, out var open) && open.Position == position) return open;
         open?.Dispose();
-        return _readers[key] = new QueryReader(runs.InputQueries(run), position);
+        return _readers[key] = new QueryReader(path, position);
     }
 
     private void Close(string run)
@@ -189,8 +218,10 @@ public sealed class RunFeeder(
         var id = query["id"]!.ToString();
         var question = query["question"]!.GetValue<string>();
         var cascade = run.Feeder.Cascade ? run.Teachers[0].Passes : 0;
+        // An importing run's query also expects the responses imported for it.
+        var expected = run.PassesPerQuery + (query["imported_samples"] is JsonValue imported ? imported.GetValue<int>() : 0);
         return [.. teachers.Select(teacher => new GenerationTask(run.Run, id, category, teacher.Name, [.. Enumerable.Range(0, teacher.Passes)],
-            question, reference, tests, run.PassesPerQuery, cascade, teacher.Settings, source))];
+            question, reference, tests, expected, cascade, teacher.Settings, source))];
     }
 
     private static string FirstTests(JsonObject testCases, int count)

@@ -14,10 +14,12 @@ namespace AmDistill.Api.Runs;
 /// <param name="Cursor">Queries fed (in a cascade run, to the first teacher).</param>
 /// <param name="Escalation">In a cascade run, queries whose first answers were decided on (and sent on if escalated).</param>
 /// <param name="Finished">Steps of a run's completion already done: <c>outputs</c> (exports and report), <c>training</c> (submitted).</param>
+/// <param name="Samples">Imported responses (<c>input/samples.jsonl</c>, put together at the start); <paramref name="SampleCursor"/> of them sent to verification.</param>
+/// <param name="Imports">Each imported file's SHA-256, in upload order (its rows are <c>input/imported/part-{n}.jsonl</c>).</param>
 public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, JsonNode? Ingest,
-    IReadOnlySet<string> Finished)
+    IReadOnlySet<string> Finished, long Samples = 0, long SampleCursor = 0, IReadOnlyList<string>? Imports = null)
 {
-    public bool Fed => Queries > 0 && Cursor >= Queries && (!Configuration.Feeder.Cascade || Escalation >= Queries);
+    public bool Fed => Queries > 0 && Cursor >= Queries && SampleCursor >= Samples && (!Configuration.Feeder.Cascade || Escalation >= Queries);
 }
 
 /// <summary>The outcome of a state change: null, or why it was refused (and the HTTP status that says so).</summary>
@@ -36,6 +38,11 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
 
     public string InputQueries(string run) => Path.Combine(RunDirectory(run), "input", "queries.jsonl");
 
+    /// <summary>The imported responses, put together when the run starts.</summary>
+    public string InputSamples(string run) => Path.Combine(RunDirectory(run), "input", "samples.jsonl");
+
+    private string ImportDirectory(string run) => Path.Combine(RunDirectory(run), "input", "imported");
+
     public string ExportDirectory(string run) => Path.Combine(RunDirectory(run), "export");
 
     public async Task<RunInfo?> GetAsync(string run)
@@ -47,7 +54,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (configuration is null) throw new InvalidOperationException($"run {run}: its stored configuration does not read ({string.Join("; ", errors)})");
         return new RunInfo(configuration, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
             (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null,
-            fields.Keys.Where(k => k.StartsWith("finished:", StringComparison.Ordinal)).Select(k => k["finished:".Length..]).ToHashSet());
+            fields.Keys.Where(k => k.StartsWith("finished:", StringComparison.Ordinal)).Select(k => k["finished:".Length..]).ToHashSet(),
+            (long)fields.GetValueOrDefault("samples", 0), (long)fields.GetValueOrDefault("samplecursor", 0),
+            fields.TryGetValue("imports", out var imports) ? JsonSerializer.Deserialize<List<string>>(imports.ToString()) : null);
     }
 
     /// <summary>Runs the feeder looks at: started, not yet completed or cancelled.</summary>
@@ -84,6 +93,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var info = await GetAsync(run);
         if (info is null) return (null, new(404, $"no run '{run}'"));
         if (info.State != RunStates.Created) return (null, new(409, $"run '{run}' is {info.State}: queries are uploaded before it starts"));
+        if (info.Imports is { Count: > 0 }) return (null, new(409, $"run '{run}' takes its queries from its imported responses"));
         var input = Path.GetDirectoryName(InputQueries(run))!;
         Directory.CreateDirectory(input);
         var upload = Path.Combine(input, parquet ? "upload.parquet" : "upload.jsonl");
@@ -101,6 +111,97 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         {
             File.Delete(upload); // ingested into input/queries.jsonl, or refused: the raw upload is kept neither way
         }
+    }
+
+    /// <summary>
+    /// Imports a file of responses (AM-schema rows, chat or ShareGPT records; JSONL, or AM-schema Parquet) into a run
+    /// before it starts: its rows from the run's imported teachers are normalised into a part, bad ones reported with
+    /// their number and kept in <c>input/imported/rejects.jsonl</c>. Files accumulate (shards of one dataset); a file
+    /// imported before (same SHA-256) adds nothing. The queries are the rows' questions.
+    /// </summary>
+    public async Task<(ImportReport? Report, bool Duplicate, RunProblem? Problem)> ImportAsync(string run, Stream body, bool parquet, CancellationToken cancellationToken)
+    {
+        var info = await GetAsync(run);
+        if (info is null) return (null, false, new(404, $"no run '{run}'"));
+        if (info.State != RunStates.Created) return (null, false, new(409, $"run '{run}' is {info.State}: responses are imported before it starts"));
+        var teachers = info.Configuration.ImportedTeachers;
+        if (teachers.Count == 0)
+            return (null, false, new(409, $"run '{run}' has no imported teachers: mark the teachers whose responses you bring with \"imported\": true"));
+        if (info.Queries > 0 && info.Imports is not { Count: > 0 })
+            return (null, false, new(409, $"run '{run}' has uploaded queries; an import brings its own (one run, one source of queries)"));
+        var directory = ImportDirectory(run);
+        Directory.CreateDirectory(directory);
+        var upload = Path.Combine(directory, $"upload-{Guid.NewGuid():N}.{(parquet ? "parquet" : "jsonl")}");
+        try
+        {
+            string hash;
+            await using (var file = File.Create(upload))
+            using (var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
+            {
+                var buffer = new byte[1 << 16];
+                int read;
+                while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    sha.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+                hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+            }
+            var imports = info.Imports ?? [];
+            if (imports.Contains(hash)) return (new ImportReport(0, 0, 0, [], new Dictionary<string, long>()), true, null);
+            var part = Path.Combine(directory, $"part-{imports.Count}.jsonl");
+            ImportReport report;
+            try
+            {
+                report = await SampleImport.NormaliseAsync(upload, parquet, teachers, part, Path.Combine(directory, "rejects.jsonl"), cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException)
+            {
+                File.Delete(part);
+                return (null, false, new(400, $"not a readable {(parquet ? "Parquet" : "JSONL")} file: {e.Message}"));
+            }
+            var transaction = Db.CreateTransaction();
+            transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
+            transaction.AddCondition(info.Imports is null ? Condition.HashNotExists(RunKeys.Run(run), "imports")
+                : Condition.HashEqual(RunKeys.Run(run), "imports", JsonSerializer.Serialize(info.Imports)));
+            _ = transaction.HashSetAsync(RunKeys.Run(run), "imports", JsonSerializer.Serialize(imports.Append(hash).ToList()));
+            if (!await transaction.ExecuteAsync())
+            {
+                File.Delete(part);
+                return (null, false, new(409, $"run '{run}' changed during the import (started, or another import at once): import again"));
+            }
+            return (report, false, null);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, false, new(413, $"the file is larger than the upload limit (AmDistill:MaxUploadBytes, {DefaultMaxUploadBytes >> 30} GiB by default)"));
+        }
+        finally
+        {
+            File.Delete(upload);
+        }
+    }
+
+    /// <summary>
+    /// An importing run's parts put together into its queries and samples (each query expecting its imported responses
+    /// and the generating teachers' passes), and the counts the status and scoring read: queries, expected samples,
+    /// each imported teacher's samples.
+    /// </summary>
+    private async Task<RunProblem?> CombineImportsAsync(RunInfo info, CancellationToken cancellationToken)
+    {
+        var run = info.Configuration.Run;
+        var parts = Enumerable.Range(0, info.Imports!.Count).Select(i => Path.Combine(ImportDirectory(run), $"part-{i}.jsonl")).ToList();
+        var totals = await SampleImport.CombineAsync(run, parts, info.Configuration.PassesPerQuery, InputQueries(run), InputSamples(run), cancellationToken);
+        if (totals.Samples == 0) return new(409, $"run '{run}' has imported no responses: every row was rejected (input/imported/rejects.jsonl says why)");
+        var report = JsonSerializer.Serialize(new { imported = new { files = parts.Count, queries = totals.Queries, samples = totals.Samples, teachers = totals.Teachers } }, ApiJson.Options);
+        var transaction = Db.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
+        _ = transaction.HashSetAsync(RunKeys.Run(run), [new("queries", totals.Queries), new("samples", totals.Samples), new("samplecursor", 0), new("ingest", report)]);
+        _ = transaction.HashSetAsync(RunKeys.Stats(run), [
+            new("queries", totals.Queries), new("expected_samples", totals.Samples + totals.Queries * info.Configuration.PassesPerQuery),
+            new("imported_samples", totals.Samples),
+            .. totals.Teachers.Select(t => new HashEntry($"{t.Key}:samples", t.Value))]);
+        return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
     }
 
     /// <summary>Uploads larger than this are refused (413) unless <c>AmDistill:MaxUploadBytes</c> says otherwise.</summary>
@@ -139,14 +240,19 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         return (report, null);
     }
 
-    /// <summary>created → running, after checking the run's teachers against those the generation service registered.</summary>
-    public async Task<RunProblem?> StartAsync(string run)
+    /// <summary>created → running, after checking the run's teachers against those the generation service registered
+    /// (and putting an importing run's imported responses together).</summary>
+    public async Task<RunProblem?> StartAsync(string run, CancellationToken cancellationToken = default)
     {
         var info = await GetAsync(run);
         if (info is null) return new(404, $"no run '{run}'");
         if (info.State != RunStates.Created) return new(409, $"run '{run}' is {info.State}");
-        if (info.Queries == 0) return new(409, $"run '{run}' has no queries: upload them first (PUT /api/runs/{run}/queries)");
+        if (info.Queries == 0 && info.Imports is not { Count: > 0 })
+            return new(409, info.Configuration.ImportedTeachers.Count > 0
+                ? $"run '{run}' has no responses: import them first (PUT /api/runs/{run}/samples)"
+                : $"run '{run}' has no queries: upload them first (PUT /api/runs/{run}/queries)");
         if (await CheckTeachersAsync(info.Configuration) is { } problem) return problem;
+        if (info.Imports is { Count: > 0 } && await CombineImportsAsync(info, cancellationToken) is { } combined) return combined;
         var transaction = Db.CreateTransaction();
         transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
         _ = transaction.HashSetAsync(RunKeys.Run(run), "state", RunStates.Running);
@@ -155,14 +261,17 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
     }
 
+    /// <summary>The run's generating teachers against those the generation service registered (imported ones answer no request).</summary>
     public async Task<RunProblem?> CheckTeachersAsync(RunConfiguration configuration)
     {
+        if (configuration.GeneratingTeachers.Count == 0) return null;
         var registered = (await Db.HashGetAllAsync(RunKeys.Teachers)).ToDictionary(e => e.Name.ToString(), e => JsonNode.Parse(e.Value.ToString()));
         if (registered.Count == 0) return new(503, "no generation service has registered its teachers yet");
         var errors = new List<string>();
         for (var i = 0; i < configuration.Teachers.Count; i++)
         {
             var teacher = configuration.Teachers[i];
+            if (teacher.Imported) continue;
             if (!registered.TryGetValue(teacher.Name, out var known))
                 errors.Add($"teachers[{i}].name: '{teacher.Name}' is not a teacher of the generation service (it has: {string.Join(", ", registered.Keys.Order())})");
             else if (teacher.Model is not null && known?["model"]?.ToString() != teacher.Model)
@@ -299,7 +408,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>
     public Task FinishedAsync(string run, string step) => Db.HashSetAsync(RunKeys.Run(run), $"finished:{step}", DateTimeOffset.UtcNow.ToString("O"));
 
-    /// <summary>Saves a feeding position: <c>cursor</c> or <c>escalation</c>.</summary>
+    /// <summary>Saves a feeding position: <c>cursor</c>, <c>escalation</c> or <c>samplecursor</c>.</summary>
     public Task AdvanceAsync(string run, string field, long position) => Db.HashSetAsync(RunKeys.Run(run), field, position);
 
     /// <summary>A cascade run's decision on a query (<c>solved</c>, <c>escalated</c>), or null while it is open.</summary>

@@ -26,7 +26,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "Create, watch and control runs on the Api.")
         {
-            Api, Validate(), Start(), Status(), Control("pause", "Pause a run: nothing more is fed until it resumes."),
+            Api, Validate(), Start(), Import(), Status(), Control("pause", "Pause a run: nothing more is fed until it resumes."),
             Control("resume", "Resume a paused run."), Control("cancel", "Cancel a run: its remaining tasks are skipped."),
             Control("redrive", "Put a run's dead-lettered tasks and verifications back on their streams (after fixing their cause): their unscored outcomes are taken back and the run completes again."),
             Delete(), Export(), Report(),
@@ -99,6 +99,47 @@ internal static class RunCommand
             foreach (var error in ingest["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
             AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {ingest["kept"]} of {ingest["read"]} queries kept, {ingest["badLines"]} bad lines; dropped: {Dropped(ingest["dropped"])}");
 
+            if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
+            return result.GetValue(noWatch) ? 0 : await WatchAsync(http, run, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command Import()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "The run configuration (JSON); the teachers whose responses you bring have \"imported\": true.", Required = true };
+        var files = new Argument<FileInfo[]>("files")
+        {
+            Description = "Responses: AM-schema rows, or chat (messages) / ShareGPT (conversations) records with their \"model\"; JSONL, or AM-schema Parquet.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        files.AcceptExistingOnly();
+        var noWatch = new Option<bool>("--no-watch") { Description = "Return once the run has started." };
+        var command = new Command("import",
+            "Create a run from responses you already have: import them (verified, scored, selected and exported like generated ones), generate what its other teachers are asked for, and watch it.")
+            { config, files, noWatch };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var (configuration, errors) = RunConfiguration.Load(result.GetValue(config)!.FullName);
+            foreach (var error in errors) await Console.Error.WriteLineAsync($"{result.GetValue(config)!.Name}: {error}");
+            if (configuration is null) return 2;
+            using var http = Client(result);
+            var run = configuration.Run;
+            if (!await CreateAsync(http, configuration, cancellationToken)) return 1;
+            foreach (var file in result.GetValue(files)!)
+            {
+                await using var body = file.OpenRead();
+                var content = new StreamContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue(file.Extension == ".parquet" ? "application/vnd.apache.parquet" : "application/jsonl");
+                var upload = await http.PutAsync($"/api/runs/{run}/samples", content, cancellationToken);
+                if (!await Ok(upload)) return 1;
+                var report = JsonNode.Parse(await upload.Content.ReadAsStringAsync(cancellationToken))!;
+                foreach (var error in report["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+                if (report["duplicate"]?.GetValue<bool>() == true)
+                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name} was imported before; nothing added");
+                else
+                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report["kept"]} of {Count((long)report["read"]!, "row")} imported, {report["badRows"]} bad; per teacher {report["teachers"]!.ToJsonString()}");
+            }
             if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
             return result.GetValue(noWatch) ? 0 : await WatchAsync(http, run, cancellationToken);
         });
@@ -309,5 +350,5 @@ internal static class RunCommand
         return new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
     }
 
-    private static string Count(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
+    private static string Count(long count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }

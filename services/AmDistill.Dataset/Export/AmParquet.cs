@@ -43,6 +43,9 @@ public static class AmParquet
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
+            // A group is read column by column, whole: a few KB may declare millions of rows.
+            if (group.RowCount > Ingestion.QueryIngestion.MaxRowsPerGroup)
+                throw new InvalidDataException($"row group {g} holds {group.RowCount:N0} rows; at most {Ingestion.QueryIngestion.MaxRowsPerGroup:N0} are read at once");
             var rowCount = (int)group.RowCount;
             var columns = new Dictionary<string, Array>();
             foreach (var field in fields)

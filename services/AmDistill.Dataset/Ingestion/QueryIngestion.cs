@@ -149,7 +149,7 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
 
     /// <summary>The lines of a file, each as a string, or null for one longer than <paramref name="maxChars"/> (its
     /// characters are read and dropped as they come).</summary>
-    private static async IAsyncEnumerable<string?> ReadLinesAsync(string path, int maxChars,
+    internal static async IAsyncEnumerable<string?> ReadLinesAsync(string path, int maxChars,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
@@ -179,7 +179,7 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
 
     /// <summary>A query id names its samples, keys and URLs: printable, short, no whitespace.</summary>
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,199}$")]
-    private static partial System.Text.RegularExpressions.Regex QueryId();
+    internal static partial System.Text.RegularExpressions.Regex QueryId();
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
 

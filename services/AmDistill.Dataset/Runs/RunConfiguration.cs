@@ -37,8 +37,16 @@ public sealed partial record RunConfiguration
     /// <summary>Fine-tune on the run's selection once it completes (submitted to the trainer service); null: no training.</summary>
     public RunTraining? Training { get; init; }
 
+    /// <summary>Samples each query gets from the teachers the run asks (imported ones answer as often as their rows do).</summary>
     [JsonIgnore]
-    public int PassesPerQuery => Teachers.Sum(t => t.Passes);
+    public int PassesPerQuery => GeneratingTeachers.Sum(t => t.Passes);
+
+    /// <summary>The teachers the generation service is asked; the others' responses are imported (<c>PUT …/samples</c>).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<RunTeacher> GeneratingTeachers => [.. Teachers.Where(t => !t.Imported)];
+
+    [JsonIgnore]
+    public IReadOnlySet<string> ImportedTeachers => Teachers.Where(t => t.Imported).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The selection teacher: named, or the strongest (last).</summary>
     [JsonIgnore]
@@ -222,6 +230,7 @@ public sealed partial record RunConfiguration
         Check(Feeder.BatchQueries is >= 1 and <= 10_000, "feeder.batchQueries", "must be 1–10000");
         Check(Feeder.MaxQueuedTasks >= 1, "feeder.maxQueuedTasks", "must be ≥ 1");
         Check(!Feeder.Cascade || Teachers.Count >= 2, "feeder.cascade", "needs at least two teachers");
+        Check(!Feeder.Cascade || Teachers.All(t => !t.Imported), "feeder.cascade", "asks teachers in turn; imported teachers have answered already");
         if (Training is { } training)
         {
             Check(training.Recipe is "stage1" or "stage2", "training.recipe", $"'{training.Recipe}' is not stage1 or stage2");
@@ -249,6 +258,9 @@ public sealed record RunTeacher
 {
     public string Name { get; init; } = "";
     public int Passes { get; init; } = 4;
+
+    /// <summary>Its responses are imported, not generated: the rows whose model is <see cref="Name"/>, as many per query as there are.</summary>
+    public bool Imported { get; init; }
 
     /// <summary>Optional: checked against the registered teacher's model when the run starts.</summary>
     public string? Model { get; init; }
