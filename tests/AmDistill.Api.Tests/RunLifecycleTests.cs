@@ -64,7 +64,8 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     {
         var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
         return new RunFeeder(_runs, new RunOutputs(_runs, _store, services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
-            new StreamProducer<GenerationTask>(_redis, Streams.Generation), _redis, services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
+            new StreamProducer<GenerationTask>(_redis, Streams.Generation), new StreamProducer<GeneratedResponse>(_redis, Streams.Verification), _redis,
+            services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
     }
 
     private async Task<long> CursorAsync(string run) => (await _runs.GetAsync(run))!.Cursor;

@@ -49,6 +49,11 @@ internal static class BenchCommand
         export.SetAction((result, cancellationToken) => ExportBenchmark.RunAsync(new ExportBenchmark.Settings(
             result.GetValue(samples), result.GetValue(textChars), result.GetValue(directory)), Console.Out, cancellationToken));
 
+        var rows = new Option<int>("--rows") { Description = "Synthetic AM rows to import.", DefaultValueFactory = _ => 1_000_000 };
+        var rowChars = new Option<int>("--text-chars") { Description = "Characters of thinking + answer per row.", DefaultValueFactory = _ => 2000 };
+        var import = new Command("import", "Importing responses (AM rows): rows/s and peak RSS of normalising and putting together.") { rows, rowChars };
+        import.SetAction((result, cancellationToken) => ImportBenchmark.RunAsync(result.GetValue(rows), result.GetValue(rowChars), Console.Out, cancellationToken));
+
         var runs = new Option<int>("--runs") { Description = "Serial runs per start measurement.", DefaultValueFactory = _ => 100 };
         var programs = new Option<int>("--programs") { Description = "Trivial programs for the batched harness.", DefaultValueFactory = _ => 200 };
         var casesPerProgram = new Option<int>("--cases") { Description = "stdin cases per trivial program.", DefaultValueFactory = _ => 100 };
@@ -61,6 +66,6 @@ internal static class BenchCommand
         var feed = new Command("feed", "The control plane: queries/s ingested, and queries/s the feeder expands into generation tasks.") { feedQueries };
         feed.SetAction((result, cancellationToken) => FeedBenchmark.RunAsync(result.GetValue(feedQueries), Console.Out, cancellationToken));
 
-        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, instructionFollowing, export, code, feed };
+        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, instructionFollowing, export, import, code, feed };
     }
 }

@@ -53,14 +53,14 @@ internal static class ExportBenchmark
 
     private static long StoreBytes(LocalDatasetStore store) => store.Parts("bench").Sum(p => new FileInfo(p).Length);
 
-    private static async Task MeasureAsync(string phase, int samples, TextWriter output, Func<Task> run, Func<long> bytes)
+    internal static async Task MeasureAsync(string phase, int samples, TextWriter output, Func<Task> run, Func<long> bytes, string bytesAre = " (compressed)")
     {
         GC.Collect();
         ResetPeakRss();
         var started = Stopwatch.GetTimestamp();
         await run();
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var rate = bytes() is > 0 and var b ? $"{b / 1e6 / seconds:N0} (compressed)" : "–";
+        var rate = bytes() is > 0 and var b ? $"{b / 1e6 / seconds:N0}{bytesAre}" : "–";
         await output.WriteLineAsync($"| {phase} | {samples / seconds:N0} | {rate} | {seconds:0.0} | {PeakRssMegabytes():N0} MB |");
     }
 

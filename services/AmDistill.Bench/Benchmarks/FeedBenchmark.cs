@@ -73,7 +73,8 @@ internal static class FeedBenchmark
 
             var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
             using var feeder = new RunFeeder(runs, new RunOutputs(runs, new LocalDatasetStore(root), services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
-                new StreamProducer<GenerationTask>(redis, Streams.Generation), redis, services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
+                new StreamProducer<GenerationTask>(redis, Streams.Generation), new StreamProducer<GeneratedResponse>(redis, Streams.Verification), redis,
+                services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
             var feeding = Stopwatch.StartNew();
             await runs.StartAsync("bench");
             await feeder.StartAsync(cancellationToken);

@@ -256,22 +256,23 @@ public static class SampleImport
     /// The run's imported parts put together: <paramref name="queries"/> gets each query once (first seen first) with
     /// <c>imported_samples</c>, <paramref name="samples"/> every response with its sample id, its pass among its teacher's
     /// answers to the query and the query's expected samples (imported + <paramref name="generatedPassesPerQuery"/>). Two
-    /// passes over the parts; memory holds a count per query and per (query, teacher), never the text.
+    /// passes over the parts; memory holds a count per query and per (query, teacher) under a 64-bit hash, never the text.
     /// </summary>
     public static async Task<ImportTotals> CombineAsync(string run, IReadOnlyList<string> parts, int generatedPassesPerQuery, string queries, string samples,
         CancellationToken cancellationToken)
     {
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var counts = new Dictionary<ulong, int>();
         var firstSeen = queries + ".tmp";
         await using (var output = new StreamWriter(firstSeen, append: false, new UTF8Encoding(false)))
             foreach (var sample in ReadParts(parts, cancellationToken))
             {
-                if (counts.TryGetValue(sample.QueryId, out var count))
+                var key = Key(sample.QueryId);
+                if (counts.TryGetValue(key, out var count))
                 {
-                    counts[sample.QueryId] = count + 1;
+                    counts[key] = count + 1;
                     continue;
                 }
-                counts[sample.QueryId] = 1;
+                counts[key] = 1;
                 await output.WriteLineAsync(JsonSerializer.Serialize(new JsonObject
                 {
                     ["id"] = sample.QueryId, ["category"] = sample.Category, ["question"] = sample.Question,
@@ -284,30 +285,35 @@ public static class SampleImport
             foreach (var line in File.ReadLines(firstSeen))
             {
                 var query = JsonNode.Parse(line)!.AsObject();
-                query["imported_samples"] = counts[query["id"]!.GetValue<string>()];
+                query["imported_samples"] = counts[Key(query["id"]!.GetValue<string>())];
                 await output.WriteLineAsync(query.ToJsonString());
             }
         File.Delete(firstSeen);
 
-        var passes = new Dictionary<(string, string), int>();
+        var passes = new Dictionary<ulong, int>();
         var perTeacher = new SortedDictionary<string, long>(StringComparer.Ordinal);
         long total = 0;
         await using (var output = new StreamWriter(samples, append: false, new UTF8Encoding(false)))
             foreach (var sample in ReadParts(parts, cancellationToken))
             {
-                var pass = passes.GetValueOrDefault((sample.QueryId, sample.Teacher));
-                passes[(sample.QueryId, sample.Teacher)] = pass + 1;
+                var teacherKey = Key(sample.QueryId, sample.Teacher);
+                var pass = passes.GetValueOrDefault(teacherKey);
+                passes[teacherKey] = pass + 1;
                 perTeacher[sample.Teacher] = perTeacher.GetValueOrDefault(sample.Teacher) + 1;
                 total++;
                 await output.WriteLineAsync(JsonSerializer.Serialize(sample with
                 {
                     SampleId = "imp-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{run}\n{sample.QueryId}\n{sample.Teacher}\n{pass}")))[..24],
                     Pass = pass,
-                    ExpectedSamples = counts[sample.QueryId] + generatedPassesPerQuery,
+                    ExpectedSamples = counts[Key(sample.QueryId)] + generatedPassesPerQuery,
                 }, ImportJsonContext.Default.ImportedSample));
             }
         return new ImportTotals(counts.Count, total, perTeacher);
     }
+
+    /// <summary>A query (and teacher) as 64 bits: at 10 million keys the chance that two share one is about 3 in a million.</summary>
+    private static ulong Key(string query, string? teacher = null) =>
+        System.IO.Hashing.XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(teacher is null ? query : $"{query}\n{teacher}"));
 
     /// <summary>A line of <c>input/samples.jsonl</c>.</summary>
     public static ImportedSample ReadSample(string line) =>
