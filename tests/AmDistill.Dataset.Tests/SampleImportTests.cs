@@ -86,10 +86,10 @@ public sealed class SampleImportTests : IDisposable
             "{ broken");
         var part = Path.Combine(_root, "part-0.jsonl");
         var report = await SampleImport.NormaliseAsync(upload, parquet: false, Teachers, part, Path.Combine(_root, "rejects.jsonl"), CancellationToken.None);
-        Assert.Equal((6L, 4L, 2L), (report.Read, report.Kept, report.BadRows));
-        Assert.Equal(["row 6: teacher 'somebody' is not an imported teacher of the run (teachers with \"imported\": true: DeepSeek-R1, qwq, r1)", "row 7: not JSON: " ],
-            report.Errors.Select(e => e.StartsWith("row 7", StringComparison.Ordinal) ? e[..17] : e));
-        Assert.Equal(2, System.IO.File.ReadAllLines(Path.Combine(_root, "rejects.jsonl")).Length);
+        Assert.Equal((6L, 4L, 1L), (report.Read, report.Kept, report.BadRows));
+        Assert.StartsWith("row 7: not JSON: ", Assert.Single(report.Errors), StringComparison.Ordinal);
+        Assert.Single(System.IO.File.ReadAllLines(Path.Combine(_root, "rejects.jsonl")));
+        Assert.Equal(new Dictionary<string, long> { ["somebody"] = 1 }, report.Skipped); // another model's answer: left out, not an error
 
         var totals = await SampleImport.CombineAsync("run", [part], generatedPassesPerQuery: 3, Path.Combine(_root, "queries.jsonl"), Path.Combine(_root, "samples.jsonl"), CancellationToken.None);
         Assert.Equal((2L, 4L), (totals.Queries, totals.Samples));
@@ -100,6 +100,21 @@ public sealed class SampleImportTests : IDisposable
         Assert.Equal([("a", 0, 6), ("b", 0, 4), ("c", 0, 6), ("d", 1, 6)], samples.Select(s => (s.Answer, s.Pass, s.ExpectedSamples)));
         Assert.Equal(4, samples.Select(s => s.SampleId).Distinct().Count());
         Assert.All(samples, s => Assert.Matches("^imp-[0-9a-f]{24}$", s.SampleId));
+    }
+
+    [Fact]
+    public async Task A_sample_named_in_two_files_counts_once()
+    {
+        string Row(string id, string answer) => $$"""{"question": "Q", "answer": "{{answer}}", "category": "math", "model_name": "r1", "sample_id": "{{id}}"}""";
+        var whole = File("all.jsonl", Row("s1", "a"), Row("s2", "b"));
+        var selected = File("stage1.jsonl", Row("s2", "b"));
+        var parts = new[] { Path.Combine(_root, "p0.jsonl"), Path.Combine(_root, "p1.jsonl") };
+        await SampleImport.NormaliseAsync(whole, false, Teachers, parts[0], Path.Combine(_root, "rejects.jsonl"), CancellationToken.None);
+        await SampleImport.NormaliseAsync(selected, false, Teachers, parts[1], Path.Combine(_root, "rejects.jsonl"), CancellationToken.None);
+        var totals = await SampleImport.CombineAsync("run", parts, 0, Path.Combine(_root, "queries.jsonl"), Path.Combine(_root, "samples.jsonl"), CancellationToken.None);
+        Assert.Equal((1L, 2L), (totals.Queries, totals.Samples));
+        var samples = System.IO.File.ReadAllLines(Path.Combine(_root, "samples.jsonl")).Select(SampleImport.ReadSample).ToList();
+        Assert.Equal([("s1", 0, 2), ("s2", 1, 2)], samples.Select(s => (s.SampleId!, s.Pass, s.ExpectedSamples)));
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public static class RunEndpoints
             var parquet = request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
             var (report, duplicate, problem) = await registry.ImportAsync(run, request.Body, parquet, cancellationToken);
             return problem is not null ? Problem(problem)
-                : Results.Ok(new { run, duplicate, read = report!.Read, kept = report.Kept, badRows = report.BadRows, teachers = report.Teachers, errors = report.Errors });
+                : Results.Ok(new { run, duplicate, read = report!.Read, kept = report.Kept, badRows = report.BadRows, teachers = report.Teachers, skipped = report.Skipped, errors = report.Errors });
         }).DisableAntiforgery();
 
         runs.MapPost("/{run}/start", async (string run, RunRegistry registry, CancellationToken cancellationToken) =>

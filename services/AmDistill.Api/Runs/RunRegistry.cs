@@ -148,7 +148,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
                 hash = Convert.ToHexStringLower(sha.GetHashAndReset());
             }
             var imports = info.Imports ?? [];
-            if (imports.Contains(hash)) return (new ImportReport(0, 0, 0, [], new Dictionary<string, long>()), true, null);
+            if (imports.Contains(hash)) return (new ImportReport(0, 0, 0, [], new Dictionary<string, long>(), new Dictionary<string, long>()), true, null);
             var part = Path.Combine(directory, $"part-{imports.Count}.jsonl");
             ImportReport report;
             try

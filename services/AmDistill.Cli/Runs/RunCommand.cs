@@ -138,7 +138,7 @@ internal static class RunCommand
                 if (report["duplicate"]?.GetValue<bool>() == true)
                     AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name} was imported before; nothing added");
                 else
-                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report["kept"]} of {Count((long)report["read"]!, "row")} imported, {report["badRows"]} bad; per teacher {report["teachers"]!.ToJsonString()}");
+                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report["kept"]} of {Count((long)report["read"]!, "row")} imported ({PerName(report["teachers"])}), {report["badRows"]} bad{(report["skipped"] is JsonObject { Count: > 0 } skipped ? $"; left out, not imported teachers of the run: {PerName(skipped)}" : "")}");
             }
             if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
             return result.GetValue(noWatch) ? 0 : await WatchAsync(http, run, cancellationToken);
@@ -349,6 +349,8 @@ internal static class RunCommand
             throw new CliException($"--api: '{api}' is not an http(s) URL");
         return new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
     }
+
+    private static string PerName(JsonNode? counts) => string.Join(", ", counts!.AsObject().Select(c => $"{c.Key} {c.Value}"));
 
     private static string Count(long count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }

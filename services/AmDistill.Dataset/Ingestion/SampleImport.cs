@@ -37,8 +37,10 @@ public sealed record ImportedSample
         ExpectedSamples, CascadeSamples: 0, Source);
 }
 
-/// <summary>What an import read: rows, rows kept, bad rows (number and reason, the first 100), and per teacher the rows kept.</summary>
-public sealed record ImportReport(long Read, long Kept, long BadRows, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, long> Teachers);
+/// <summary>What an import read: rows, rows kept, bad rows (number and reason, the first 100), per teacher the rows kept,
+/// and per model the rows left out because it is not one of the run's imported teachers.</summary>
+public sealed record ImportReport(long Read, long Kept, long BadRows, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, long> Teachers,
+    IReadOnlyDictionary<string, long> Skipped);
 
 /// <summary>A run's imported responses put together: its queries, its samples and per teacher how many.</summary>
 public sealed record ImportTotals(long Queries, long Samples, IReadOnlyDictionary<string, long> Teachers);
@@ -65,6 +67,7 @@ public static class SampleImport
         var (read, kept, bad) = (0L, 0L, 0L);
         var errors = new List<string>();
         var perTeacher = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var skipped = new SortedDictionary<string, long>(StringComparer.Ordinal);
         await using var output = new StreamWriter(part, append: false, new UTF8Encoding(false));
         await using var rejected = new StreamWriter(rejects, append: true, new UTF8Encoding(false));
 
@@ -72,9 +75,12 @@ public static class SampleImport
         {
             read++;
             if (sample is not null && !teachers.Contains(sample.Teacher))
-                error = $"teacher '{sample.Teacher}' is not an imported teacher of the run (teachers with \"imported\": true: {string.Join(", ", teachers.Order(StringComparer.Ordinal))})";
-            else if (sample is not null)
-                error = Check(sample);
+            {
+                // A dataset holds other models' answers too: those rows are not errors, only not this run's.
+                skipped[sample.Teacher] = skipped.GetValueOrDefault(sample.Teacher) + 1;
+                return;
+            }
+            if (sample is not null) error = Check(sample);
             if (error is not null || sample is null)
             {
                 bad++;
@@ -113,7 +119,7 @@ public static class SampleImport
                 }
             }
         }
-        return new ImportReport(read, kept, bad, errors, perTeacher);
+        return new ImportReport(read, kept, bad, errors, perTeacher, skipped);
     }
 
     /// <summary>What the query ingestion also refuses: an id that cannot name keys and files, an overlong question.</summary>
@@ -121,6 +127,8 @@ public static class SampleImport
         !QueryIngestion.QueryId().IsMatch(sample.QueryId) || sample.QueryId.Contains("..", StringComparison.Ordinal)
             ? $"query id '{(sample.QueryId.Length > 60 ? sample.QueryId[..60] + "…" : sample.QueryId)}' is not a query id (1–200 of letters, digits and . _ : / + @ = -)"
             : sample.Question.Length > QueryIngestion.MaxQuestionChars ? $"question longer than {QueryIngestion.MaxQuestionChars:N0} characters"
+            : sample.SampleId is { } id && (!QueryIngestion.QueryId().IsMatch(id) || id.Contains("..", StringComparison.Ordinal))
+                ? $"sample id '{(id.Length > 60 ? id[..60] + "…" : id)}' is not an id (1–200 of letters, digits and . _ : / + @ = -)"
             : null;
 
     /// <summary>One JSON line: an AM-schema row, or a chat record (<c>messages</c> / <c>conversations</c>) with its model.</summary>
@@ -156,16 +164,18 @@ public static class SampleImport
         {
             Question = S("question"), Answer = S("answer"), QuestionSource = S("question_source"), AnswerSource = S("answer_source"),
             Category = S("category"), GroundTruth = S("ground_truth"), TestCase = S("test_case"), InstructionConstrain = S("instruction_constrain"),
-            ModelName = S("model_name"), QueryId = S("query_id"),
+            ModelName = S("model_name"), QueryId = S("query_id"), SampleId = S("sample_id"),
         };
     }
 
-    /// <summary>An AM row: its teacher is <c>answer_source</c> where that names an imported teacher, else <c>model_name</c>.</summary>
+    /// <summary>An AM row: its teacher is <c>answer_source</c> or <c>model_name</c>, whichever names an imported teacher.</summary>
     public static (ImportedSample? Sample, string? Error) FromAm(AmRecord row, IReadOnlySet<string> teachers)
     {
         if (string.IsNullOrWhiteSpace(row.Question)) return (null, "no question");
         if (string.IsNullOrWhiteSpace(row.Answer)) return (null, "no answer");
-        var teacher = teachers.Contains(row.AnswerSource) || row.ModelName.Length == 0 ? row.AnswerSource : row.ModelName;
+        // Whichever of the two names is one of the run's imported teachers; otherwise the row is another model's, known by answer_source.
+        var teacher = teachers.Contains(row.AnswerSource) ? row.AnswerSource
+            : teachers.Contains(row.ModelName) || row.AnswerSource.Length == 0 ? row.ModelName : row.AnswerSource;
         if (teacher.Length == 0) return (null, "no answer_source or model_name: whose answer is it?");
         var category = QueryCategories.FromSchemaName(row.Category);
         var (thinking, answer) = AmRecords.SplitAnswer(row.Answer);
@@ -186,6 +196,7 @@ public static class SampleImport
             Model = row.ModelName.Length > 0 ? row.ModelName : teacher,
             Thinking = thinking,
             Answer = answer,
+            SampleId = Empty(row.SampleId),
         }, null);
     }
 
@@ -257,6 +268,8 @@ public static class SampleImport
     /// <c>imported_samples</c>, <paramref name="samples"/> every response with its sample id, its pass among its teacher's
     /// answers to the query and the query's expected samples (imported + <paramref name="generatedPassesPerQuery"/>). Two
     /// passes over the parts; memory holds a count per query and per (query, teacher) under a 64-bit hash, never the text.
+    /// A row that names its sample (an export of ours: <c>sample_id</c>) keeps that id, and the same sample in a second
+    /// file (a Stage I export imported beside the whole one) counts once.
     /// </summary>
     public static async Task<ImportTotals> CombineAsync(string run, IReadOnlyList<string> parts, int generatedPassesPerQuery, string queries, string samples,
         CancellationToken cancellationToken)
@@ -264,7 +277,7 @@ public static class SampleImport
         var counts = new Dictionary<ulong, int>();
         var firstSeen = queries + ".tmp";
         await using (var output = new StreamWriter(firstSeen, append: false, new UTF8Encoding(false)))
-            foreach (var sample in ReadParts(parts, cancellationToken))
+            foreach (var sample in Distinct(ReadParts(parts, cancellationToken)))
             {
                 var key = Key(sample.QueryId);
                 if (counts.TryGetValue(key, out var count))
@@ -294,7 +307,7 @@ public static class SampleImport
         var perTeacher = new SortedDictionary<string, long>(StringComparer.Ordinal);
         long total = 0;
         await using (var output = new StreamWriter(samples, append: false, new UTF8Encoding(false)))
-            foreach (var sample in ReadParts(parts, cancellationToken))
+            foreach (var sample in Distinct(ReadParts(parts, cancellationToken)))
             {
                 var teacherKey = Key(sample.QueryId, sample.Teacher);
                 var pass = passes.GetValueOrDefault(teacherKey);
@@ -303,7 +316,7 @@ public static class SampleImport
                 total++;
                 await output.WriteLineAsync(JsonSerializer.Serialize(sample with
                 {
-                    SampleId = "imp-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{run}\n{sample.QueryId}\n{sample.Teacher}\n{pass}")))[..24],
+                    SampleId = sample.SampleId ?? "imp-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{run}\n{sample.QueryId}\n{sample.Teacher}\n{pass}")))[..24],
                     Pass = pass,
                     ExpectedSamples = counts[Key(sample.QueryId)] + generatedPassesPerQuery,
                 }, ImportJsonContext.Default.ImportedSample));
@@ -318,6 +331,15 @@ public static class SampleImport
     /// <summary>A line of <c>input/samples.jsonl</c>.</summary>
     public static ImportedSample ReadSample(string line) =>
         JsonSerializer.Deserialize(line, ImportJsonContext.Default.ImportedSample) ?? throw new InvalidDataException("an empty imported sample");
+
+    /// <summary>Rows that name a sample already seen are left out (the same decision in both passes).</summary>
+    private static IEnumerable<ImportedSample> Distinct(IEnumerable<ImportedSample> samples)
+    {
+        var seen = new HashSet<ulong>();
+        foreach (var sample in samples)
+            if (sample.SampleId is null || seen.Add(Key(sample.SampleId)))
+                yield return sample;
+    }
 
     private static IEnumerable<ImportedSample> ReadParts(IReadOnlyList<string> parts, CancellationToken cancellationToken)
     {
