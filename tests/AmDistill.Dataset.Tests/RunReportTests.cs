@@ -78,6 +78,30 @@ public sealed class RunReportTests
     }
 
     [Fact]
+    public void Each_hard_query_shows_its_question_and_the_best_answer_there_is_escaped()
+    {
+        var data = Report();
+        Samples.StoredSample Sample(string query, string teacher, bool passed, string answer) => new(
+            $"{query}-{teacher}-{answer.Length}", "r", query, Contracts.QueryCategory.Math, teacher, teacher, 0, "Is <b>x</b> > 1?", "think", answer, "stop", false,
+            0, 0, 0, null, passed ? 1 : 0, passed, true, "rule");
+        data.OfferExample(Sample("l2", "weak", false, "no idea"));
+        data.OfferExample(Sample("l2", "middle", true, "x = 2, <script>"));
+        data.OfferExample(Sample("l2", "strong", false, "wrong"));           // a failing answer never replaces a passing one
+        data.OfferExample(Sample("unsolved", "weak", false, new string('a', 1000)));
+        data.OfferExample(Sample("unsolved", "strong", false, "the strongest tried"));
+        data.OfferExample(Sample("not-hard", "strong", true, "ignored"));
+        Assert.Equal(("middle", true), (data.Examples["l2"].Teacher, data.Examples["l2"].Passed));
+        Assert.Equal("the strongest tried", data.Examples["unsolved"].Answer);
+        Assert.False(data.Examples.ContainsKey("not-hard"));
+
+        data.OfferExample(Sample("easy", "weak", true, new string('a', 1000)));
+        Assert.Equal(RunReportData.ExcerptChars + 2, data.Examples["easy"].Answer.Length); // cut, with " …"
+        var html = RunReportHtml.Render(data);
+        Assert.Contains("<summary>question and middle's answer (passed)</summary><pre>Is &lt;b&gt;x&lt;/b&gt; &gt; 1?</pre><pre>x = 2, &lt;script&gt;</pre>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Count_axes_are_labelled_and_tick_in_whole_counts()
     {
         var html = RunReportHtml.Render(Report());

@@ -26,20 +26,7 @@ internal static class IfEvalBenchmark
         output.WriteLine($"  models loaded   {loading.Elapsed.TotalMilliseconds:N0} ms (langdetect's profiles and punkt's English model, once per process)");
         foreach (var record in records) Verify(record); // warm-up: JIT
 
-        var latencies = new double[verdicts];
-        var clock = Stopwatch.StartNew();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        for (var i = 0; i < verdicts; i++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            Verify(records[i % records.Length]);
-            latencies[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-        }
-        var elapsed = clock.Elapsed;
-        var cpuUsed = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        Array.Sort(latencies);
-        output.WriteLine($"  verdicts/s      {verdicts / elapsed.TotalSeconds,10:N0}  (CPU {cpuUsed.TotalSeconds / elapsed.TotalSeconds:P0} of one core)");
-        output.WriteLine($"  latency         median {latencies[verdicts / 2]:N0} µs, p99 {latencies[(int)(verdicts * 0.99)]:N0} µs, max {latencies[^1]:N0} µs");
+        Latency.Measure(verdicts, i => Verify(records[i % records.Length]), output);
         return Task.FromResult(0);
 
         static void Verify((IReadOnlyList<Instruction> Instructions, string Response) record)

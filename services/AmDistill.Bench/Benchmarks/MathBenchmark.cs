@@ -22,21 +22,11 @@ internal static class MathBenchmark
         output.WriteLine($"amdistill-bench math: {pairs.Length} cases from {cases.Name}, {verdicts:N0} verdicts on one thread, budget {options.Budget.TotalMilliseconds} ms");
 
         foreach (var (gold, pred) in pairs) MathVerifier.Verify(gold, pred, options); // warm-up: JIT
-        var latencies = new double[verdicts];
-        var clock = Stopwatch.StartNew();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        for (var i = 0; i < verdicts; i++)
+        Latency.Measure(verdicts, i =>
         {
             var (gold, pred) = pairs[i % pairs.Length];
-            var started = Stopwatch.GetTimestamp();
             MathVerifier.Verify(gold, pred, options);
-            latencies[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-        }
-        var elapsed = clock.Elapsed;
-        var cpuUsed = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        Array.Sort(latencies);
-        output.WriteLine($"  verdicts/s      {verdicts / elapsed.TotalSeconds,10:N0}  (CPU {cpuUsed.TotalSeconds / elapsed.TotalSeconds:P0} of one core)");
-        output.WriteLine($"  latency         median {latencies[verdicts / 2]:N0} µs, p99 {latencies[(int)(verdicts * 0.99)]:N0} µs, max {latencies[^1]:N0} µs");
+        }, output);
 
         string[] tokens =
         [

@@ -80,29 +80,40 @@ internal static class RunCommand
         var queries = new Option<FileInfo>("--queries") { Description = "Queries in the shared schema: JSONL or Parquet.", Required = true };
         var noWatch = new Option<bool>("--no-watch") { Description = "Return once the run has started." };
         var command = new Command("start", "Create a run, upload and ingest its queries, start it and watch it to the end.") { config, queries, noWatch };
-        command.SetAction(async (result, cancellationToken) =>
+        command.SetAction((result, cancellationToken) => CreateFillStartAsync(result, result.GetValue(config)!, result.GetValue(noWatch), async (http, run) =>
         {
-            var (configuration, errors) = RunConfiguration.Load(result.GetValue(config)!.FullName);
-            foreach (var error in errors) await Console.Error.WriteLineAsync($"{result.GetValue(config)!.Name}: {error}");
-            if (configuration is null) return 2;
-            using var http = Client(result);
-            var run = configuration.Run;
-            if (!await CreateAsync(http, configuration, cancellationToken)) return 1;
-
             var file = result.GetValue(queries)!;
-            await using var body = file.OpenRead();
-            var content = new StreamContent(body);
-            content.Headers.ContentType = new MediaTypeHeaderValue(file.Extension == ".parquet" ? "application/vnd.apache.parquet" : "application/jsonl");
-            var upload = await http.PutAsync($"/api/runs/{run}/queries", content, cancellationToken);
-            if (!await Ok(upload)) return 1;
-            var ingest = JsonNode.Parse(await upload.Content.ReadAsStringAsync(cancellationToken))!;
+            var ingest = await PutFileAsync(http, $"/api/runs/{run}/queries", file, cancellationToken);
+            if (ingest is null) return false;
             foreach (var error in ingest["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
             AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {ingest["kept"]} of {ingest["read"]} queries kept, {ingest["badLines"]} bad lines; dropped: {Dropped(ingest["dropped"])}");
-
-            if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
-            return result.GetValue(noWatch) ? 0 : await WatchAsync(http, run, cancellationToken);
-        });
+            return true;
+        }, cancellationToken));
         return command;
+    }
+
+    /// <summary>Creates the run of <paramref name="config"/>, gives it its input (<paramref name="fill"/>), starts it and, unless told not to, watches it.</summary>
+    private static async Task<int> CreateFillStartAsync(ParseResult result, FileInfo config, bool noWatch, Func<HttpClient, string, Task<bool>> fill,
+        CancellationToken cancellationToken)
+    {
+        var (configuration, errors) = RunConfiguration.Load(config.FullName);
+        foreach (var error in errors) await Console.Error.WriteLineAsync($"{config.Name}: {error}");
+        if (configuration is null) return 2;
+        using var http = Client(result);
+        var run = configuration.Run;
+        if (!await CreateAsync(http, configuration, cancellationToken) || !await fill(http, run)) return 1;
+        if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
+        return noWatch ? 0 : await WatchAsync(http, run, cancellationToken);
+    }
+
+    /// <summary>A JSONL or Parquet file as the body of a PUT; its answer, or null (said) when refused.</summary>
+    private static async Task<JsonNode?> PutFileAsync(HttpClient http, string path, FileInfo file, CancellationToken cancellationToken)
+    {
+        await using var body = file.OpenRead();
+        var content = new StreamContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(file.Extension == ".parquet" ? "application/vnd.apache.parquet" : "application/jsonl");
+        var response = await http.PutAsync(path, content, cancellationToken);
+        return await Ok(response) ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
     }
 
     private static Command Import()
@@ -118,31 +129,20 @@ internal static class RunCommand
         var command = new Command("import",
             "Create a run from responses you already have: import them (verified, scored, selected and exported like generated ones), generate what its other teachers are asked for, and watch it.")
             { config, files, noWatch };
-        command.SetAction(async (result, cancellationToken) =>
+        command.SetAction((result, cancellationToken) => CreateFillStartAsync(result, result.GetValue(config)!, result.GetValue(noWatch), async (http, run) =>
         {
-            var (configuration, errors) = RunConfiguration.Load(result.GetValue(config)!.FullName);
-            foreach (var error in errors) await Console.Error.WriteLineAsync($"{result.GetValue(config)!.Name}: {error}");
-            if (configuration is null) return 2;
-            using var http = Client(result);
-            var run = configuration.Run;
-            if (!await CreateAsync(http, configuration, cancellationToken)) return 1;
             foreach (var file in result.GetValue(files)!)
             {
-                await using var body = file.OpenRead();
-                var content = new StreamContent(body);
-                content.Headers.ContentType = new MediaTypeHeaderValue(file.Extension == ".parquet" ? "application/vnd.apache.parquet" : "application/jsonl");
-                var upload = await http.PutAsync($"/api/runs/{run}/samples", content, cancellationToken);
-                if (!await Ok(upload)) return 1;
-                var report = JsonNode.Parse(await upload.Content.ReadAsStringAsync(cancellationToken))!;
+                var report = await PutFileAsync(http, $"/api/runs/{run}/samples", file, cancellationToken);
+                if (report is null) return false;
                 foreach (var error in report["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
                 if (report["duplicate"]?.GetValue<bool>() == true)
                     AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name} was imported before; nothing added");
                 else
                     AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report["kept"]} of {Count((long)report["read"]!, "row")} imported ({PerName(report["teachers"])}), {report["badRows"]} bad{(report["skipped"] is JsonObject { Count: > 0 } skipped ? $"; left out, not imported teachers of the run: {PerName(skipped)}" : "")}");
             }
-            if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
-            return result.GetValue(noWatch) ? 0 : await WatchAsync(http, run, cancellationToken);
-        });
+            return true;
+        }, cancellationToken));
         return command;
     }
 

@@ -16,6 +16,13 @@ public static class RunReport
             run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = costs };
         await foreach (var line in QueryRecordLines.ReadLatestAsync(store, run.Run, cancellationToken))
             data.Add(QueryRecordFormat.Parse(line));
+        // One more pass, over the samples, for the hardest queries' examples (only their lines are parsed).
+        var ids = data.Hardest.Select(h => System.Text.Json.JsonSerializer.Serialize(h.QueryId)).ToList();
+        if (ids.Count > 0)
+            await foreach (var line in DatasetLines.ReadAsync(store, run.Run, DatasetKinds.Samples, cancellationToken: cancellationToken))
+                if (ids.Any(id => line.Contains(id, StringComparison.Ordinal))
+                    && System.Text.Json.JsonSerializer.Deserialize(line, Samples.DatasetJsonContext.Default.StoredSample) is { } sample)
+                    data.OfferExample(sample);
         return data;
     }
 

@@ -1,9 +1,13 @@
+using AmDistill.Dataset.Samples;
 using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Report;
 
 /// <summary>A query of the report's hardest list: its difficulty and each teacher's pass rate.</summary>
 public sealed record HardQuery(string QueryId, Category Category, DifficultyLevel Level, IReadOnlyDictionary<string, double> PassRates, double MeanPassRate);
+
+/// <summary>What a hard query asks and one answer to it, cut to <see cref="RunReportData.ExcerptChars"/> characters each.</summary>
+public sealed record QueryExample(string Question, string Teacher, bool Passed, string Answer);
 
 /// <summary>A teacher's cost so far (from the run's counters), for cost per selected sample.</summary>
 public sealed record TeacherCost(string Teacher, long Samples, long PromptTokens, long CompletionTokens, double CostUsd);
@@ -99,6 +103,23 @@ public sealed class RunReportData
     public List<HardQuery> Hardest { get; } = [];
 
     public const int HardestCount = 20;
+
+    /// <summary>The hardest queries' question and an answer: the selection teacher's passing one where there is one, else
+    /// any passing one, else the selection teacher's (so a user sees what "hard" looks like before choosing data).</summary>
+    public Dictionary<string, QueryExample> Examples { get; } = new(StringComparer.Ordinal);
+
+    public const int ExcerptChars = 600;
+
+    /// <summary>Offers a sample as its query's example; it is taken if the query is among the hardest and it beats the one held.</summary>
+    public void OfferExample(StoredSample sample)
+    {
+        if (!Hardest.Any(h => h.QueryId == sample.QueryId)) return;
+        int Rank(bool passed, string teacher) => (passed ? 2 : 0) + (teacher == SelectionTeacher ? 1 : 0);
+        if (Examples.TryGetValue(sample.QueryId, out var held) && Rank(held.Passed, held.Teacher) >= Rank(sample.Passed, sample.Teacher)) return;
+        Examples[sample.QueryId] = new QueryExample(Excerpt(sample.Prompt ?? ""), sample.Teacher, sample.Passed, Excerpt(sample.Answer));
+    }
+
+    private static string Excerpt(string text) => text.Length <= ExcerptChars ? text : text[..ExcerptChars] + " …";
 
     private static int Hardness(DifficultyLevel level) => level switch
     {

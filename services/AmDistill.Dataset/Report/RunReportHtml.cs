@@ -27,7 +27,8 @@ public static class RunReportHtml
             table{border-collapse:collapse;margin:.6rem 0} td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}
             th:first-child,td:first-child{text-align:left} .charts{display:flex;flex-wrap:wrap;gap:1rem}
             figure{margin:0} figcaption{font-weight:600;margin:.3rem 0} .muted{color:#666}
-            svg text{font-size:11px;fill:#333}
+            svg text{font-size:11px;fill:#333} tr.example td{text-align:left;background:#fafafa}
+            tr.example pre{white-space:pre-wrap;margin:.3rem 0;font-size:12px}
             </style></head><body>
             <h1>Run <code>{{E(data.Run)}}</code></h1>
             <p class="muted">{{data.Queries}} final queries · teachers {{E(string.Join(" → ", data.Teachers))}} (weakest first) ·
@@ -82,11 +83,17 @@ public static class RunReportHtml
             categories.Select(c => (Label(c), levels.Select(l => (double)data.Difficulty.GetValueOrDefault((c, l))).ToArray())).ToList()));
 
         html.Append("<h2>Hardest queries</h2><p class=\"muted\">Unsolved first, then L3 … Easy; within a level the lowest mean pass rate. " +
-            "Per teacher the share of its passes that pass (<code>GET /api/runs/{run}/export?policy=all</code> has their answers).</p>");
+            "Per teacher the share of its passes that pass; under each, the question and an answer (the selection teacher's passing one where there is one) " +
+            "(<code>GET /api/runs/{run}/export?policy=all</code> has every answer).</p>");
         html.Append("<table id=\"hardest\"><tr><th>query</th><th>category</th><th>difficulty</th>" + string.Concat(data.Teachers.Select(t => $"<th>{E(t)}</th>")) + "</tr>");
         foreach (var query in data.Hardest)
+        {
             html.Append($"<tr><td><code>{E(query.QueryId)}</code></td><td>{Label(query.Category)}</td><td>{query.Level}</td>" +
                 string.Concat(data.Teachers.Select(t => $"<td>{(query.PassRates.TryGetValue(t, out var rate) ? rate.ToString("0.00", Invariant) : "–")}</td>")) + "</tr>");
+            if (data.Examples.TryGetValue(query.QueryId, out var example))
+                html.Append($"<tr class=\"example\"><td colspan=\"{3 + data.Teachers.Count}\"><details><summary>question and {E(example.Teacher)}'s answer " +
+                    $"({(example.Passed ? "passed" : "failed")})</summary><pre>{E(example.Question)}</pre><pre>{E(example.Answer)}</pre></details></td></tr>");
+        }
         html.Append("</table>");
 
         html.Append("<h2>Selected set (Stage I)</h2>");
