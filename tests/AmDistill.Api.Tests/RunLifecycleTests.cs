@@ -226,6 +226,35 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_completed_runs_history_leaves_redis_but_what_a_redrive_needs_stays()
+    {
+        await _runs.CreateAsync(Config("h"));
+        // What the pipeline leaves: a done-marker per sample and stage, a score record per query, one of them holding a
+        // dead-lettered placeholder; and another run's state, which is not touched.
+        foreach (var run in new[] { "h", "other" })
+            for (var q = 0; q < 50; q++)
+            {
+                foreach (var stage in new[] { "generation", "verification" })
+                    await Db.StringSetAsync(ProcessOnce.MarkerKey(RunKeys.OnceScope(stage, run), $"{run}/q{q}/t/0"), "1");
+                await Db.HashSetAsync(RunKeys.QueryRecord(run, $"q{q}"), [new("category", "math"), new("expected", 1),
+                    new(RunKeys.QueryRecordField("t", 0, q == 7 ? VerifiedResponse.DeadLetteredSampleId("t", 0) : $"s{q}"), q == 7 ? "unscored" : "1")]);
+                await Db.StringSetAsync(ProcessOnce.MarkerKey(RunKeys.OnceScope("query-record", run), $"q{q}"), "1");
+                await Db.SetAddAsync(RunKeys.Final(run), $"q{q}");
+            }
+
+        Assert.Equal(50 * 2 + 49, await _runs.CompactAsync("h"));
+        var server = _redis.GetServers()[0];
+        var left = new List<string>();
+        await foreach (var key in server.KeysAsync(pattern: "*:h:*")) left.Add(key.ToString());
+        await foreach (var key in server.KeysAsync(pattern: "amdistill:run:h:*")) left.Add(key.ToString());
+        Assert.Equal([RunKeys.Final("h"), RunKeys.QueryRecord("h", "q7")], left.Where(k => !k.Contains("query-record", StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(50, left.Count(k => k.Contains("query-record", StringComparison.Ordinal)));
+        Assert.Equal(50, await Db.SetLengthAsync(RunKeys.Final("h")));
+        Assert.Equal(50 * 3, (await server.KeysAsync(pattern: "amdistill:once:*:other:*").ToListAsync()).Count); // every stage of the other run
+        Assert.Equal(50, (await server.KeysAsync(pattern: RunKeys.QueryRecord("other", "*")).ToListAsync()).Count);
+    }
+
+    [Fact]
     public async Task A_run_whose_training_cannot_be_submitted_keeps_its_outputs_and_retries_only_the_submission()
     {
         await RegisterTeachersAsync();

@@ -29,6 +29,9 @@ public sealed class RunFeeder(
     ILogger<RunFeeder> logger) : BackgroundService
 {
     private const string LeaseKey = "amdistill:feeder:lease";
+
+    /// <summary>Longer than a pending entry waits to be delivered again (the consumers' visibility timeout) a few times over.</summary>
+    private static readonly TimeSpan CompactionDelay = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
     private readonly string _instance = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
     private readonly Dictionary<string, QueryReader> _readers = [];
@@ -83,6 +86,14 @@ public sealed class RunFeeder(
     private async Task<bool> StepAsync(string run, CancellationToken cancellationToken)
     {
         var info = await runs.GetAsync(run);
+        if (info?.State is RunStates.Completed && !info.Finished.Contains("compacted"))
+        {
+            // A completed run stays in view until its history leaves Redis, once its last entries are surely acknowledged.
+            if (await runs.EndedAsync(run) is { } ended && DateTimeOffset.UtcNow - ended < CompactionDelay) return false;
+            var removed = await runs.CompactAsync(run);
+            await runs.FinishedAsync(run, "compacted");
+            logger.LogInformation("Run {Run}: {Keys} keys of its history removed from Redis (the store holds it)", run, removed);
+        }
         if (info is null || info.State is RunStates.Cancelled or RunStates.Completed)
         {
             Close(run);

@@ -314,23 +314,74 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var patterns = RunKeys.OnceStages.Select(stage => $"{ProcessOnce.MarkerPrefix}{RunKeys.OnceScope(stage, run)}:*").Append($"{RunKeys.Run(run)}:*");
         foreach (var server in redis.GetServers().Where(s => !s.IsReplica))
             foreach (var pattern in patterns)
-            {
-                var batch = new List<RedisKey>(1000);
-                await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000))
-                {
-                    batch.Add(key);
-                    if (batch.Count == 1000) await DeleteKeysAsync(batch);
-                }
-                await DeleteKeysAsync(batch);
-            }
+                await DeleteMatchingAsync(server, pattern);
         store.DeleteRun(run);
         return null;
     }
 
-    private async Task DeleteKeysAsync(List<RedisKey> keys)
+    // A completed run's score records go, except those holding a dead-lettered placeholder (a redrive takes it back
+    // and needs the others' scores to make the query final again).
+    private static readonly LuaScript DropSettledRecords = LuaScript.Prepare("""
+        local removed = 0
+        for _, key in ipairs(cjson.decode(@keys)) do
+          local keep = false
+          for _, field in ipairs(redis.call('HKEYS', key)) do
+            if string.find(field, '#dead-letter-', 1, true) then keep = true break end
+          end
+          if not keep then removed = removed + redis.call('DEL', key) end
+        end
+        return removed
+        """);
+
+    /// <summary>
+    /// Redis holds the backlog, not the history: once a run has completed (and its entries had time to be acknowledged),
+    /// its generation and verification done-markers and the score records of its final queries — both held by the store
+    /// now — are removed, all but the records a redrive needs. Left: the run, its counters, its final set and its
+    /// query-record markers (one per query). Returns the keys removed.
+    /// </summary>
+    public async Task<long> CompactAsync(string run)
     {
-        if (keys.Count > 0) await Db.KeyDeleteAsync([.. keys]);
+        long removed = 0;
+        foreach (var server in redis.GetServers().Where(s => !s.IsReplica))
+        {
+            foreach (var stage in new[] { "generation", "verification" })
+                removed += await DeleteMatchingAsync(server, $"{ProcessOnce.MarkerPrefix}{RunKeys.OnceScope(stage, run)}:*");
+            var batch = new List<string>(500);
+            await foreach (var key in server.KeysAsync(pattern: RunKeys.QueryRecord(run, "*"), pageSize: 1000))
+            {
+                batch.Add(key.ToString());
+                if (batch.Count == 500) removed += await DropAsync(batch);
+            }
+            removed += await DropAsync(batch);
+        }
+        return removed;
+
+        async Task<long> DropAsync(List<string> keys)
+        {
+            if (keys.Count == 0) return 0;
+            var dropped = (long)await Db.ScriptEvaluateAsync(DropSettledRecords, new { keys = JsonSerializer.Serialize(keys) });
+            keys.Clear();
+            return dropped;
+        }
+    }
+
+    private async Task<long> DeleteMatchingAsync(IServer server, string pattern)
+    {
+        long removed = 0;
+        var batch = new List<RedisKey>(1000);
+        await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000))
+        {
+            batch.Add(key);
+            if (batch.Count == 1000) removed += await DeleteKeysAsync(batch);
+        }
+        return removed + await DeleteKeysAsync(batch);
+    }
+
+    private async Task<long> DeleteKeysAsync(List<RedisKey> keys)
+    {
+        var removed = keys.Count > 0 ? await Db.KeyDeleteAsync([.. keys]) : 0;
         keys.Clear();
+        return removed;
     }
 
     // One dead letter taken back: its unscored outcomes removed (and uncounted), its query no longer final, the entry
@@ -397,7 +448,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             var transaction = Db.CreateTransaction();
             transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Completed));
             _ = transaction.HashSetAsync(RunKeys.Run(run), "state", RunStates.Running);
-            _ = transaction.HashDeleteAsync(RunKeys.Run(run), "finished:outputs"); // written again once every query is final
+            _ = transaction.HashDeleteAsync(RunKeys.Run(run), ["finished:outputs", "finished:compacted"]); // again once every query is final
             _ = transaction.HashDeleteAsync(RunKeys.Stats(run), "ended");
             _ = transaction.SetAddAsync(ActiveRuns, run);
             await transaction.ExecuteAsync();
@@ -415,6 +466,10 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     public async Task<string?> CascadeDecisionAsync(string run, string query) => await Db.HashGetAsync(RunKeys.Cascade(run), query);
 
     public async Task<long> FinalQueriesAsync(string run) => await Db.SetLengthAsync(RunKeys.Final(run));
+
+    /// <summary>When the run completed or was cancelled (its counters' <c>ended</c>), if it has.</summary>
+    public async Task<DateTimeOffset?> EndedAsync(string run) =>
+        await Db.HashGetAsync(RunKeys.Stats(run), "ended") is { HasValue: true } ended ? DateTimeOffset.FromUnixTimeMilliseconds((long)ended) : null;
 
     /// <summary>Verdicts decided by the judge or the reward model instead of a rule, per category that has any.</summary>
     public static Dictionary<string, long> JudgeDecided(IReadOnlyDictionary<string, long> stats) =>
