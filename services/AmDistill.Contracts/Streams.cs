@@ -45,6 +45,9 @@ public static class RunKeys
     /// verify_score or <c>unscored</c>, plus <c>category</c> and <c>expected</c>.</summary>
     public static string QueryRecord(string run, string query) => $"amdistill:run:{run}:query:{query}";
 
+    /// <summary>The queries that have a <see cref="QueryRecord"/> (set, written by scoring).</summary>
+    public static string ScoredQueries(string run) => $"amdistill:run:{run}:queries";
+
     /// <summary>A sample's field in its <see cref="QueryRecord"/>.</summary>
     public static string QueryRecordField(string teacher, int pass, string sampleId) =>
         $"{teacher}#{pass.ToString(System.Globalization.CultureInfo.InvariantCulture)}#{sampleId}";

@@ -335,16 +335,16 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
 
     /// <summary>
     /// Redis holds the backlog, not the history: once a run has completed (and its entries had time to be acknowledged),
-    /// its generation and verification done-markers and the score records of its final queries — both held by the store
-    /// now — are removed, all but the records a redrive needs. Left: the run, its counters, its final set and its
-    /// query-record markers (one per query). Returns the keys removed.
+    /// its done-markers and the score records of its final queries — the store holds the samples and the final records —
+    /// are removed, all but the records a redrive needs (a redrive makes its own markers anew). Left: the run, its
+    /// counters and its final set. Returns the keys removed.
     /// </summary>
     public async Task<long> CompactAsync(string run)
     {
-        long removed = 0;
+        long removed = await Db.KeyDeleteAsync(RunKeys.ScoredQueries(run)) ? 1 : 0;
         foreach (var server in redis.GetServers().Where(s => !s.IsReplica))
         {
-            foreach (var stage in new[] { "generation", "verification" })
+            foreach (var stage in RunKeys.OnceStages)
                 removed += await DeleteMatchingAsync(server, $"{ProcessOnce.MarkerPrefix}{RunKeys.OnceScope(stage, run)}:*");
             var batch = new List<string>(500);
             await foreach (var key in server.KeysAsync(pattern: RunKeys.QueryRecord(run, "*"), pageSize: 1000))

@@ -55,7 +55,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
 
     public static string FinalKey(string run) => RunKeys.Final(run);
 
-    public static string QueriesKey(string run) => $"amdistill:run:{run}:queries";
+    public static string QueriesKey(string run) => RunKeys.ScoredQueries(run);
 
     /// <returns>True when this verdict made the query's record final.</returns>
     public async Task<bool> RecordAsync(VerifiedResponse verdict)
