@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 namespace AmDistill.AppHost;
 
 /// <summary>Whether a container runtime (Docker or Podman) answers, asked the way Aspire's orchestrator asks it.</summary>
-internal static class ContainerRuntime
+public static class ContainerRuntime
 {
     private static bool? _available;
 

@@ -7,12 +7,15 @@ public static class GpuTrainerExtensions
     /// <summary>
     /// The GPU trainer container (PyTorch + transformers, <c>services/trainer-gpu</c>; with no arguments it reports its
     /// torch, CUDA and GPUs), started explicitly
-    /// (dashboard Start button) so that a machine without a container runtime or a GPU runs the rest.
-    /// <c>AmDistill:Trainer=off</c> leaves it out; <c>AmDistill:TrainerImage</c> names a prebuilt local image.
+    /// (dashboard Start button) so that a machine without a GPU runs the rest. Where no container runtime answers,
+    /// <c>dotnet run</c> leaves it out: it could not start, and a container in the model makes the dashboard warn on every
+    /// page that the runtime is unhealthy. <c>AmDistill:Trainer=off</c> leaves it out anyway; <c>AmDistill:TrainerImage</c>
+    /// names a prebuilt local image. Publishing always declares it.
     /// </summary>
     public static IResourceBuilder<ContainerResource>? AddGpuTrainer(this IDistributedApplicationBuilder builder, string name = "trainer-gpu")
     {
         if (string.Equals(builder.Configuration["AmDistill:Trainer"], "off", StringComparison.OrdinalIgnoreCase)) return null;
+        if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.Configuration)) return null;
 
         var image = builder.Configuration["AmDistill:TrainerImage"];
         var trainer = image is { Length: > 0 } && builder.ExecutionContext.IsRunMode

@@ -165,9 +165,14 @@ public sealed class AppHostTests
         Assert.False(pause.Success);
         Assert.Equal("Request failed with status code Conflict", pause.Message);
 
-        // The GPU trainer is declared but waits for an explicit start.
-        Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
-        Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
+        // The GPU trainer is declared where a container runtime answers, and waits for an explicit start; without one
+        // (this machine) it is left out, so nothing in the model reports the runtime unhealthy.
+        if (ContainerRuntime.IsAvailable(app.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()))
+        {
+            Assert.True(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out var trainer));
+            Assert.Equal(KnownResourceStates.NotStarted, trainer.Snapshot.State?.Text);
+        }
+        else Assert.False(app.ResourceNotifications.TryGetCurrentState("trainer-gpu", out _));
     }
 
     /// <summary>A service killed mid-demo comes back by itself; Ctrl-C then, and a second <c>dotnet run</c>: every process
