@@ -30,8 +30,10 @@ public sealed class ImportTests
         await using var redisServer = await LocalRedisServer.StartAsync();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         var db = redis.GetDatabase();
-        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.5, 5)));
-        await using var host = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher(0, "weak", sim.V1, "weak-sim")),
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.5, 5).Concat(SimModel(1, "judge-sim", 1.0, 5))));
+        // Science and "other" answers go to the judge, as generated ones do (the simulator's, grading without error at skill 1).
+        await using var host = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+                Teacher(0, "weak", sim.V1, "weak-sim").Concat([new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim")])),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices(),
             builder => builder.AddApiServices());
         var runs = host.Services.GetRequiredService<RunRegistry>();
@@ -68,6 +70,13 @@ public sealed class ImportTests
             Row(q, "distill", $"```python\n{solution}\n```");
             Row(q, "distill", "```python\ndef nothing():\n    return None\n```");
         }
+        var science = new DemoQuery("science-co2", "science", "Which gas do plants take from the air for photosynthesis?", "carbon dioxide");
+        Row(science, "r1", "Plants take in carbon dioxide");
+        Row(science, "distill", "They take in nitrogen.");
+        var other = new DemoQuery("other-tea", "other", "Write a short note on how to brew green tea.", null);
+        Row(other, "r1", string.Join(' ', Enumerable.Repeat(
+            "Heat fresh water to about eighty degrees, not boiling. Steep one teaspoon of leaves for two to three minutes. Taste it, then pour it off the leaves so it does not turn bitter.", 4)));
+        Row(other, "distill", "Tea.");
         var checks = IfEvalChecker.Parse(JsonDocument.Parse(instructions.TestCases!).RootElement);
         var random = new Random(7);
         Row(instructions, "r1", InstructionWriter.Write(checks, follow: true, random).Answer);
@@ -88,7 +97,7 @@ public sealed class ImportTests
         Assert.Equal(0, report!.Kept);
 
         Assert.Null(await runs.StartAsync("byo"));
-        var queries = math.Concat(code).Append(instructions).ToList();
+        var queries = math.Concat(code).Append(instructions).Append(science).Append(other).ToList();
         await WaitUntilAsync(async () => (await runs.GetAsync("byo"))!.State == RunStates.Completed, TimeSpan.FromSeconds(120), "the run completed");
 
         var info = (await runs.GetAsync("byo"))!;
@@ -96,21 +105,22 @@ public sealed class ImportTests
         var scores = new ScoreStore(redis);
         var records = new Dictionary<string, QueryRecord>();
         foreach (var q in queries) records[q.Id] = (await scores.ReadAsync("byo", SampleImport.QueryIdOf(q.Question)))!;
-        // Every query got its imported answers and weak's two passes.
+        // Every query got its imported answers and weak's two passes, science and "other" decided by the judge.
         Assert.All(queries, q => Assert.Equal(2, records[q.Id].Responses["weak"].Count));
         foreach (var q in math.Concat(code))
         {
             Assert.Equal((2, 2), (records[q.Id].Responses["r1"].Count, records[q.Id].Responses["distill"].Count));
             Assert.Equal((1.0, 0.5), (records[q.Id].PassRate("r1", Thresholds.Paper), records[q.Id].PassRate("distill", Thresholds.Paper)));
         }
-        Assert.Equal((1.0, 0.0), (records[instructions.Id].PassRate("r1", Thresholds.Paper), records[instructions.Id].PassRate("distill", Thresholds.Paper)));
+        foreach (var q in new[] { instructions, science, other })
+            Assert.Equal((q.Id, 1.0, 0.0), (q.Id, records[q.Id].PassRate("r1", Thresholds.Paper), records[q.Id].PassRate("distill", Thresholds.Paper)));
 
         var stats = (await db.HashGetAllAsync(RunKeys.Stats("byo"))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
-        Assert.Equal((11L, 11L, queries.Count * 2L), (stats["r1:samples"], stats["distill:samples"], stats["weak:samples"]));
+        Assert.Equal((13L, 13L, queries.Count * 2L), (stats["r1:samples"], stats["distill:samples"], stats["weak:samples"]));
         long Verified(string teacher) => stats.GetValueOrDefault($"{teacher}:passed") + stats.GetValueOrDefault($"{teacher}:failed") + stats.GetValueOrDefault($"{teacher}:unscored");
-        Assert.Equal((22L + queries.Count * 2L, 11L, 11L, queries.Count * 2L),
+        Assert.Equal((26L + queries.Count * 2L, 13L, 13L, queries.Count * 2L),
             (stats["expected_samples"], Verified("r1"), Verified("distill"), Verified("weak")));
-        Assert.Equal((11L, 0L, 5L, 6L), (stats["r1:passed"], stats.GetValueOrDefault("r1:failed"), stats["distill:passed"], stats["distill:failed"]));
+        Assert.Equal((13L, 0L, 5L, 8L), (stats["r1:passed"], stats.GetValueOrDefault("r1:failed"), stats["distill:passed"], stats["distill:failed"]));
         Assert.Equal(queries.Count, await db.SetLengthAsync(RunKeys.Final("byo")));
     }
 
