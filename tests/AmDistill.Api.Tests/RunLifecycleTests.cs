@@ -226,6 +226,23 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Imports_at_once_keep_each_files_rows_and_a_run_of_imports_starts_without_registered_teachers()
+    {
+        Assert.Null(await _runs.CreateAsync(Config("imp", teachers: """[{"name": "r1", "imported": true}]""")));
+        MemoryStream Rows(string prefix, int count) => new(Encoding.UTF8.GetBytes(string.Join('\n', Enumerable.Range(0, count).Select(i =>
+            JsonSerializer.Serialize(new { question = $"{prefix} question {i}", answer = "42", category = "math", ground_truth = "42", model_name = "r1" })))));
+        var results = await Task.WhenAll(_runs.ImportAsync("imp", Rows("a", 30), false, CancellationToken.None), _runs.ImportAsync("imp", Rows("b", 20), false, CancellationToken.None));
+        // One may have to be sent again (409: the other changed the run meanwhile); none loses the other's rows.
+        if (results[0].Problem is { Status: 409 }) Assert.Null((await _runs.ImportAsync("imp", Rows("a", 30), false, CancellationToken.None)).Problem);
+        if (results[1].Problem is { Status: 409 }) Assert.Null((await _runs.ImportAsync("imp", Rows("b", 20), false, CancellationToken.None)).Problem);
+        Assert.Equal(409, (await _runs.UploadAsync("imp", Queries(), false, CancellationToken.None)).Problem!.Status); // one source of queries
+
+        Assert.Null(await _runs.StartAsync("imp")); // no generation service registered: none is asked
+        var info = (await _runs.GetAsync("imp"))!;
+        Assert.Equal((50L, 50L, 2), (info.Queries, info.Samples, info.Imports!.Count));
+    }
+
+    [Fact]
     public async Task A_completed_runs_history_leaves_redis_but_what_a_redrive_needs_stays()
     {
         await _runs.CreateAsync(Config("h"));

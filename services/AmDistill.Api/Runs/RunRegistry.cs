@@ -15,7 +15,7 @@ namespace AmDistill.Api.Runs;
 /// <param name="Escalation">In a cascade run, queries whose first answers were decided on (and sent on if escalated).</param>
 /// <param name="Finished">Steps of a run's completion already done: <c>outputs</c> (exports and report), <c>training</c> (submitted).</param>
 /// <param name="Samples">Imported responses (<c>input/samples.jsonl</c>, put together at the start); <paramref name="SampleCursor"/> of them sent to verification.</param>
-/// <param name="Imports">Each imported file's SHA-256, in upload order (its rows are <c>input/imported/part-{n}.jsonl</c>).</param>
+/// <param name="Imports">Each imported file's SHA-256, in upload order (its rows are <c>input/imported/part-{sha256}.jsonl</c>).</param>
 public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, JsonNode? Ingest,
     IReadOnlySet<string> Finished, long Samples = 0, long SampleCursor = 0, IReadOnlyList<string>? Imports = null)
 {
@@ -42,6 +42,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     public string InputSamples(string run) => Path.Combine(RunDirectory(run), "input", "samples.jsonl");
 
     private string ImportDirectory(string run) => Path.Combine(RunDirectory(run), "input", "imported");
+
+    /// <summary>An imported file's normalised rows, named by the file's SHA-256.</summary>
+    private string Part(string run, string hash) => Path.Combine(ImportDirectory(run), $"part-{hash}.jsonl");
 
     public string ExportDirectory(string run) => Path.Combine(RunDirectory(run), "export");
 
@@ -149,15 +152,17 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             }
             var imports = info.Imports ?? [];
             if (imports.Contains(hash)) return (new ImportReport(0, 0, 0, [], new Dictionary<string, long>(), new Dictionary<string, long>()), true, null);
-            var part = Path.Combine(directory, $"part-{imports.Count}.jsonl");
+            // Named by its content, so two imports at once never write one file.
+            var part = Part(run, hash);
             ImportReport report;
             try
             {
-                report = await SampleImport.NormaliseAsync(upload, parquet, teachers, part, Path.Combine(directory, "rejects.jsonl"), cancellationToken);
+                report = await SampleImport.NormaliseAsync(upload, parquet, teachers, part + ".partial", Path.Combine(directory, "rejects.jsonl"), cancellationToken);
+                File.Move(part + ".partial", part, overwrite: true);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException)
             {
-                File.Delete(part);
+                File.Delete(part + ".partial");
                 return (null, false, new(400, $"not a readable {(parquet ? "Parquet" : "JSONL")} file: {e.Message}"));
             }
             var transaction = Db.CreateTransaction();
@@ -167,7 +172,8 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             _ = transaction.HashSetAsync(RunKeys.Run(run), "imports", JsonSerializer.Serialize(imports.Append(hash).ToList()));
             if (!await transaction.ExecuteAsync())
             {
-                File.Delete(part);
+                // The same file imported at once by another caller keeps its part.
+                if ((await GetAsync(run))?.Imports?.Contains(hash) != true) File.Delete(part);
                 return (null, false, new(409, $"run '{run}' changed during the import (started, or another import at once): import again"));
             }
             return (report, false, null);
@@ -190,7 +196,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     private async Task<RunProblem?> CombineImportsAsync(RunInfo info, CancellationToken cancellationToken)
     {
         var run = info.Configuration.Run;
-        var parts = Enumerable.Range(0, info.Imports!.Count).Select(i => Path.Combine(ImportDirectory(run), $"part-{i}.jsonl")).ToList();
+        var parts = info.Imports!.Select(hash => Part(run, hash)).ToList();
         var totals = await SampleImport.CombineAsync(run, parts, info.Configuration.PassesPerQuery, InputQueries(run), InputSamples(run), cancellationToken);
         if (totals.Samples == 0) return new(409, $"run '{run}' has imported no responses: every row was rejected (input/imported/rejects.jsonl says why)");
         var report = JsonSerializer.Serialize(new { imported = new { files = parts.Count, queries = totals.Queries, samples = totals.Samples, teachers = totals.Teachers } }, ApiJson.Options);

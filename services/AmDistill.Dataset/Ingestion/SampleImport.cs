@@ -11,7 +11,7 @@ namespace AmDistill.Dataset.Ingestion;
 
 /// <summary>
 /// One imported response, normalised: its query (id, question, category, reference, tests, source) and its teacher's
-/// answer (thinking apart). A line of a run's <c>input/imported/part-*.jsonl</c>; in <c>input/samples.jsonl</c> it also
+/// answer (thinking apart). A line of a run's <c>input/imported/part-{sha256}.jsonl</c>; in <c>input/samples.jsonl</c> it also
 /// has its sample id, its pass among the teacher's answers to the query, and how many samples the query gets in all.
 /// </summary>
 public sealed record ImportedSample
