@@ -268,13 +268,16 @@ internal static class RunCommand
                 {
                     var queries = (double)Math.Max(1, (long)status["queries"]!);
                     var samples = (double)Math.Max(1, (long)status["expectedSamples"]!);
-                    var stages = new (ProgressTask Task, string Field)[]
+                    var imported = Imported(status);
+                    var stages = new List<(ProgressTask Task, string Field)>
                     {
                         (context.AddTask("queries fed", maxValue: queries), "fedQueries"),
                         (context.AddTask("samples generated", maxValue: samples), "generated"),
                         (context.AddTask("samples verified", maxValue: samples), "verified"),
                         (context.AddTask("queries final", maxValue: queries), "finalQueries"),
                     };
+                    // An importing run's responses are counted as generated from the start; their way to verification shows here.
+                    if (imported > 0) stages.Insert(1, (context.AddTask("imported samples fed", maxValue: imported), "fedSamples"));
                     while (true)
                     {
                         foreach (var (task, field) in stages) task.Value = (long)status[field]!;
@@ -291,8 +294,11 @@ internal static class RunCommand
     private static bool Ended(JsonNode status) => (string?)status["state"] is "completed" or "cancelled";
 
     private static string Line(JsonNode s) =>
-        $"{s["run"]} {s["state"]}: fed {s["fedQueries"]}/{s["queries"]} queries, generated {s["generated"]}, verified {s["verified"]}/{s["expectedSamples"]} samples, " +
+        $"{s["run"]} {s["state"]}: fed {s["fedQueries"]}/{s["queries"]} queries{(Imported(s) > 0 ? $" and {s["fedSamples"]}/{Imported(s)} imported samples" : "")}, " +
+        $"generated {s["generated"]}, verified {s["verified"]}/{s["expectedSamples"]} samples, " +
         $"final {s["finalQueries"]}/{s["queries"]} queries, {s["samplesPerSecond"]} samples/s, ETA {s["etaSeconds"] ?? "?"} s, ${s["costUsd"]}";
+
+    private static long Imported(JsonNode status) => status["importedSamples"]?.GetValue<long>() ?? 0;
 
     private static void Summary(JsonNode status)
     {
