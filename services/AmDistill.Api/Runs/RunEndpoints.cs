@@ -33,11 +33,7 @@ public static class RunEndpoints
         // The body is a query file: JSONL, or Parquet (Content-Type application/vnd.apache.parquet or ?format=parquet).
         runs.MapPut("/{run}/queries", async (string run, HttpRequest request, RunRegistry registry, IConfiguration configuration, CancellationToken cancellationToken) =>
         {
-            // A query file can be gigabytes (it is streamed to disk, then ingested line by line), but not unbounded.
-            if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-                limit.MaxRequestBodySize = configuration.GetValue("AmDistill:MaxUploadBytes", RunRegistry.DefaultMaxUploadBytes);
-            var parquet = request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
-            var (report, problem) = await registry.UploadAsync(run, request.Body, parquet, cancellationToken);
+            var (report, problem) = await registry.UploadAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
             return problem is not null ? Problem(problem)
                 : Results.Ok(new { run, read = report!.Read, kept = report.Kept, badLines = report.BadLines, dropped = report.Dropped, errors = report.Errors });
         }).DisableAntiforgery();
@@ -46,10 +42,7 @@ public static class RunEndpoints
         // AM-schema Parquet. Files accumulate until the run starts; the same file twice adds nothing.
         runs.MapPut("/{run}/samples", async (string run, HttpRequest request, RunRegistry registry, IConfiguration configuration, CancellationToken cancellationToken) =>
         {
-            if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-                limit.MaxRequestBodySize = configuration.GetValue("AmDistill:MaxUploadBytes", RunRegistry.DefaultMaxUploadBytes);
-            var parquet = request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
-            var (report, duplicate, problem) = await registry.ImportAsync(run, request.Body, parquet, cancellationToken);
+            var (report, duplicate, problem) = await registry.ImportAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
             return problem is not null ? Problem(problem)
                 : Results.Ok(new { run, duplicate, read = report!.Read, kept = report.Kept, badRows = report.BadRows, teachers = report.Teachers, skipped = report.Skipped, errors = report.Errors });
         }).DisableAntiforgery();
@@ -173,6 +166,15 @@ public static class RunEndpoints
             // Within the dataset store, never a server path; GET …/export and …/report serve them.
             outputs = info?.State == RunStates.Completed ? $"{run}/export" : null,
         });
+    }
+
+    /// <summary>A file upload's body limit (a file can be gigabytes, streamed to disk and read line by line, but not
+    /// unbounded: <c>AmDistill:MaxUploadBytes</c>), and whether it is Parquet rather than JSONL.</summary>
+    private static bool FileUpload(HttpRequest request, IConfiguration configuration)
+    {
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = configuration.GetValue("AmDistill:MaxUploadBytes", RunRegistry.DefaultMaxUploadBytes);
+        return request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
     }
 
     private static IResult State(string run, RunProblem? problem, string state) =>

@@ -38,7 +38,7 @@ public static partial class AmRecords
     {
         var category = AmDistill.Contracts.QueryCategories.FromSchemaName(row.Category);
         var teacher = row.AnswerSource is { Length: > 0 } source ? source : row.ModelName;
-        var query = row.QueryId is { Length: > 0 } id ? id : "am-" + Hash(row.Question)[..16];
+        var query = row.QueryId is { Length: > 0 } id ? id : Ingestion.SampleImport.QueryIdOf(row.Question);
         var (thinking, answer) = SplitAnswer(row.Answer);
         var score = (double)row.VerifyScore;
         return new StoredSample(

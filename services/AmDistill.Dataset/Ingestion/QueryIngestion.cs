@@ -124,8 +124,7 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
     private static (long, JsonObject?, string?) Validate(long number, JsonObject record)
     {
         if (record["id"] is not JsonValue id || id.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number)) return (number, null, "no id");
-        if (!QueryId().IsMatch(id.ToString()) || id.ToString().Contains("..", StringComparison.Ordinal))
-            return (number, null, $"id '{Shorten(id.ToString())}' is not a query id (1–200 of letters, digits and . _ : / + @ = -, starting with a letter or digit)");
+        if (IdProblem("id", id.ToString()) is { } problem) return (number, null, problem);
         if (record["question"] is not JsonValue q || q.GetValueKind() != JsonValueKind.String) return (number, null, "no question text");
         if (q.GetValue<string>().Length > MaxQuestionChars) return (number, null, $"question longer than {MaxQuestionChars:N0} characters");
         if (record["category"] is null) return (number, null, "no category");
@@ -177,9 +176,14 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
     /// <summary>A reasoning query is a problem statement, not a document: longer ones are bad lines.</summary>
     public const int MaxQuestionChars = 100_000;
 
+    /// <summary>Why <paramref name="id"/> cannot name keys and files (a query's or a sample's), or null.</summary>
+    internal static string? IdProblem(string field, string id, string kind = "a query id") =>
+        QueryId().IsMatch(id) && !id.Contains("..", StringComparison.Ordinal) ? null
+            : $"{field} '{Shorten(id)}' is not {kind} (1–200 of letters, digits and . _ : / + @ = -, starting with a letter or digit)";
+
     /// <summary>A query id names its samples, keys and URLs: printable, short, no whitespace.</summary>
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,199}$")]
-    internal static partial System.Text.RegularExpressions.Regex QueryId();
+    private static partial System.Text.RegularExpressions.Regex QueryId();
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
 

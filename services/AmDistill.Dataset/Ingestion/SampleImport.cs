@@ -124,12 +124,9 @@ public static class SampleImport
 
     /// <summary>What the query ingestion also refuses: an id that cannot name keys and files, an overlong question.</summary>
     private static string? Check(ImportedSample sample) =>
-        !QueryIngestion.QueryId().IsMatch(sample.QueryId) || sample.QueryId.Contains("..", StringComparison.Ordinal)
-            ? $"query id '{(sample.QueryId.Length > 60 ? sample.QueryId[..60] + "…" : sample.QueryId)}' is not a query id (1–200 of letters, digits and . _ : / + @ = -)"
-            : sample.Question.Length > QueryIngestion.MaxQuestionChars ? $"question longer than {QueryIngestion.MaxQuestionChars:N0} characters"
-            : sample.SampleId is { } id && (!QueryIngestion.QueryId().IsMatch(id) || id.Contains("..", StringComparison.Ordinal))
-                ? $"sample id '{(id.Length > 60 ? id[..60] + "…" : id)}' is not an id (1–200 of letters, digits and . _ : / + @ = -)"
-            : null;
+        QueryIngestion.IdProblem("query id", sample.QueryId)
+        ?? (sample.Question.Length > QueryIngestion.MaxQuestionChars ? $"question longer than {QueryIngestion.MaxQuestionChars:N0} characters" : null)
+        ?? (sample.SampleId is { } id ? QueryIngestion.IdProblem("sample id", id, "an id") : null);
 
     /// <summary>One JSON line: an AM-schema row, or a chat record (<c>messages</c> / <c>conversations</c>) with its model.</summary>
     public static (ImportedSample? Sample, string? Error) Parse(string line, IReadOnlySet<string> teachers)

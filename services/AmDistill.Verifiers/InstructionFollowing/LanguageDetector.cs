@@ -110,6 +110,8 @@ public static partial class LanguageDetector
     {
         var result = new List<int>();
         var grams = new List<int>(4) { ' ' };
+        var lookup = model.Index.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> key = stackalloc char[6]; // three code points, each one or two UTF-16 units
         var capitalWord = false;
         foreach (var original in text)
         {
@@ -132,9 +134,9 @@ public static partial class LanguageDetector
             for (var n = 1; n <= 3 && n <= grams.Count; n++)
             {
                 if (n == 1 && c == ' ') continue;
-                var key = new StringBuilder();
-                for (var i = grams.Count - n; i < grams.Count; i++) key.Append(char.ConvertFromUtf32(grams[i]));
-                if (model.Index.TryGetValue(key.ToString(), out var index)) result.Add(index);
+                var length = 0;
+                for (var i = grams.Count - n; i < grams.Count; i++) length += new Rune(grams[i]).EncodeToUtf16(key[length..]);
+                if (lookup.TryGetValue(key[..length], out var index)) result.Add(index);
             }
         }
         return result;

@@ -187,7 +187,8 @@ public static partial class PunktSentenceTokenizer
     private sealed class Token(string text)
     {
         public string Text { get; } = text;
-        public string Type { get; } = Numeric().IsMatch(text.ToLowerInvariant()) ? Number : text.ToLowerInvariant();
+        public string Type { get; } = TypeOf(text.ToLowerInvariant());
+        private static string TypeOf(string lower) => Numeric().IsMatch(lower) ? Number : lower;
         public bool PeriodFinal => Text.EndsWith('.');
         public bool SentenceBreak { get; set; }
         public bool Abbreviation { get; set; }
