@@ -1,5 +1,5 @@
 using System.Net.Http.Json;
-using System.Text.Json;
+using AmDistill.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -23,25 +23,23 @@ internal sealed partial class RunProgressLogger(EndpointReference api, string ru
             while (true)
             {
                 await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
-                JsonElement s;
+                RunStatus s;
                 try
                 {
-                    s = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{run}", stoppingToken);
+                    s = (await http.GetFromJsonAsync<RunStatus>($"/api/runs/{run}", ApiJson.Options, stoppingToken))!;
                 }
                 catch (HttpRequestException)
                 {
                     continue; // not created yet, or the Api restarts
                 }
-                var line = $"{s.GetProperty("state")}: fed {s.GetProperty("fedQueries")}/{s.GetProperty("queries")} queries, " +
-                    $"generated {s.GetProperty("generated")} and verified {s.GetProperty("verified")} of {s.GetProperty("expectedSamples")} samples, " +
-                    $"final {s.GetProperty("finalQueries")} queries; {s.GetProperty("samplesPerSecond")} samples/s, ETA " +
-                    (s.GetProperty("etaSeconds").ValueKind == JsonValueKind.Number ? $"{s.GetProperty("etaSeconds")} s" : "unknown");
+                var line = $"{s.State}: fed {s.FedQueries}/{s.Queries} queries, generated {s.Generated} and verified {s.Verified} of {s.ExpectedSamples} samples, " +
+                    $"final {s.FinalQueries} queries; {s.SamplesPerSecond} samples/s, ETA {(s.EtaSeconds is { } eta ? $"{eta} s" : "unknown")}";
                 if (line != last) LogProgress(run, line);
                 last = line;
-                if (s.GetProperty("state").GetString() is "completed" or "cancelled")
+                if (s.Ended)
                 {
                     // The Api names them within the dataset store; this terminal is on the machine that holds it.
-                    if (s.GetProperty("outputs").GetString() is { } outputs) LogOutputs(run, Path.Combine(datasetRoot, outputs));
+                    if (s.Outputs is { } outputs) LogOutputs(run, Path.Combine(datasetRoot, outputs));
                     return;
                 }
             }

@@ -8,6 +8,9 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOpenApi(); // GET /openapi/v1.json: the contract of Contracts/RunApi.cs
+        // Numbers are numbers: the web defaults would also read them from strings, and say so in every schema.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         builder.AddDatasetStore();
         builder.Services.AddSingleton<RunRegistry>();
         builder.Services.AddSingleton<RunOutputs>();

@@ -13,7 +13,10 @@ builder.AddApiServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapOpenApi();
 app.MapQueueEndpoints();
 app.MapRunEndpoints();
 
 app.Run();
+
+public partial class Program; // the entry point, for the Api's HTTP tests

@@ -85,15 +85,15 @@ public sealed class ImportTests
         rows.Insert(8, JsonSerializer.Serialize(new { question = math[0].Question, answer = "\\boxed{1}", category = "math", model_name = "stranger" }));
         var file = Encoding.UTF8.GetBytes(string.Join('\n', rows));
 
-        var (report, duplicate, problem) = await runs.ImportAsync("byo", new MemoryStream(file), parquet: false, CancellationToken.None);
+        var (report, problem) = await runs.ImportAsync("byo", new MemoryStream(file), parquet: false, CancellationToken.None);
         Assert.Null(problem);
-        Assert.False(duplicate);
+        Assert.False(report!.Duplicate);
         Assert.Equal((rows.Count, rows.Count - 2L, 1L), (report!.Read, report.Kept, report.BadRows));
         Assert.StartsWith("row 4: not JSON", Assert.Single(report.Errors), StringComparison.Ordinal);
         Assert.Equal(new Dictionary<string, long> { ["stranger"] = 1 }, report.Skipped);
         // The same file again adds nothing.
-        (report, duplicate, problem) = await runs.ImportAsync("byo", new MemoryStream(file), parquet: false, CancellationToken.None);
-        Assert.True(duplicate);
+        (report, problem) = await runs.ImportAsync("byo", new MemoryStream(file), parquet: false, CancellationToken.None);
+        Assert.True(report!.Duplicate);
         Assert.Equal(0, report!.Kept);
 
         Assert.Null(await runs.StartAsync("byo"));

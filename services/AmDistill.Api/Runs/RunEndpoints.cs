@@ -3,7 +3,7 @@ using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Report;
 using AmDistill.Dataset.Runs;
 using AmDistill.Dataset.Store;
-using StackExchange.Redis;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AmDistill.Api.Runs;
 
@@ -17,155 +17,100 @@ public static class RunEndpoints
     {
         var runs = app.MapGroup("/api/runs");
 
-        runs.MapGet("/", async (RunRegistry registry) => Results.Ok(await registry.ListAsync()));
+        runs.MapGet("/", async (RunRegistry registry) => TypedResults.Ok(await registry.ListAsync()))
+            .WithSummary("The ids of every run, oldest first.");
 
         // The body is the run configuration (docs/run-config.md); 400 lists every problem with its field.
-        runs.MapPost("/", async (HttpRequest request, RunRegistry registry) =>
+        runs.MapPost("/", async Task<Results<Created<RunState>, BadRequest<ConfigurationErrors>, ProblemHttpResult>> (HttpRequest request, RunRegistry registry) =>
         {
             using var body = new StreamReader(request.Body);
             var (configuration, errors) = RunConfiguration.Parse(await body.ReadToEndAsync());
-            if (configuration is null) return Results.BadRequest(new { errors });
+            if (configuration is null) return TypedResults.BadRequest(new ConfigurationErrors(errors));
             return await registry.CreateAsync(configuration) is { } problem
                 ? Problem(problem)
-                : Results.Created($"/api/runs/{configuration.Run}", new { run = configuration.Run, state = RunStates.Created });
-        });
+                : TypedResults.Created($"/api/runs/{configuration.Run}", new RunState(configuration.Run, RunStates.Created));
+        }).Accepts<RunConfiguration>("application/json").WithSummary("Create a run from its configuration (docs/run-config.md).").WithProblems(409);
 
         // The body is a query file: JSONL, or Parquet (Content-Type application/vnd.apache.parquet or ?format=parquet).
-        runs.MapPut("/{run}/queries", async (string run, HttpRequest request, RunRegistry registry, IConfiguration configuration, CancellationToken cancellationToken) =>
+        runs.MapPut("/{run}/queries", async Task<Results<Ok<QueryUpload>, ProblemHttpResult>> (string run, HttpRequest request, RunRegistry registry,
+            IConfiguration configuration, CancellationToken cancellationToken) =>
         {
             var (report, problem) = await registry.UploadAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
-            return problem is not null ? Problem(problem)
-                : Results.Ok(new { run, read = report!.Read, kept = report.Kept, badLines = report.BadLines, dropped = report.Dropped, errors = report.Errors });
-        }).DisableAntiforgery();
+            return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
+        }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
+            .WithSummary("Upload and ingest the run's queries (docs/am-schema.md); a second upload before the start replaces the first.").WithProblems(400, 404, 409, 413);
 
         // The body is a file of responses to import: AM-schema rows, chat or ShareGPT records with their model (JSONL), or
         // AM-schema Parquet. Files accumulate until the run starts; the same file twice adds nothing.
-        runs.MapPut("/{run}/samples", async (string run, HttpRequest request, RunRegistry registry, IConfiguration configuration, CancellationToken cancellationToken) =>
+        runs.MapPut("/{run}/samples", async Task<Results<Ok<SampleUpload>, ProblemHttpResult>> (string run, HttpRequest request, RunRegistry registry,
+            IConfiguration configuration, CancellationToken cancellationToken) =>
         {
-            var (report, duplicate, problem) = await registry.ImportAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
-            return problem is not null ? Problem(problem)
-                : Results.Ok(new { run, duplicate, read = report!.Read, kept = report.Kept, badRows = report.BadRows, teachers = report.Teachers, skipped = report.Skipped, errors = report.Errors });
-        }).DisableAntiforgery();
+            var (report, problem) = await registry.ImportAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
+            return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
+        }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
+            .WithSummary("Import responses you already have (AM rows, chat or ShareGPT records, AM Parquet) for the run's imported teachers.").WithProblems(400, 404, 409, 413);
 
         runs.MapPost("/{run}/start", async (string run, RunRegistry registry, CancellationToken cancellationToken) =>
-            State(run, await registry.StartAsync(run, cancellationToken), RunStates.Running));
+            State(run, await registry.StartAsync(run, cancellationToken), RunStates.Running))
+            .WithSummary("Start a created run: its teachers are checked against those the generation service registered (503 until it has).").WithProblems(400, 404, 409, 503);
         runs.MapPost("/{run}/pause", async (string run, RunRegistry registry) =>
-            State(run, await registry.MoveAsync(run, RunStates.Paused, RunStates.Running), RunStates.Paused));
+            State(run, await registry.MoveAsync(run, RunStates.Paused, RunStates.Running), RunStates.Paused))
+            .WithSummary("Pause a running run: nothing more is fed until it resumes.").WithProblems(404, 409);
         runs.MapPost("/{run}/resume", async (string run, RunRegistry registry) =>
-            State(run, await registry.MoveAsync(run, RunStates.Running, RunStates.Paused), RunStates.Running));
+            State(run, await registry.MoveAsync(run, RunStates.Running, RunStates.Paused), RunStates.Running))
+            .WithSummary("Resume a paused run.").WithProblems(404, 409);
         runs.MapPost("/{run}/cancel", async (string run, RunRegistry registry) =>
-            State(run, await registry.MoveAsync(run, RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused), RunStates.Cancelled));
+            State(run, await registry.MoveAsync(run, RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused), RunStates.Cancelled))
+            .WithSummary("Cancel a run: its remaining tasks are skipped.").WithProblems(404, 409);
 
-        runs.MapGet("/{run}", Status);
-        runs.MapPost("/{run}/redrive", async (string run, RunRegistry registry) =>
+        runs.MapGet("/{run}", async Task<Results<Ok<RunStatus>, NotFound>> (string run, RunRegistry registry) =>
+            await registry.StatusAsync(run) is { } status ? TypedResults.Ok(status) : TypedResults.NotFound())
+            .WithSummary("A run's state, progress per stage, throughput, ETA, and per teacher model samples, tokens, cost and verdicts.");
+        runs.MapPost("/{run}/redrive", async Task<Results<Ok<RunRedrive>, ProblemHttpResult>> (string run, RunRegistry registry) =>
         {
             var (redriven, problem) = await registry.RedriveAsync(run);
-            return problem is not null ? Problem(problem) : Results.Ok(new { run, redriven });
-        });
-        runs.MapDelete("/{run}", async (string run, RunRegistry registry) =>
-            await registry.DeleteAsync(run) is { } problem ? Problem(problem) : Results.NoContent());
+            return problem is not null ? Problem(problem) : TypedResults.Ok(new RunRedrive(run, redriven));
+        }).WithSummary("Put a run's dead-lettered tasks and verifications back on their streams, after fixing their cause.").WithProblems(404, 409);
+        runs.MapDelete("/{run}", async Task<Results<NoContent, ProblemHttpResult>> (string run, RunRegistry registry) =>
+            await registry.DeleteAsync(run) is { } problem ? Problem(problem) : TypedResults.NoContent())
+            .WithSummary("Delete a run that is not running: its state, samples, records and exports.").WithProblems(404, 409);
 
         // The body is a run configuration: every problem with its field, and its teachers checked against the registered ones.
-        runs.MapPost("/validate", async (HttpRequest request, RunRegistry registry) =>
+        runs.MapPost("/validate", async Task<Ok<ConfigurationCheck>> (HttpRequest request, RunRegistry registry) =>
         {
             using var body = new StreamReader(request.Body);
             var (configuration, errors) = RunConfiguration.Parse(await body.ReadToEndAsync());
             var teachers = configuration is null ? null : await registry.CheckTeachersAsync(configuration);
             if (teachers is { Status: 400 }) errors = [.. errors, teachers.Message];
             // 503: no generation service has registered its teachers yet, so they could not be checked.
-            return Results.Ok(new { valid = errors.Count == 0, errors, teachersChecked = configuration is not null && teachers is not { Status: 503 } });
-        });
+            return TypedResults.Ok(new ConfigurationCheck(errors.Count == 0, errors, configuration is not null && teachers is not { Status: 503 }));
+        }).Accepts<RunConfiguration>("application/json").WithSummary("Check a run configuration: every problem with its field, and its teachers.");
 
         // Any policy and format of the samples stored so far, streamed as it is written to a temporary file.
-        runs.MapGet("/{run}/export", async (string run, string? policy, string? format, string? file, RunRegistry registry, IDatasetStore store,
-            HttpContext context, CancellationToken cancellationToken) =>
+        runs.MapGet("/{run}/export", async Task<Results<PhysicalFileHttpResult, NotFound, BadRequest<ConfigurationErrors>>> (string run, string? policy, string? format,
+            string? file, RunRegistry registry, IDatasetStore store, HttpContext context, CancellationToken cancellationToken) =>
         {
             var info = await registry.GetAsync(run);
-            if (info is null) return Results.NotFound();
+            if (info is null) return TypedResults.NotFound();
             var export = new RunExport { Policy = policy ?? "stage1", Format = format ?? "am", File = file ?? "jsonl" };
             var errors = (info.Configuration with { Selection = info.Configuration.Selection with { Exports = [export] } }).Validate();
-            if (errors.Count > 0) return Results.BadRequest(new { errors });
+            if (errors.Count > 0) return TypedResults.BadRequest(new ConfigurationErrors(errors));
             var path = Path.Combine(Path.GetTempPath(), $"amdistill-{run}-{Guid.NewGuid():N}.{export.File}");
             await DatasetExport.ToFileAsync(store, run, info.Configuration.ExportOptions(DatasetExport.ParsePolicy(export.Policy)),
                 DatasetExport.ParseFormat(export.Format), path, cancellationToken);
             context.Response.RegisterForDispose(new TemporaryFile(path));
-            return Results.File(path, export.File == "parquet" ? "application/vnd.apache.parquet" : "application/jsonl", $"{run}-{export.FileName}");
-        });
+            return TypedResults.PhysicalFile(path, export.File == "parquet" ? "application/vnd.apache.parquet" : "application/jsonl", $"{run}-{export.FileName}");
+        }).Produces(StatusCodes.Status200OK, typeof(Stream), "application/jsonl", "application/vnd.apache.parquet")
+            .WithSummary("The samples stored so far in a selection policy (all, stage1, stage2, band), format (am, messages, sharegpt) and file (jsonl, parquet).");
 
         // The report of the queries final so far (the one written next to the export is the finished run's).
-        runs.MapGet("/{run}/report", async (string run, RunRegistry registry, RunOutputs outputs, CancellationToken cancellationToken) =>
+        runs.MapGet("/{run}/report", async Task<Results<ContentHttpResult, NotFound>> (string run, RunRegistry registry, RunOutputs outputs, CancellationToken cancellationToken) =>
         {
             var info = await registry.GetAsync(run);
-            if (info is null) return Results.NotFound();
-            return Results.Content(RunReportHtml.Render(await outputs.BuildReportAsync(info.Configuration, cancellationToken)), "text/html; charset=utf-8");
-        });
+            if (info is null) return TypedResults.NotFound();
+            return TypedResults.Text(RunReportHtml.Render(await outputs.BuildReportAsync(info.Configuration, cancellationToken)), "text/html; charset=utf-8");
+        }).Produces<string>(StatusCodes.Status200OK, "text/html").WithSummary("The HTML report of the queries final so far.");
         return app;
-    }
-
-    /// <summary>
-    /// <c>GET /api/runs/{run}</c>: the run's state and ingestion; per stage the queries fed, samples generated and
-    /// verified against the expected number, and queries final; per model samples, tokens, cost and verdicts so far;
-    /// throughput per stage and the ETA, from the rates since the start. Counters are kept in Redis by the services, exactly once, in
-    /// the transactions that do the work.
-    /// </summary>
-    private static async Task<IResult> Status(string run, RunRegistry registry, IConnectionMultiplexer redis)
-    {
-        var db = redis.GetDatabase();
-        var info = await registry.GetAsync(run);
-        var stats = await registry.StatsAsync(run);
-        if (info is null && stats.Count == 0) return Results.NotFound();
-        long Stat(string name) => stats.GetValueOrDefault(name);
-        var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal)).Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
-            .Select(m => new
-            {
-                model = m,
-                samples = Stat($"{m}:samples"),
-                promptTokens = Stat($"{m}:prompt_tokens"),
-                completionTokens = Stat($"{m}:completion_tokens"),
-                costUsd = Stat($"{m}:cost_micro_usd") / 1_000_000.0,
-                passed = Stat($"{m}:passed"),
-                failed = Stat($"{m}:failed"),
-                unscored = Stat($"{m}:unscored"),
-            }).ToList();
-        var (expected, generated) = (Stat("expected_samples"), models.Sum(m => m.samples));
-        var verified = models.Sum(m => m.passed + m.failed + m.unscored);
-        var end = stats.TryGetValue("ended", out var ended) ? DateTimeOffset.FromUnixTimeMilliseconds(ended) : DateTimeOffset.UtcNow;
-        var elapsed = stats.TryGetValue("started", out var started) ? end - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
-        var final = await db.SetLengthAsync(RunKeys.Final(run));
-        double Rate(long count) => elapsed.TotalSeconds > 0 ? Math.Round(count / elapsed.TotalSeconds, 2) : 0;
-        double? etaSeconds = info?.State is RunStates.Cancelled ? null
-            : info?.State is RunStates.Completed || (verified >= expected && expected > 0) ? 0
-            : verified > 0 && expected > verified ? elapsed.TotalSeconds * (expected - verified) / verified : null;
-        return Results.Ok(new
-        {
-            run,
-            state = info?.State,
-            queries = Stat("queries"),
-            fedQueries = info?.Cursor ?? 0,
-            finalQueries = final,
-            expectedSamples = expected,
-            importedSamples = Stat("imported_samples"),
-            fedSamples = info?.SampleCursor ?? 0,
-            generated,
-            verified,
-            elapsedSeconds = Math.Round(elapsed.TotalSeconds, 1),
-            samplesPerSecond = Rate(verified),
-            throughput = new { generatedPerSecond = Rate(generated), verifiedPerSecond = Rate(verified), finalQueriesPerSecond = Rate(final) },
-            etaSeconds = etaSeconds is { } eta ? Math.Round(eta, 1) : (double?)null,
-            costUsd = models.Sum(m => m.costUsd),
-            models,
-            judgeDecided = RunRegistry.JudgeDecided(stats),
-            // Samples settled as unscored because their task or verification was dead-lettered (amdistill run redrive).
-            deadLettered = new
-            {
-                generation = Stat(RunKeys.DeadLetteredStat("generation")),
-                verification = Stat(RunKeys.DeadLetteredStat("verification")),
-                reasons = RunRegistry.DeadLettered(stats), // "stage|reason" → samples
-            },
-            ingest = info?.Ingest,
-            // Within the dataset store, never a server path; GET …/export and …/report serve them.
-            outputs = info?.State == RunStates.Completed ? $"{run}/export" : null,
-        });
     }
 
     /// <summary>A file upload's body limit (a file can be gigabytes, streamed to disk and read line by line, but not
@@ -177,10 +122,17 @@ public static class RunEndpoints
         return request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
     }
 
-    private static IResult State(string run, RunProblem? problem, string state) =>
-        problem is null ? Results.Ok(new { run, state }) : Problem(problem);
+    private static Results<Ok<RunState>, ProblemHttpResult> State(string run, RunProblem? problem, string state) =>
+        problem is null ? TypedResults.Ok(new RunState(run, state)) : Problem(problem);
 
-    private static IResult Problem(RunProblem problem) => Results.Problem(problem.Message, statusCode: problem.Status);
+    /// <summary>The refusals an endpoint answers with, as problem details (RFC 9457).</summary>
+    private static RouteHandlerBuilder WithProblems(this RouteHandlerBuilder endpoint, params int[] statuses)
+    {
+        foreach (var status in statuses) endpoint.ProducesProblem(status);
+        return endpoint;
+    }
+
+    private static ProblemHttpResult Problem(RunProblem problem) => TypedResults.Problem(problem.Message, statusCode: problem.Status);
 
     private sealed class TemporaryFile(string path) : IDisposable
     {

@@ -16,7 +16,7 @@ namespace AmDistill.Api.Runs;
 /// <param name="Finished">Steps of a run's completion already done: <c>outputs</c> (exports and report), <c>training</c> (submitted).</param>
 /// <param name="Samples">Imported responses (<c>input/samples.jsonl</c>, put together at the start); <paramref name="SampleCursor"/> of them sent to verification.</param>
 /// <param name="Imports">Each imported file's SHA-256, in upload order (its rows are <c>input/imported/part-{sha256}.jsonl</c>).</param>
-public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, JsonNode? Ingest,
+public sealed record RunInfo(RunConfiguration Configuration, string State, long Queries, long Cursor, long Escalation, RunIngest? Ingest,
     IReadOnlySet<string> Finished, long Samples = 0, long SampleCursor = 0, IReadOnlyList<string>? Imports = null)
 {
     public bool Fed => Queries > 0 && Cursor >= Queries && SampleCursor >= Samples && (!Configuration.Feeder.Cascade || Escalation >= Queries);
@@ -56,7 +56,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var (configuration, errors) = RunConfiguration.Parse(json!);
         if (configuration is null) throw new InvalidOperationException($"run {run}: its stored configuration does not read ({string.Join("; ", errors)})");
         return new RunInfo(configuration, fields.GetValueOrDefault("state").ToString(), (long)fields.GetValueOrDefault("queries", 0),
-            (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonNode.Parse(ingest.ToString()) : null,
+            (long)fields.GetValueOrDefault("cursor", 0), (long)fields.GetValueOrDefault("escalation", 0), fields.TryGetValue("ingest", out var ingest) ? JsonSerializer.Deserialize<RunIngest>(ingest.ToString(), ApiJson.Options) : null,
             fields.Keys.Where(k => k.StartsWith("finished:", StringComparison.Ordinal)).Select(k => k["finished:".Length..]).ToHashSet(),
             (long)fields.GetValueOrDefault("samples", 0), (long)fields.GetValueOrDefault("samplecursor", 0),
             fields.TryGetValue("imports", out var imports) ? JsonSerializer.Deserialize<List<string>>(imports.ToString()) : null);
@@ -91,7 +91,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// bad lines and every drop with its reason go to <c>input/rejects.jsonl</c>, the kept queries to
     /// <c>input/queries.jsonl</c>. Only before the run starts; a second upload replaces the first.
     /// </summary>
-    public async Task<(IngestReport? Report, RunProblem? Problem)> UploadAsync(string run, Stream body, bool parquet, CancellationToken cancellationToken)
+    public async Task<(QueryUpload? Report, RunProblem? Problem)> UploadAsync(string run, Stream body, bool parquet, CancellationToken cancellationToken)
     {
         var info = await GetAsync(run);
         if (info is null) return (null, new(404, $"no run '{run}'"));
@@ -122,16 +122,16 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// their number and kept in <c>input/imported/rejects.jsonl</c>. Files accumulate (shards of one dataset); a file
     /// imported before (same SHA-256) adds nothing. The queries are the rows' questions.
     /// </summary>
-    public async Task<(ImportReport? Report, bool Duplicate, RunProblem? Problem)> ImportAsync(string run, Stream body, bool parquet, CancellationToken cancellationToken)
+    public async Task<(SampleUpload? Report, RunProblem? Problem)> ImportAsync(string run, Stream body, bool parquet, CancellationToken cancellationToken)
     {
         var info = await GetAsync(run);
-        if (info is null) return (null, false, new(404, $"no run '{run}'"));
-        if (info.State != RunStates.Created) return (null, false, new(409, $"run '{run}' is {info.State}: responses are imported before it starts"));
+        if (info is null) return (null, new(404, $"no run '{run}'"));
+        if (info.State != RunStates.Created) return (null, new(409, $"run '{run}' is {info.State}: responses are imported before it starts"));
         var teachers = info.Configuration.ImportedTeachers;
         if (teachers.Count == 0)
-            return (null, false, new(409, $"run '{run}' has no imported teachers: mark the teachers whose responses you bring with \"imported\": true"));
+            return (null, new(409, $"run '{run}' has no imported teachers: mark the teachers whose responses you bring with \"imported\": true"));
         if (info.Queries > 0 && info.Imports is not { Count: > 0 })
-            return (null, false, new(409, $"run '{run}' has uploaded queries; an import brings its own (one run, one source of queries)"));
+            return (null, new(409, $"run '{run}' has uploaded queries; an import brings its own (one run, one source of queries)"));
         var directory = ImportDirectory(run);
         Directory.CreateDirectory(directory);
         var upload = Path.Combine(directory, $"upload-{Guid.NewGuid():N}.{(parquet ? "parquet" : "jsonl")}");
@@ -151,7 +151,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
                 hash = Convert.ToHexStringLower(sha.GetHashAndReset());
             }
             var imports = info.Imports ?? [];
-            if (imports.Contains(hash)) return (new ImportReport(0, 0, 0, [], new Dictionary<string, long>(), new Dictionary<string, long>()), true, null);
+            if (imports.Contains(hash)) return (new SampleUpload(run, Duplicate: true, 0, 0, 0, new Dictionary<string, long>(), new Dictionary<string, long>(), []), null);
             // Named by its content, so two imports at once never write one file.
             var part = Part(run, hash);
             ImportReport report;
@@ -163,7 +163,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException)
             {
                 File.Delete(part + ".partial");
-                return (null, false, new(400, $"not a readable {(parquet ? "Parquet" : "JSONL")} file: {e.Message}"));
+                return (null, new(400, $"not a readable {(parquet ? "Parquet" : "JSONL")} file: {e.Message}"));
             }
             var transaction = Db.CreateTransaction();
             transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
@@ -174,13 +174,13 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             {
                 // The same file imported at once by another caller keeps its part.
                 if ((await GetAsync(run))?.Imports?.Contains(hash) != true) File.Delete(part);
-                return (null, false, new(409, $"run '{run}' changed during the import (started, or another import at once): import again"));
+                return (null, new(409, $"run '{run}' changed during the import (started, or another import at once): import again"));
             }
-            return (report, false, null);
+            return (new SampleUpload(run, Duplicate: false, report.Read, report.Kept, report.BadRows, report.Teachers, report.Skipped, report.Errors), null);
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, false, new(413, $"the file is larger than the upload limit (AmDistill:MaxUploadBytes, {DefaultMaxUploadBytes >> 30} GiB by default)"));
+            return (null, new(413, $"the file is larger than the upload limit (AmDistill:MaxUploadBytes, {DefaultMaxUploadBytes >> 30} GiB by default)"));
         }
         finally
         {
@@ -199,7 +199,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var parts = info.Imports!.Select(hash => Part(run, hash)).ToList();
         var totals = await SampleImport.CombineAsync(run, parts, info.Configuration.PassesPerQuery, InputQueries(run), InputSamples(run), cancellationToken);
         if (totals.Samples == 0) return new(409, $"run '{run}' has imported no responses: every row was rejected (input/imported/rejects.jsonl says why)");
-        var report = JsonSerializer.Serialize(new { imported = new { files = parts.Count, queries = totals.Queries, samples = totals.Samples, teachers = totals.Teachers } }, ApiJson.Options);
+        var report = JsonSerializer.Serialize(new RunIngest(null, new ImportedInput(parts.Count, totals.Queries, totals.Samples, totals.Teachers)), ApiJson.Options);
         var transaction = Db.CreateTransaction();
         transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
         _ = transaction.HashSetAsync(RunKeys.Run(run), [new("queries", totals.Queries), new("samples", totals.Samples), new("samplecursor", 0), new("ingest", report)]);
@@ -213,10 +213,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// <summary>Uploads larger than this are refused (413) unless <c>AmDistill:MaxUploadBytes</c> says otherwise.</summary>
     public const long DefaultMaxUploadBytes = 4L << 30;
 
-    private async Task<(IngestReport? Report, RunProblem? Problem)> IngestAsync(string run, RunInfo info, string upload, bool parquet, string input,
+    private async Task<(QueryUpload? Report, RunProblem? Problem)> IngestAsync(string run, RunInfo info, string upload, bool parquet, string input,
         CancellationToken cancellationToken)
     {
-
         var options = info.Configuration.IngestOptions;
         // Named sets of the Api's own data/benchmarks (the configuration accepts names only).
         var sets = Path.Combine(AppContext.BaseDirectory, "data", "benchmarks");
@@ -236,14 +235,14 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         {
             return (null, new(400, $"not a readable {(parquet ? "Parquet" : "JSONL")} file: {e.Message}"));
         }
-        var json = JsonSerializer.Serialize(new { read = report.Read, kept = report.Kept, badLines = report.BadLines, dropped = report.Dropped, errors = report.Errors },
-            ApiJson.Options);
+        var ingested = new QueryUpload(run, report.Read, report.Kept, report.BadLines, report.Dropped, report.Errors);
+        var json = JsonSerializer.Serialize(new RunIngest(ingested, null), ApiJson.Options);
         var transaction = Db.CreateTransaction();
         transaction.AddCondition(Condition.HashEqual(RunKeys.Run(run), "state", RunStates.Created));
         _ = transaction.HashSetAsync(RunKeys.Run(run), [new("queries", report.Kept), new("ingest", json)]);
         _ = transaction.HashSetAsync(RunKeys.Stats(run), [new("queries", report.Kept), new("expected_samples", report.Kept * info.Configuration.PassesPerQuery)]);
         if (!await transaction.ExecuteAsync()) return (null, new(409, $"run '{run}' left state created during the upload"));
-        return (report, null);
+        return (ingested, null);
     }
 
     /// <summary>created → running, after checking the run's teachers against those the generation service registered
@@ -487,6 +486,40 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         stats.Where(s => s.Key.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal) && s.Value > 0)
             .ToDictionary(s => s.Key[RunKeys.DeadLetterReasonPrefix.Length..], s => s.Value);
 
+    /// <summary>
+    /// A run's status (<c>GET /api/runs/{run}</c>): per stage the queries fed, samples generated and verified against the
+    /// expected number, and queries final; per model samples, tokens, cost and verdicts; throughput and ETA from the rates
+    /// since the start. The counters are kept by the services, exactly once, in the transactions that do the work.
+    /// </summary>
+    public async Task<RunStatus?> StatusAsync(string run)
+    {
+        var info = await GetAsync(run);
+        var stats = await StatsAsync(run);
+        if (info is null && stats.Count == 0) return null;
+        long Stat(string name) => stats.GetValueOrDefault(name);
+        var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal))
+            .Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
+            .Select(m => new ModelProgress(m, Stat($"{m}:samples"), Stat($"{m}:prompt_tokens"), Stat($"{m}:completion_tokens"),
+                Stat($"{m}:cost_micro_usd") / 1_000_000.0, Stat($"{m}:passed"), Stat($"{m}:failed"), Stat($"{m}:unscored")))
+            .ToList();
+        var (expected, generated) = (Stat("expected_samples"), models.Sum(m => m.Samples));
+        var verified = models.Sum(m => m.Verdicts);
+        var end = stats.TryGetValue("ended", out var ended) ? DateTimeOffset.FromUnixTimeMilliseconds(ended) : DateTimeOffset.UtcNow;
+        var elapsed = stats.TryGetValue("started", out var started) ? end - DateTimeOffset.FromUnixTimeMilliseconds(started) : TimeSpan.Zero;
+        var final = await Db.SetLengthAsync(RunKeys.Final(run));
+        double Rate(long count) => elapsed.TotalSeconds > 0 ? Math.Round(count / elapsed.TotalSeconds, 2) : 0;
+        double? eta = info?.State is RunStates.Cancelled ? null
+            : info?.State is RunStates.Completed || (verified >= expected && expected > 0) ? 0
+            : verified > 0 && expected > verified ? Math.Round(elapsed.TotalSeconds * (expected - verified) / verified, 1) : null;
+        return new RunStatus(run, info?.State, Stat("queries"), info?.Cursor ?? 0, final, expected, Stat("imported_samples"), info?.SampleCursor ?? 0,
+            generated, verified, Math.Round(elapsed.TotalSeconds, 1), Rate(verified), new RunThroughput(Rate(generated), Rate(verified), Rate(final)),
+            eta, models.Sum(m => m.CostUsd), models, JudgeDecided(stats),
+            new DeadLetterCounts(Stat(RunKeys.DeadLetteredStat("generation")), Stat(RunKeys.DeadLetteredStat("verification")), DeadLettered(stats)),
+            info?.Ingest,
+            // Within the dataset store, never a server path; GET …/export and …/report serve them.
+            info?.State == RunStates.Completed ? $"{run}/export" : null);
+    }
+
     /// <summary>The run's counters (<see cref="RunKeys.Stats"/>), read once for everything a status or report shows.</summary>
     public async Task<Dictionary<string, long>> StatsAsync(string run) =>
         (await Db.HashGetAllAsync(RunKeys.Stats(run))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
@@ -497,9 +530,4 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         return [.. configuration.Teachers.Select(t => new Dataset.Report.TeacherCost(t.Name, Stat($"{t.Name}:samples"), Stat($"{t.Name}:prompt_tokens"),
             Stat($"{t.Name}:completion_tokens"), Stat($"{t.Name}:cost_micro_usd") / 1_000_000.0))];
     }
-}
-
-public static class ApiJson
-{
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
 }

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json.Nodes;
+using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Runs;
 using Spectre.Console;
@@ -48,11 +49,11 @@ internal static class RunCommand
 
             using var http = Client(result);
             http.Timeout = TimeSpan.FromSeconds(5);
-            JsonNode? answer;
+            ConfigurationCheck? answer;
             try
             {
                 var response = await http.PostAsync("/api/runs/validate", new StringContent(configuration.ToJson(), Encoding.UTF8, "application/json"), cancellationToken);
-                answer = response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+                answer = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<ConfigurationCheck>(ApiJson.Options, cancellationToken) : null;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
@@ -60,13 +61,12 @@ internal static class RunCommand
             }
             if (answer is null)
                 Console.WriteLine($"teachers not checked: the Api at {http.BaseAddress} does not answer");
-            else if (answer["teachersChecked"]?.GetValue<bool>() != true)
+            else if (!answer.TeachersChecked)
                 Console.WriteLine("teachers not checked: no generation service has registered its teachers yet");
             else
             {
-                var remote = answer["errors"]!.AsArray().Select(e => e!.GetValue<string>()).ToList();
-                foreach (var error in remote) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
-                if (remote.Count > 0) return 2;
+                foreach (var error in answer.Errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+                if (answer.Errors.Count > 0) return 2;
             }
             Console.WriteLine($"run {configuration.Run}: {Count(configuration.Teachers.Count, "teacher")}, {Count(configuration.PassesPerQuery, "sample")} per query");
             return 0;
@@ -83,10 +83,10 @@ internal static class RunCommand
         command.SetAction((result, cancellationToken) => CreateFillStartAsync(result, result.GetValue(config)!, result.GetValue(noWatch), async (http, run) =>
         {
             var file = result.GetValue(queries)!;
-            var ingest = await PutFileAsync(http, $"/api/runs/{run}/queries", file, cancellationToken);
+            var ingest = await PutFileAsync<QueryUpload>(http, $"/api/runs/{run}/queries", file, cancellationToken);
             if (ingest is null) return false;
-            foreach (var error in ingest["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
-            AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {ingest["kept"]} of {ingest["read"]} queries kept, {ingest["badLines"]} bad lines; dropped: {Dropped(ingest["dropped"])}");
+            foreach (var error in ingest.Errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+            AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {ingest.Kept} of {ingest.Read} queries kept, {Count(ingest.BadLines, "bad line")}; dropped: {(ingest.Dropped.Count > 0 ? PerName(ingest.Dropped) : "none")}");
             return true;
         }, cancellationToken));
         return command;
@@ -107,13 +107,13 @@ internal static class RunCommand
     }
 
     /// <summary>A JSONL or Parquet file as the body of a PUT; its answer, or null (said) when refused.</summary>
-    private static async Task<JsonNode?> PutFileAsync(HttpClient http, string path, FileInfo file, CancellationToken cancellationToken)
+    private static async Task<T?> PutFileAsync<T>(HttpClient http, string path, FileInfo file, CancellationToken cancellationToken) where T : class
     {
         await using var body = file.OpenRead();
         var content = new StreamContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue(file.Extension == ".parquet" ? "application/vnd.apache.parquet" : "application/jsonl");
         var response = await http.PutAsync(path, content, cancellationToken);
-        return await Ok(response) ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+        return await Ok(response) ? await response.Content.ReadFromJsonAsync<T>(ApiJson.Options, cancellationToken) : null;
     }
 
     private static Command Import()
@@ -133,13 +133,13 @@ internal static class RunCommand
         {
             foreach (var file in result.GetValue(files)!)
             {
-                var report = await PutFileAsync(http, $"/api/runs/{run}/samples", file, cancellationToken);
+                var report = await PutFileAsync<SampleUpload>(http, $"/api/runs/{run}/samples", file, cancellationToken);
                 if (report is null) return false;
-                foreach (var error in report["errors"]!.AsArray()) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
-                if (report["duplicate"]?.GetValue<bool>() == true)
+                foreach (var error in report.Errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+                if (report.Duplicate)
                     AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name} was imported before; nothing added");
                 else
-                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report["kept"]} of {Count((long)report["read"]!, "row")} imported ({PerName(report["teachers"])}), {report["badRows"]} bad{(report["skipped"] is JsonObject { Count: > 0 } skipped ? $"; left out, not imported teachers of the run: {PerName(skipped)}" : "")}");
+                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report.Kept} of {Count(report.Read, "row")} imported ({PerName(report.Teachers)}), {report.BadRows} bad{(report.Skipped.Count > 0 ? $"; left out, not imported teachers of the run: {PerName(report.Skipped)}" : "")}");
             }
             return true;
         }, cancellationToken));
@@ -172,7 +172,9 @@ internal static class RunCommand
             using var http = Client(result);
             var response = await http.PostAsync($"/api/runs/{result.GetValue(run)}/{action}", null, cancellationToken);
             if (!await Ok(response)) return 1;
-            Console.WriteLine(await response.Content.ReadAsStringAsync(cancellationToken));
+            Console.WriteLine(action == "redrive"
+                ? await response.Content.ReadFromJsonAsync<RunRedrive>(ApiJson.Options, cancellationToken) is { } redrive ? $"run {redrive.Run}: {Count(redrive.Redriven, "dead-lettered message")} put back" : ""
+                : await response.Content.ReadFromJsonAsync<RunState>(ApiJson.Options, cancellationToken) is { } state ? $"run {state.Run}: {state.State}" : "");
             return 0;
         });
         return command;
@@ -201,7 +203,7 @@ internal static class RunCommand
         Task<HttpResponseMessage> PostAsync() => http.PostAsync("/api/runs", new StringContent(configuration.ToJson(), Encoding.UTF8, "application/json"), cancellationToken);
         var response = await PostAsync();
         if (response.StatusCode == System.Net.HttpStatusCode.Conflict
-            && await GetStatusAsync(http, configuration.Run, cancellationToken) is { } existing && (string?)existing["state"] == "created")
+            && await GetStatusAsync(http, configuration.Run, cancellationToken) is { State: RunStates.Created })
         {
             if (!await Ok(await http.DeleteAsync($"/api/runs/{configuration.Run}", cancellationToken))) return false;
             response = await PostAsync();
@@ -253,7 +255,7 @@ internal static class RunCommand
         if (status is null) return 1;
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
-            while (!Ended(status))
+            while (!status.Ended)
             {
                 Console.WriteLine(Line(status));
                 await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
@@ -266,65 +268,58 @@ internal static class RunCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .StartAsync(async context =>
                 {
-                    var queries = (double)Math.Max(1, (long)status["queries"]!);
-                    var samples = (double)Math.Max(1, (long)status["expectedSamples"]!);
-                    var imported = Imported(status);
-                    var stages = new List<(ProgressTask Task, string Field)>
+                    var queries = (double)Math.Max(1, status.Queries);
+                    var samples = (double)Math.Max(1, status.ExpectedSamples);
+                    var stages = new List<(ProgressTask Task, Func<RunStatus, long> Value)>
                     {
-                        (context.AddTask("queries fed", maxValue: queries), "fedQueries"),
-                        (context.AddTask("samples generated", maxValue: samples), "generated"),
-                        (context.AddTask("samples verified", maxValue: samples), "verified"),
-                        (context.AddTask("queries final", maxValue: queries), "finalQueries"),
+                        (context.AddTask("queries fed", maxValue: queries), s => s.FedQueries),
+                        (context.AddTask("samples generated", maxValue: samples), s => s.Generated),
+                        (context.AddTask("samples verified", maxValue: samples), s => s.Verified),
+                        (context.AddTask("queries final", maxValue: queries), s => s.FinalQueries),
                     };
                     // An importing run's responses are counted as generated from the start; their way to verification shows here.
-                    if (imported > 0) stages.Insert(1, (context.AddTask("imported samples fed", maxValue: imported), "fedSamples"));
+                    if (status.ImportedSamples > 0) stages.Insert(1, (context.AddTask("imported samples fed", maxValue: status.ImportedSamples), s => s.FedSamples));
                     while (true)
                     {
-                        foreach (var (task, field) in stages) task.Value = (long)status[field]!;
-                        if (Ended(status)) break;
+                        foreach (var (task, value) in stages) task.Value = value(status);
+                        if (status.Ended) break;
                         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
                         status = await GetStatusAsync(http, run, cancellationToken) ?? status;
                     }
                 });
         }
         Summary(status);
-        return (string?)status["state"] == "completed" ? 0 : 1;
+        return status.State == RunStates.Completed ? 0 : 1;
     }
 
-    private static bool Ended(JsonNode status) => (string?)status["state"] is "completed" or "cancelled";
+    private static string Line(RunStatus s) =>
+        $"{s.Run} {s.State}: fed {s.FedQueries}/{s.Queries} queries{(s.ImportedSamples > 0 ? $" and {s.FedSamples}/{s.ImportedSamples} imported samples" : "")}, " +
+        $"generated {s.Generated}, verified {s.Verified}/{s.ExpectedSamples} samples, " +
+        $"final {s.FinalQueries}/{s.Queries} queries, {s.SamplesPerSecond} samples/s, ETA {(s.EtaSeconds is { } eta ? $"{eta} s" : "?")}, ${s.CostUsd}";
 
-    private static string Line(JsonNode s) =>
-        $"{s["run"]} {s["state"]}: fed {s["fedQueries"]}/{s["queries"]} queries{(Imported(s) > 0 ? $" and {s["fedSamples"]}/{Imported(s)} imported samples" : "")}, " +
-        $"generated {s["generated"]}, verified {s["verified"]}/{s["expectedSamples"]} samples, " +
-        $"final {s["finalQueries"]}/{s["queries"]} queries, {s["samplesPerSecond"]} samples/s, ETA {s["etaSeconds"] ?? "?"} s, ${s["costUsd"]}";
-
-    private static long Imported(JsonNode status) => status["importedSamples"]?.GetValue<long>() ?? 0;
-
-    private static void Summary(JsonNode status)
+    private static void Summary(RunStatus status)
     {
         AnsiConsole.WriteLine(Line(status));
         var table = new Table().AddColumns("teacher", "samples", "passed", "failed", "unscored", "pass rate", "completion tokens", "cost (USD)");
-        foreach (var model in status["models"]!.AsArray())
-        {
-            var verdicts = (long)model!["passed"]! + (long)model["failed"]! + (long)model["unscored"]!;
-            table.AddRow($"{model["model"]}", $"{model["samples"]}", $"{model["passed"]}", $"{model["failed"]}", $"{model["unscored"]}",
-                verdicts > 0 ? $"{100.0 * (long)model["passed"]! / verdicts:0.0} %" : "–", $"{model["completionTokens"]}", $"{model["costUsd"]}");
-        }
+        foreach (var model in status.Models)
+            table.AddRow(model.Model, $"{model.Samples}", $"{model.Passed}", $"{model.Failed}", $"{model.Unscored}",
+                model.Verdicts > 0 ? $"{100.0 * model.Passed / model.Verdicts:0.0} %" : "–", $"{model.CompletionTokens}", $"{model.CostUsd}");
         AnsiConsole.Write(table);
-        if (status["deadLettered"] is { } dead && (long)dead["generation"]! + (long)dead["verification"]! is var count and > 0)
+        var dead = status.DeadLettered;
+        if (dead.Generation + dead.Verification is var count and > 0)
         {
             AnsiConsole.MarkupLineInterpolated(
-                $"[yellow]{count} samples dead-lettered[/] (generation {dead["generation"]}, verification {dead["verification"]}), counted as unscored; after fixing the cause: [bold]run redrive {status["run"]}[/]");
-            foreach (var (reason, samples) in dead["reasons"]!.AsObject()) AnsiConsole.MarkupLineInterpolated($"  {samples} × {reason}");
+                $"[yellow]{count} samples dead-lettered[/] (generation {dead.Generation}, verification {dead.Verification}), counted as unscored; after fixing the cause: [bold]run redrive {status.Run}[/]");
+            foreach (var (reason, samples) in dead.Reasons) AnsiConsole.MarkupLineInterpolated($"  {samples} × {reason}");
         }
-        if (status["outputs"] is { } outputs)
-            AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/] in the dataset store; download them with run export / run report {status["run"]}");
+        if (status.Outputs is { } outputs)
+            AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/] in the dataset store; download them with run export / run report {status.Run}");
     }
 
-    private static async Task<JsonNode?> GetStatusAsync(HttpClient http, string run, CancellationToken cancellationToken)
+    private static async Task<RunStatus?> GetStatusAsync(HttpClient http, string run, CancellationToken cancellationToken)
     {
         var response = await http.GetAsync($"/api/runs/{run}", cancellationToken);
-        return await Ok(response) ? JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+        return await Ok(response) ? await response.Content.ReadFromJsonAsync<RunStatus>(ApiJson.Options, cancellationToken) : null;
     }
 
     private static async Task<int> DownloadAsync(HttpClient http, string url, string path, CancellationToken cancellationToken)
@@ -345,9 +340,6 @@ internal static class RunCommand
         return false;
     }
 
-    private static string Dropped(JsonNode? dropped) =>
-        dropped is JsonObject o && o.Count > 0 ? string.Join(", ", o.Select(d => $"{d.Key} {d.Value}")) : "none";
-
     private static HttpClient Client(ParseResult result)
     {
         var api = result.GetValue(Api);
@@ -356,7 +348,7 @@ internal static class RunCommand
         return new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromMinutes(30) };
     }
 
-    private static string PerName(JsonNode? counts) => string.Join(", ", counts!.AsObject().Select(c => $"{c.Key} {c.Value}"));
+    private static string PerName(IReadOnlyDictionary<string, long> counts) => string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"));
 
     private static string Count(long count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }
