@@ -1,27 +1,6 @@
+using AmDistill.Scoring.Core;
+
 namespace AmDistill.Contracts;
-
-/// <summary>Query categories of the paper (§2.1): each has its own verifier and pass threshold.</summary>
-public enum QueryCategory
-{
-    Math,
-    Code,
-    Science,
-    InstructionFollowing,
-    Other,
-}
-
-public static class QueryCategories
-{
-    /// <summary>The category of a query in the shared query schema ("math", "code", "science", "if", "general"…).</summary>
-    public static QueryCategory FromSchemaName(string? name) => name switch
-    {
-        "math" => QueryCategory.Math,
-        "code" => QueryCategory.Code,
-        "science" => QueryCategory.Science,
-        "if" => QueryCategory.InstructionFollowing,
-        _ => QueryCategory.Other,
-    };
-}
 
 /// <summary>
 /// Ask one teacher for some passes over one query (the paper: 3 teachers × 4 passes per query). Several passes

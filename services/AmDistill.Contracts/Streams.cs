@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AmDistill.Messaging;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Contracts;
 

@@ -4,7 +4,7 @@ namespace AmDistill.Scoring.Core;
 public sealed record ScoredResponse(string SampleId, double VerifyScore);
 
 /// <summary>Everything the selection needs to know about one query: its category and each teacher's scored responses.</summary>
-public sealed record QueryRecord(string QueryId, Category Category, IReadOnlyDictionary<string, IReadOnlyList<ScoredResponse>> Responses)
+public sealed record QueryRecord(string QueryId, QueryCategory Category, IReadOnlyDictionary<string, IReadOnlyList<ScoredResponse>> Responses)
 {
     public IReadOnlyList<double> Scores(string teacher) =>
         Responses.TryGetValue(teacher, out var responses) ? [.. responses.Select(r => r.VerifyScore)] : [];

@@ -16,7 +16,7 @@ public static class QueryRecordFormat
         using var document = JsonDocument.Parse(line);
         var root = document.RootElement;
         var queryId = root.GetProperty("query_id").GetString() ?? throw new FormatException("query_id is null");
-        var category = ParseCategory(root.GetProperty("category").GetString());
+        var category = QueryCategories.Parse(root.GetProperty("category").GetString());
         var scores = root.GetProperty("scores");
         var ids = root.TryGetProperty("responses", out var r) && r.ValueKind == JsonValueKind.Object ? r : default;
         var responses = new Dictionary<string, IReadOnlyList<ScoredResponse>>(StringComparer.Ordinal);
@@ -38,25 +38,12 @@ public static class QueryRecordFormat
         return new QueryRecord(queryId, category, responses);
     }
 
-    public static Category ParseCategory(string? name) => name?.ToLowerInvariant() switch
-    {
-        "math" => Category.Math,
-        "code" => Category.Code,
-        "science" => Category.Science,
-        "if" or "instruction_following" or "instruction follow" or "instructionfollowing" => Category.InstructionFollowing,
-        "other" or "general" or "multiturn" or "multi-turn" => Category.Other,
-        _ => throw new FormatException($"unknown category '{name}' (math, code, science, if, other)"),
-    };
-
-    /// <summary>The name <see cref="ParseCategory"/> reads back: math, code, science, if, other.</summary>
-    public static string CategoryName(Category category) => category == Category.InstructionFollowing ? "if" : category.ToString().ToLowerInvariant();
-
     /// <summary>A record in the format <see cref="Parse"/> reads.</summary>
     public static void WriteRecord(Utf8JsonWriter writer, QueryRecord record)
     {
         writer.WriteStartObject();
         writer.WriteString("query_id", record.QueryId);
-        writer.WriteString("category", CategoryName(record.Category));
+        writer.WriteString("category", record.Category.Name());
         foreach (var (property, value) in new (string, Func<ScoredResponse, object>)[] { ("scores", r => r.VerifyScore), ("responses", r => r.SampleId) })
         {
             writer.WriteStartObject(property);

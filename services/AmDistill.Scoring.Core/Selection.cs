@@ -17,14 +17,14 @@ public sealed record SelectionOptions
     public double CvThreshold { get; init; } = 0.05;
 
     /// <summary>Per-category CV_t (the paper's v3 has per-category values it does not publish).</summary>
-    public IReadOnlyDictionary<Category, double> CvThresholds { get; init; } = new Dictionary<Category, double>();
+    public IReadOnlyDictionary<QueryCategory, double> CvThresholds { get; init; } = new Dictionary<QueryCategory, double>();
 
     /// <summary>Seed of every random choice (the 50% draw of easy "other" queries, Stage II's response): same seed, same set.</summary>
     public int Seed { get; init; }
 
     public double EasyOtherKeepProbability { get; init; } = 0.5;
 
-    public double CvThresholdFor(Category category) => CvThresholds.TryGetValue(category, out var value) ? value : CvThreshold;
+    public double CvThresholdFor(QueryCategory category) => CvThresholds.TryGetValue(category, out var value) ? value : CvThreshold;
 }
 
 /// <summary>What a policy decided for one query, and why.</summary>
@@ -51,9 +51,9 @@ public static class SelectionPolicies
         var passing = Passing(query, options);
         if (cv > cvThreshold)
             return Keep(query, passing, cv, passRate, $"challenging: CV {cv:0.###} > {cvThreshold}");
-        if (query.Category == Category.Other && Draw(options.Seed, query.QueryId) < options.EasyOtherKeepProbability)
+        if (query.Category == QueryCategory.Other && Draw(options.Seed, query.QueryId) < options.EasyOtherKeepProbability)
             return Keep(query, passing, cv, passRate, $"easy other: CV {cv:0.###} ≤ {cvThreshold}, kept by the 50% draw");
-        return Drop(query, cv, passRate, query.Category == Category.Other
+        return Drop(query, cv, passRate, query.Category == QueryCategory.Other
             ? $"easy other: CV {cv:0.###} ≤ {cvThreshold}, dropped by the 50% draw"
             : $"easy: CV {cv:0.###} ≤ {cvThreshold}");
     }
@@ -94,10 +94,10 @@ public static class SelectionPolicies
 /// each, at most <c>caps[category]</c> per category (the paper's figures look capped: science 20,000, IF 10,000).
 /// Streams: it holds only the current best per category (a bounded heap), never the input.
 /// </summary>
-public sealed class StageTwoSelector(SelectionOptions options, IReadOnlyDictionary<Category, int>? caps = null)
+public sealed class StageTwoSelector(SelectionOptions options, IReadOnlyDictionary<QueryCategory, int>? caps = null)
 {
-    private readonly Dictionary<Category, PriorityQueue<Selection, (double Cv, string Id)>> _best = [];
-    private readonly IReadOnlyDictionary<Category, int> _caps = caps ?? new Dictionary<Category, int>();
+    private readonly Dictionary<QueryCategory, PriorityQueue<Selection, (double Cv, string Id)>> _best = [];
+    private readonly IReadOnlyDictionary<QueryCategory, int> _caps = caps ?? new Dictionary<QueryCategory, int>();
 
     public Selection Offer(QueryRecord query)
     {

@@ -1,15 +1,5 @@
 namespace AmDistill.Scoring.Core;
 
-/// <summary>The categories as the paper scores them (§3): each with its verify_score scale and pass threshold.</summary>
-public enum Category
-{
-    Math,
-    Code,
-    Science,
-    InstructionFollowing,
-    Other,
-}
-
 /// <summary>
 /// Pass thresholds per category (paper §3.1): a response passes when verify_score &gt; threshold.
 /// Defaults: math, code, IF 0.99 (scale [0,1]); science 4.99 (scale [0,5]); other and multi-turn 0.7 (scale [0,1]).
@@ -18,14 +8,14 @@ public sealed record Thresholds(double Math = 0.99, double Code = 0.99, double S
 {
     public static Thresholds Paper { get; } = new();
 
-    public double For(Category category) => category switch
+    public double For(QueryCategory category) => category switch
     {
-        Category.Math => Math,
-        Category.Code => Code,
-        Category.Science => Science,
-        Category.InstructionFollowing => InstructionFollowing,
+        QueryCategory.Math => Math,
+        QueryCategory.Code => Code,
+        QueryCategory.Science => Science,
+        QueryCategory.InstructionFollowing => InstructionFollowing,
         _ => Other,
     };
 
-    public bool Passes(Category category, double verifyScore) => verifyScore > For(category);
+    public bool Passes(QueryCategory category, double verifyScore) => verifyScore > For(category);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using AmDistill.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using static AmDistill.AppHost.Tests.RunningPipeline;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.AppHost.Tests;
 

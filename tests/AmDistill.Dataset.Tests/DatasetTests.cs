@@ -147,7 +147,7 @@ public sealed class DatasetTests : IDisposable
         // The same decisions from the pure policy over hand-built records.
         var expected = Crafted().GroupBy(s => s.QueryId).SelectMany(q =>
         {
-            var record = new QueryRecord(q.Key, q.First().Category.ToScoring(), q.GroupBy(s => s.Teacher)
+            var record = new QueryRecord(q.Key, q.First().Category, q.GroupBy(s => s.Teacher)
                 .ToDictionary(t => t.Key, t => (IReadOnlyList<ScoredResponse>)[.. t.Select(s => new ScoredResponse(s.SampleId, s.VerifyScore))]));
             var selection = SelectionPolicies.StageOne(record, options.Selection);
             return selection.Kept ? selection.Responses.Select(r => r.SampleId) : [];

@@ -48,14 +48,19 @@ public sealed class IngestionTests : IDisposable
             new JsonObject { ["id"] = "ref", ["category"] = "math", ["question"] = Long + " Reference.", ["reference_answer"] = new string('r', 100_001) }.ToJsonString(),
             Line("ok-2", Long + " Still read after all that."),
             """{"id": "seven", "category": 7, "question": "What is 3 + 4?"}""",
+            Line("typo", Long + " Typo.", category: "maths"),
+            Line("alias", Long + " An alias of another dataset.", category: "Instruction_Following"),
         ];
         var input = Path.Combine(_root, "caps.jsonl");
         await File.WriteAllLinesAsync(input, lines);
         var report = await new QueryIngestion(new IngestOptions { NearDuplicateThreshold = 0 }, null).RunAsync(input, Path.Combine(_root, "caps-out.jsonl"), null);
-        Assert.Equal((2, 5), (report.Kept, report.BadLines));
+        Assert.Equal((3, 6), (report.Kept, report.BadLines));
         Assert.Equal(["line 2: line longer than 67,108,864 characters", "line 3: category longer than 64 characters",
             "line 4: source longer than 1,000 characters", "line 5: reference_answer longer than 100,000 characters",
-            "line 7: category 7 is not a name (math, code, science, if, other)"], report.Errors);
+            "line 7: category 7 is not a name (math, code, science, if, other)",
+            "line 8: category 'maths' is not one of math, code, science, if, other"], report.Errors);
+        // Kept under the one name every reader writes.
+        Assert.Contains("\"category\":\"if\"", File.ReadLines(Path.Combine(_root, "caps-out.jsonl")).Last(), StringComparison.Ordinal);
     }
 
     [Fact]

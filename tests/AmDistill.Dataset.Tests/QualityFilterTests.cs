@@ -3,6 +3,7 @@ using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Quality;
 using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Tests;
 

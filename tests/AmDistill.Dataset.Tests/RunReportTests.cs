@@ -10,7 +10,7 @@ public sealed class RunReportTests
         { "run": "r", "teachers": [ { "name": "weak" }, { "name": "middle" }, { "name": "strong" } ] }
         """).Configuration!;
 
-    private static QueryRecord Query(string id, Category category, double[] weak, double[] middle, double[] strong) =>
+    private static QueryRecord Query(string id, QueryCategory category, double[] weak, double[] middle, double[] strong) =>
         new(id, category, new Dictionary<string, IReadOnlyList<ScoredResponse>>
         {
             ["weak"] = [.. weak.Select((s, i) => new ScoredResponse($"{id}-w{i}", s))],
@@ -24,9 +24,9 @@ public sealed class RunReportTests
         {
             Costs = [new("weak", 12, 100, 1000, 0.5), new("middle", 12, 100, 1000, 1), new("strong", 12, 100, 1000, 2.5)],
         };
-        data.Add(Query("easy", Category.Math, [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]));       // Easy; CV 0: not selected
-        data.Add(Query("l2", Category.Math, [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 1]));         // L2; strong 3/4: CV > 0.05, 3 selected
-        data.Add(Query("unsolved", Category.Code, [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]));   // Unsolved
+        data.Add(Query("easy", QueryCategory.Math, [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]));       // Easy; CV 0: not selected
+        data.Add(Query("l2", QueryCategory.Math, [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 1]));         // L2; strong 3/4: CV > 0.05, 3 selected
+        data.Add(Query("unsolved", QueryCategory.Code, [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]));   // Unsolved
         return data;
     }
 
@@ -35,17 +35,17 @@ public sealed class RunReportTests
     {
         var data = Report();
         Assert.Equal(3, data.Queries);
-        Assert.Equal([1L, 0, 0, 0, 0, 1], data.PassRates[("weak", Category.Math)]);     // 0 and 1
-        Assert.Equal([0L, 1, 0, 0, 0, 1], data.PassRates[("middle", Category.Math)]);   // ¼ and 1
-        Assert.Equal([0L, 0, 0, 1, 0, 1], data.PassRates[("strong", Category.Math)]);   // ¾ and 1
-        Assert.Equal((7L, 8L), data.Passes[("strong", Category.Math)]);
-        Assert.Equal((1L, 2L), data.Solved[("weak", Category.Math)]);   // pass@4: the easy query only
-        Assert.Equal((0L, 1L), data.Solved[("strong", Category.Code)]);
-        Assert.Equal([1L, 0, 1, 0, 0, 0], data.Cv[Category.Math]);                      // CV 0, then ⅔ (sample std ½ of 1,1,0,1 / mean ¾)
-        Assert.Equal(1, data.Difficulty[(Category.Math, DifficultyLevel.Easy)]);
-        Assert.Equal(1, data.Difficulty[(Category.Math, DifficultyLevel.L2)]);
-        Assert.Equal(1, data.Difficulty[(Category.Code, DifficultyLevel.Unsolved)]);
-        Assert.Equal((1L, 3L), data.Selected[(Category.Math, DifficultyLevel.L2)]);
+        Assert.Equal([1L, 0, 0, 0, 0, 1], data.PassRates[("weak", QueryCategory.Math)]);     // 0 and 1
+        Assert.Equal([0L, 1, 0, 0, 0, 1], data.PassRates[("middle", QueryCategory.Math)]);   // ¼ and 1
+        Assert.Equal([0L, 0, 0, 1, 0, 1], data.PassRates[("strong", QueryCategory.Math)]);   // ¾ and 1
+        Assert.Equal((7L, 8L), data.Passes[("strong", QueryCategory.Math)]);
+        Assert.Equal((1L, 2L), data.Solved[("weak", QueryCategory.Math)]);   // pass@4: the easy query only
+        Assert.Equal((0L, 1L), data.Solved[("strong", QueryCategory.Code)]);
+        Assert.Equal([1L, 0, 1, 0, 0, 0], data.Cv[QueryCategory.Math]);                      // CV 0, then ⅔ (sample std ½ of 1,1,0,1 / mean ¾)
+        Assert.Equal(1, data.Difficulty[(QueryCategory.Math, DifficultyLevel.Easy)]);
+        Assert.Equal(1, data.Difficulty[(QueryCategory.Math, DifficultyLevel.L2)]);
+        Assert.Equal(1, data.Difficulty[(QueryCategory.Code, DifficultyLevel.Unsolved)]);
+        Assert.Equal((1L, 3L), data.Selected[(QueryCategory.Math, DifficultyLevel.L2)]);
         Assert.Equal(3, data.SelectedSamples);
         Assert.Equal(4.0 / 3, data.CostPerSelectedSample!.Value, 9);
         // Hardest first: Unsolved, then L2, then Easy; each with every teacher's pass rate.
@@ -58,7 +58,7 @@ public sealed class RunReportTests
     {
         var data = Report();
         for (var i = 0; i < 30; i++)
-            data.Add(Query($"l3-{i:D2}", Category.Math, [0, 0, 0, 0], [0, 0, 0, 0], [.. Enumerable.Range(0, 4).Select(p => p <= i % 3 ? 1.0 : 0)]));
+            data.Add(Query($"l3-{i:D2}", QueryCategory.Math, [0, 0, 0, 0], [0, 0, 0, 0], [.. Enumerable.Range(0, 4).Select(p => p <= i % 3 ? 1.0 : 0)]));
         Assert.Equal(RunReportData.HardestCount, data.Hardest.Count);
         Assert.Equal("unsolved", data.Hardest[0].QueryId);
         Assert.All(data.Hardest.Skip(1), h => Assert.Equal(DifficultyLevel.L3, h.Level));
@@ -82,7 +82,7 @@ public sealed class RunReportTests
     {
         var data = Report();
         Samples.StoredSample Sample(string query, string teacher, bool passed, string answer) => new(
-            $"{query}-{teacher}-{answer.Length}", "r", query, Contracts.QueryCategory.Math, teacher, teacher, 0, "Is <b>x</b> > 1?", "think", answer, "stop", false,
+            $"{query}-{teacher}-{answer.Length}", "r", query, QueryCategory.Math, teacher, teacher, 0, "Is <b>x</b> > 1?", "think", answer, "stop", false,
             0, 0, 0, null, passed ? 1 : 0, passed, true, "rule");
         data.OfferExample(Sample("l2", "weak", false, "no idea"));
         data.OfferExample(Sample("l2", "middle", true, "x = 2, <script>"));

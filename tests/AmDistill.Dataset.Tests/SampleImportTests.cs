@@ -48,7 +48,12 @@ public sealed class SampleImportTests : IDisposable
         Assert.Equal(("qwq", "two plus three", "5", "5", "2+3?"), (reasoning!.Teacher, reasoning.Thinking, reasoning.Answer, reasoning.ReferenceAnswer, reasoning.Question));
 
         var (inline, _) = SampleImport.Parse("""{"model": "qwq", "conversations": [{"from": "human", "value": "2+3?"}, {"from": "gpt", "value": "<think>\nsum\n</think>\n\nIt is 5."}]}""", Teachers);
-        Assert.Equal(("sum", "It is 5.", "other"), (inline!.Thinking, inline.Answer, inline.Category));
+        Assert.Equal(("sum", "It is 5.", "other"), (inline!.Thinking, inline.Answer, inline.Category)); // none given: other
+
+        // A category is read by the one name table: an alias is its category, a wrong name a bad row (never "other").
+        Assert.Equal("if", SampleImport.Parse("""{"question": "Q", "answer": "a", "category": "instruction_following", "model_name": "r1"}""", Teachers).Sample!.Category);
+        Assert.Equal("category 'maths' is not one of math, code, science, if, other",
+            SampleImport.Parse("""{"question": "Q", "answer": "a", "category": "maths", "model_name": "r1"}""", Teachers).Error);
 
         // AM-Thinking / AM 1.4M style: the parts and the query's facts in "info".
         var (info, _) = SampleImport.Parse("""

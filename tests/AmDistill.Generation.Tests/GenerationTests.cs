@@ -3,6 +3,7 @@ using AmDistill.Contracts;
 using AmDistill.Messaging;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Generation.Tests;
 

@@ -349,6 +349,6 @@ public sealed class ScoreStoreTests
 
         var record = await store.ReadAsync("run", "c1");
         Assert.Equal([1.0], record!.Scores("deepseek-r1"));
-        Assert.Equal(AmDistill.Scoring.Core.Category.Code, record.Category);
+        Assert.Equal(AmDistill.Scoring.Core.QueryCategory.Code, record.Category);
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using AmDistill.Contracts;
 using AmDistill.Messaging;
 using StackExchange.Redis;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Generation.Tests;
 
@@ -18,7 +19,7 @@ internal static class TestData
             r.TryGetProperty("test_cases", out var t) && t.ValueKind == JsonValueKind.Object ? t.GetRawText() : null);
     })];
 
-    public static QueryCategory Category(string category) => QueryCategories.FromSchemaName(category);
+    public static QueryCategory Category(string category) => QueryCategories.Parse(category);
 
     public static GenerationTask NewTask(string run, DemoQuery query, string teacher, params int[] passes) =>
         new(run, query.Id, Category(query.Category), teacher, passes, query.Question, query.ReferenceAnswer, query.TestCases);

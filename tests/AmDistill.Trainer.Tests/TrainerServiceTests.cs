@@ -17,6 +17,7 @@ using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Trainer.Tests;
 

@@ -6,6 +6,7 @@ using AmDistill.Dataset.Ingestion;
 using AmDistill.Dataset.Runs;
 using AmDistill.Messaging;
 using StackExchange.Redis;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Api.Runs;
 
@@ -221,7 +222,7 @@ public sealed class RunFeeder(
     /// query's tests (the first <c>verification.codeTests</c> of them: only those are run) or IFEval instructions.</summary>
     public static IEnumerable<GenerationTask> Expand(RunConfiguration run, JsonObject query, IEnumerable<RunTeacher> teachers)
     {
-        var category = QueryCategories.FromSchemaName(query["category"]?.GetValue<string>());
+        var category = QueryCategories.Parse(query["category"]?.GetValue<string>()); // checked at ingestion
         var reference = query["reference_answer"] is JsonValue a && a.GetValueKind() == JsonValueKind.String ? a.GetValue<string>() : null;
         var tests = query["test_cases"] is JsonObject t && category is QueryCategory.Code or QueryCategory.InstructionFollowing
             ? FirstTests(t, run.Verification.CodeTests) : null;

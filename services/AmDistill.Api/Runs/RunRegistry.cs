@@ -7,6 +7,7 @@ using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using StackExchange.Redis;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Api.Runs;
 
@@ -479,7 +480,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// <summary>Verdicts decided by the judge or the reward model instead of a rule, per category that has any.</summary>
     public static Dictionary<string, long> JudgeDecided(IReadOnlyDictionary<string, long> stats) =>
         Enum.GetValues<QueryCategory>().Where(c => stats.ContainsKey(RunKeys.JudgeDecidedStat(c)))
-            .ToDictionary(c => c.ToAmName(), c => stats[RunKeys.JudgeDecidedStat(c)]);
+            .ToDictionary(c => c.Name(), c => stats[RunKeys.JudgeDecidedStat(c)]);
 
     /// <summary>Samples settled as dead-lettered, by "stage|reason".</summary>
     public static Dictionary<string, long> DeadLettered(IReadOnlyDictionary<string, long> stats) =>

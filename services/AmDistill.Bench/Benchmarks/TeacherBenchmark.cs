@@ -8,6 +8,7 @@ using AmDistill.Messaging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Bench.Benchmarks;
 

@@ -40,7 +40,7 @@ internal static class SelectCommand
     }
 
     private static async Task<int> RunAsync(IAsyncEnumerable<string> lines, string source, FileInfo? output, string policy, SelectionOptions options,
-        Dictionary<Category, int> caps, double[] band, bool explain, CancellationToken cancellationToken)
+        Dictionary<QueryCategory, int> caps, double[] band, bool explain, CancellationToken cancellationToken)
     {
         await using var stream = output is null ? Console.OpenStandardOutput() : output.Create();
         await using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });

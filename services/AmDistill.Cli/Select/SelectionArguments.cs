@@ -26,8 +26,8 @@ internal sealed class SelectionArguments
         Seed = result.GetValue(Seed),
     };
 
-    public Dictionary<Category, int> Caps(ParseResult result) => (result.GetValue(Cap) ?? []).Select(c => c.Split('=')).ToDictionary(
-        c => QueryRecordFormat.ParseCategory(c[0]), c => int.Parse(c[1], CultureInfo.InvariantCulture));
+    public Dictionary<QueryCategory, int> Caps(ParseResult result) => (result.GetValue(Cap) ?? []).Select(c => c.Split('=')).ToDictionary(
+        c => QueryCategories.Parse(c[0]), c => int.Parse(c[1], CultureInfo.InvariantCulture));
 
     public (double Min, double Max) BandLimits(ParseResult result)
     {

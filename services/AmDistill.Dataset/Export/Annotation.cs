@@ -22,7 +22,7 @@ public readonly record struct Annotation(long Ordinal, float? PassRateStrong, fl
 }
 
 /// <summary>The small part of a sample the selection needs, written to its query's partition.</summary>
-internal readonly record struct Projection(long Ordinal, string QueryId, string Teacher, string SampleId, double Score, bool Scored, Category Category, FilterReason Filtered)
+internal readonly record struct Projection(long Ordinal, string QueryId, string Teacher, string SampleId, double Score, bool Scored, QueryCategory Category, FilterReason Filtered)
 {
     public void Write(BinaryWriter w)
     {
@@ -37,7 +37,7 @@ internal readonly record struct Projection(long Ordinal, string QueryId, string 
     }
 
     public static Projection Read(BinaryReader r) =>
-        new(r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadBoolean(), (Category)r.ReadByte(), (FilterReason)r.ReadByte());
+        new(r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadBoolean(), (QueryCategory)r.ReadByte(), (FilterReason)r.ReadByte());
 }
 
 /// <summary>Why the quality filters removed a response before selection.</summary>

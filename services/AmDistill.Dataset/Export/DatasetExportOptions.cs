@@ -13,7 +13,7 @@ public sealed record DatasetExportOptions
     public DifficultyLadder Ladder { get; init; } = DifficultyLadder.Paper;
     public double BandMin { get; init; }
     public double BandMax { get; init; } = 1;
-    public IReadOnlyDictionary<Category, int>? StageTwoCaps { get; init; }
+    public IReadOnlyDictionary<QueryCategory, int>? StageTwoCaps { get; init; }
 
     /// <summary>The paper's repetition filter: drop a response with an n-gram seen in more than this many responses
     /// (paper: 20 for 20-token strings). Off by default: the teacher simulator's template sentences would trip it.</summary>

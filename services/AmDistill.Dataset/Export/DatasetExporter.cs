@@ -80,7 +80,7 @@ public sealed class DatasetExporter(IDatasetStore store, string run, DatasetExpo
                 var k = (int)((uint)StringComparer.Ordinal.GetHashCode(s.QueryId) % (uint)writers.Length); // per-process hash: partitions live one export
                 var reason = Filter(s, ngrams);
                 filtered[(int)reason]++;
-                new Projection(ordinal++, s.QueryId, s.Teacher, s.SampleId, s.VerifyScore, s.Scored, s.Category.ToScoring(), reason).Write(writers[k]);
+                new Projection(ordinal++, s.QueryId, s.Teacher, s.SampleId, s.VerifyScore, s.Scored, s.Category, reason).Write(writers[k]);
             }
         }
         finally

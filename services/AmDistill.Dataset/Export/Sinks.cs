@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AmDistill.Dataset.Samples;
 using Parquet;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Export;
 
@@ -11,11 +12,11 @@ public static partial class AmRecords
         Question = s.Prompt ?? "",
         Answer = AmRecord.FormatAnswer(s.Thinking, s.Answer),
         AnswerSource = s.Teacher,
-        Category = s.Category.ToAmName(),
+        Category = s.Category.Name(),
         GroundTruth = s.ReferenceAnswer ?? "",
         QuestionSource = s.Source ?? "",
-        TestCase = s.Category == AmDistill.Contracts.QueryCategory.Code ? s.TestCases ?? "" : "",
-        InstructionConstrain = s.Category == AmDistill.Contracts.QueryCategory.InstructionFollowing ? s.TestCases ?? "" : "",
+        TestCase = s.Category == QueryCategory.Code ? s.TestCases ?? "" : "",
+        InstructionConstrain = s.Category == QueryCategory.InstructionFollowing ? s.TestCases ?? "" : "",
         PassRateR1 = a.PassRateStrong,
         PassRate7B = a.PassRateMiddle,
         PassRate15B = a.PassRateWeak,
@@ -36,7 +37,7 @@ public static partial class AmRecords
     /// </summary>
     public static StoredSample ToSample(AmRecord row, string run, int pass)
     {
-        var category = AmDistill.Contracts.QueryCategories.FromSchemaName(row.Category);
+        var category = QueryCategories.TryParseOptional(row.Category, out var c) ? c : throw new FormatException(QueryCategories.Unknown(row.Category));
         var teacher = row.AnswerSource is { Length: > 0 } source ? source : row.ModelName;
         var query = row.QueryId is { Length: > 0 } id ? id : Ingestion.SampleImport.QueryIdOf(row.Question);
         var (thinking, answer) = SplitAnswer(row.Answer);
@@ -45,11 +46,11 @@ public static partial class AmRecords
             row.SampleId is { Length: > 0 } sample ? sample : Hash($"{run}\n{query}\n{teacher}\n{pass}")[..24],
             run, query, category, teacher, row.ModelName, pass, row.Question, thinking, answer, FinishReason: "stop", Truncated: false,
             PromptTokens: 0, CompletionTokens: 0, CostUsd: 0, NullIfEmpty(row.GroundTruth), score,
-            Passed: AmDistill.Scoring.Core.Thresholds.Paper.Passes(category.ToScoring(), score), Scored: true, Verdict: "imported verify_score",
+            Passed: AmDistill.Scoring.Core.Thresholds.Paper.Passes(category, score), Scored: true, Verdict: "imported verify_score",
             TestCases: NullIfEmpty(category switch
             {
-                AmDistill.Contracts.QueryCategory.Code => row.TestCase,
-                AmDistill.Contracts.QueryCategory.InstructionFollowing => row.InstructionConstrain,
+                QueryCategory.Code => row.TestCase,
+                QueryCategory.InstructionFollowing => row.InstructionConstrain,
                 _ => "",
             }),
             Source: NullIfEmpty(row.QuestionSource), Ppl: row.Ppl);

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Samples;
 using Parquet;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Ingestion;
 
@@ -82,7 +83,7 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
     private string? Check(JsonObject record)
     {
         var question = record["question"]!.GetValue<string>();
-        var category = QueryCategories.FromSchemaName(record["category"]!.GetValue<string>()).ToAmName();
+        var category = QueryCategories.Parse(record["category"]!.GetValue<string>()).Name(); // checked by Validate
         return options.Categories is { Count: > 0 } kept && !kept.Contains(category) ? $"category: {category} is not in the run"
             : QueryFilters.Reject(question, options.MaxUnusualRatio) is { } filtered ? filtered
             : decontaminator?.Match(question) is { } benchmark ? $"contaminated: overlaps {benchmark}"
@@ -129,10 +130,12 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
         if (q.GetValue<string>().Length > MaxQuestionChars) return (number, null, $"question longer than {MaxQuestionChars:N0} characters");
         if (record["category"] is null) return (number, null, "no category");
         if (record["category"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
-            return (number, null, $"category {record["category"]!.ToJsonString()} is not a name (math, code, science, if, other)");
+            return (number, null, $"category {record["category"]!.ToJsonString()} is not a name ({QueryCategories.Names})");
         foreach (var (field, max) in MaxFieldChars)
             if (record[field] is { } value && (value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>().Length : value.ToJsonString().Length) > max)
                 return (number, null, $"{field} longer than {max:N0} characters");
+        if (!QueryCategories.TryParse(c.GetValue<string>(), out var category)) return (number, null, QueryCategories.Unknown(c.GetValue<string>()));
+        record["category"] = category.Name(); // an alias (instruction_following, general…) is kept under its one name
         return (number, record, null);
     }
 

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Samples;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Ingestion;
 
@@ -32,7 +33,7 @@ public sealed record ImportedSample
 
     /// <summary>The response as the pipeline carries a teacher's answer, entering at verification.</summary>
     public GeneratedResponse ToResponse(string run) => new(
-        SampleId!, run, QueryId, QueryCategories.FromSchemaName(Category), Teacher, Model, Pass, Thinking, Answer, FinishReason: "stop",
+        SampleId!, run, QueryId, QueryCategories.Parse(Category), Teacher, Model, Pass, Thinking, Answer, FinishReason: "stop",
         Truncated: false, PromptTokens: 0, CompletionTokens: 0, LatencyMs: 0, CostUsd: 0, ReferenceAnswer, Question, TestCases,
         ExpectedSamples, CascadeSamples: 0, Source);
 }
@@ -174,13 +175,13 @@ public static class SampleImport
         var teacher = teachers.Contains(row.AnswerSource) ? row.AnswerSource
             : teachers.Contains(row.ModelName) || row.AnswerSource.Length == 0 ? row.ModelName : row.AnswerSource;
         if (teacher.Length == 0) return (null, "no answer_source or model_name: whose answer is it?");
-        var category = QueryCategories.FromSchemaName(row.Category);
+        if (!QueryCategories.TryParseOptional(row.Category, out var category)) return (null, QueryCategories.Unknown(row.Category));
         var (thinking, answer) = AmRecords.SplitAnswer(row.Answer);
         return (new ImportedSample
         {
             QueryId = row.QueryId is { Length: > 0 } id ? id : QueryIdOf(row.Question),
             Question = row.Question,
-            Category = category.ToAmName(),
+            Category = category.Name(),
             ReferenceAnswer = Empty(row.GroundTruth),
             TestCases = JsonObjectText(category switch
             {
@@ -219,12 +220,13 @@ public static class SampleImport
             (thinking, reply) = Text(answer, "reasoning_content") is { } reasoning ? (reasoning, raw) : AmRecords.SplitAnswer(raw);
         }
         if (string.IsNullOrWhiteSpace(reply)) return (null, $"the {assistant} turn is empty");
-        var category = QueryCategories.FromSchemaName(Text(row, "category") ?? Text(questionInfo, "category"));
+        var categoryName = Text(row, "category") ?? Text(questionInfo, "category");
+        if (!QueryCategories.TryParseOptional(categoryName, out var category)) return (null, QueryCategories.Unknown(categoryName));
         return (new ImportedSample
         {
             QueryId = Text(row, "query_id") ?? Text(row, "id") ?? QueryIdOf(prompt),
             Question = prompt,
-            Category = category.ToAmName(),
+            Category = category.Name(),
             ReferenceAnswer = Text(row, "reference_answer") ?? Text(row, "ground_truth") ?? Text(questionInfo, "reference_answer"),
             TestCases = category is QueryCategory.Code or QueryCategory.InstructionFollowing
                 ? JsonObjectText(Json(row["test_cases"]) ?? Json(questionInfo?["test_case"]) ?? "") : null,

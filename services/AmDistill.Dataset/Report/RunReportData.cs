@@ -4,7 +4,7 @@ using AmDistill.Scoring.Core;
 namespace AmDistill.Dataset.Report;
 
 /// <summary>A query of the report's hardest list: its difficulty and each teacher's pass rate.</summary>
-public sealed record HardQuery(string QueryId, Category Category, DifficultyLevel Level, IReadOnlyDictionary<string, double> PassRates, double MeanPassRate);
+public sealed record HardQuery(string QueryId, QueryCategory Category, DifficultyLevel Level, IReadOnlyDictionary<string, double> PassRates, double MeanPassRate);
 
 /// <summary>What a hard query asks and one answer to it, cut to <see cref="RunReportData.ExcerptChars"/> characters each.</summary>
 public sealed record QueryExample(string Question, string Teacher, bool Passed, string Answer);
@@ -25,7 +25,7 @@ public sealed class RunReportData
     /// <summary>CV bins: the first ends at the paper's CV_t (0.05) — left of it Stage I calls a query easy.</summary>
     public static readonly string[] CvBins = ["≤ 0.05", "(0.05, 0.5]", "(0.5, 1]", "(1, 1.5]", "(1.5, 2]", "> 2"];
 
-    public static readonly Category[] Categories = [Category.Math, Category.Code, Category.Science, Category.InstructionFollowing, Category.Other];
+    public static readonly QueryCategory[] Categories = QueryCategories.All;
 
     public RunReportData(string run, IReadOnlyList<string> teachers, string selectionTeacher, SelectionOptions selection, DifficultyLadder ladder)
     {
@@ -49,15 +49,15 @@ public sealed class RunReportData
     public DateTimeOffset Generated { get; init; } = DateTimeOffset.UtcNow;
 
     public long Queries { get; private set; }
-    public Dictionary<Category, long> QueriesByCategory { get; } = [];
-    public Dictionary<(string Teacher, Category Category), long[]> PassRates { get; } = [];
-    public Dictionary<(string Teacher, Category Category), (long Passed, long Samples)> Passes { get; } = [];
+    public Dictionary<QueryCategory, long> QueriesByCategory { get; } = [];
+    public Dictionary<(string Teacher, QueryCategory Category), long[]> PassRates { get; } = [];
+    public Dictionary<(string Teacher, QueryCategory Category), (long Passed, long Samples)> Passes { get; } = [];
 
     /// <summary>Per teacher and category: queries answered, and those it passed at least once (pass@k, k = its passes).</summary>
-    public Dictionary<(string Teacher, Category Category), (long Solved, long Queries)> Solved { get; } = [];
-    public Dictionary<Category, long[]> Cv { get; } = [];
-    public Dictionary<(Category Category, DifficultyLevel Level), long> Difficulty { get; } = [];
-    public Dictionary<(Category Category, DifficultyLevel Level), (long Queries, long Samples)> Selected { get; } = [];
+    public Dictionary<(string Teacher, QueryCategory Category), (long Solved, long Queries)> Solved { get; } = [];
+    public Dictionary<QueryCategory, long[]> Cv { get; } = [];
+    public Dictionary<(QueryCategory Category, DifficultyLevel Level), long> Difficulty { get; } = [];
+    public Dictionary<(QueryCategory Category, DifficultyLevel Level), (long Queries, long Samples)> Selected { get; } = [];
     public IReadOnlyList<TeacherCost> Costs { get; set; } = [];
 
     /// <summary>Verdicts decided by the judge or the reward model instead of a rule, per category (AM names).</summary>

@@ -164,9 +164,9 @@ public static class RunReportHtml
         return 10 * magnitude;
     }
 
-    private static string Label(Category category) => category == Category.InstructionFollowing ? "instruction following" : Name(category);
+    private static string Label(QueryCategory category) => category == QueryCategory.InstructionFollowing ? "instruction following" : Name(category);
 
-    private static string Name(Category category) => QueryRecordFormat.CategoryName(category);
+    private static string Name(QueryCategory category) => category.Name();
 
     private static string F(double value) => Math.Round(value, 2).ToString(Invariant);
 

@@ -58,7 +58,7 @@ public sealed partial record RunConfiguration
         NearDuplicateThreshold = Ingestion.NearDuplicateThreshold,
         DecontaminationNgram = Ingestion.DecontaminationNgram,
         MaxUnusualRatio = Ingestion.MaxUnusualRatio,
-        Categories = Categories,
+        Categories = [.. Categories.Select(c => QueryCategories.TryParse(c, out var category) ? category.Name() : c)],
     };
 
     public DatasetExportOptions ExportOptions(ExportPolicy policy) => new()
@@ -206,7 +206,7 @@ public sealed partial record RunConfiguration
             Check(t.PricePerMillionInputTokens is null or >= 0 && t.PricePerMillionOutputTokens is null or >= 0, $"teachers[{i}].pricePerMillion…Tokens", "must be ≥ 0");
         }
         for (var i = 0; i < Categories.Count; i++)
-            Check(KnownCategories.Contains(Categories[i]), $"categories[{i}]", $"'{Categories[i]}' is not one of {string.Join(", ", KnownCategories)}");
+            Check(QueryCategories.TryParse(Categories[i], out _), $"categories[{i}]", $"'{Categories[i]}' is not one of {QueryCategories.Names}");
         for (var i = 0; i < (Ingestion.DecontaminateAgainst?.Count ?? 0); i++)
             Check(RunIds.IsValid(Ingestion.DecontaminateAgainst![i]), $"ingestion.decontaminateAgainst[{i}]",
                 $"'{Ingestion.DecontaminateAgainst[i]}' is not the name of a benchmark set (a name such as aime24 or decontamination, not a path)");
@@ -242,8 +242,6 @@ public sealed partial record RunConfiguration
         }
         return errors;
     }
-
-    public static readonly string[] KnownCategories = ["math", "code", "science", "if", "other"];
 
     private static string FirstSentence(string message)
     {

@@ -45,29 +45,6 @@ public sealed record StoredSample(
         sample.CostUsd, sample.ReferenceAnswer, verdict.VerifyScore, verdict.Passed, verdict.Scored, verdict.Verdict, redelivered, sample.TestCases, sample.Source);
 }
 
-public static class CategoryMapping
-{
-    /// <summary>The scoring category (thresholds, CV thresholds) of a query category.</summary>
-    public static Category ToScoring(this QueryCategory category) => category switch
-    {
-        QueryCategory.Math => Category.Math,
-        QueryCategory.Code => Category.Code,
-        QueryCategory.Science => Category.Science,
-        QueryCategory.InstructionFollowing => Category.InstructionFollowing,
-        _ => Category.Other,
-    };
-
-    /// <summary>The category names of the AM-DeepSeek-Distilled-40M files (math, code, science, if, other).</summary>
-    public static string ToAmName(this QueryCategory category) => category switch
-    {
-        QueryCategory.Math => "math",
-        QueryCategory.Code => "code",
-        QueryCategory.Science => "science",
-        QueryCategory.InstructionFollowing => "if",
-        _ => "other",
-    };
-}
-
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(StoredSample))]
 public sealed partial class DatasetJsonContext : JsonSerializerContext;

@@ -99,7 +99,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
     {
         var entries = await redis.GetDatabase().HashGetAllAsync(RunKeys.QueryRecord(run, query));
         if (entries.Length == 0) return null;
-        var category = Category.Other;
+        var category = QueryCategory.Other;
         var responses = new Dictionary<string, List<(int Pass, ScoredResponse Response)>>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
@@ -107,7 +107,7 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
             if (name == ExpectedField) continue;
             if (name == CategoryField)
             {
-                category = Enum.Parse<QueryCategory>(entry.Value.ToString()).ToScoring();
+                category = Enum.Parse<QueryCategory>(entry.Value.ToString());
                 continue;
             }
             if (entry.Value == Unscored) continue; // never counted as passed, nor as a score

@@ -5,6 +5,7 @@ using AmDistill.Verifiers.Judging;
 using System.Net.Http.Json;
 using OpenAI;
 using OpenAI.Chat;
+using AmDistill.Scoring.Core;
 
 namespace AmDistill.Verification.Verifying;
 

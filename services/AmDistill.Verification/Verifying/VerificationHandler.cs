@@ -24,7 +24,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         if (await ProcessOnce.IsDoneAsync(db, once, sample.SampleId)) return;
 
         var verdict = SampleVerifier.CheckQuality(sample) ?? await VerifyContentAsync(sample, cancellationToken);
-        var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category.ToScoring(), verdict.VerifyScore);
+        var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category, verdict.VerifyScore);
         var result = new VerifiedResponse(sample.SampleId, sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass,
             verdict.VerifyScore, passed, verdict.Scored, verdict.Reason, sample.ExpectedSamples, sample.CascadeSamples);
 
