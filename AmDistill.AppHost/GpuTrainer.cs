@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Configuration;
-
 namespace AmDistill.AppHost;
 
 public static class GpuTrainerExtensions
@@ -12,17 +10,17 @@ public static class GpuTrainerExtensions
     /// page that the runtime is unhealthy. <c>AmDistill:Trainer=off</c> leaves it out anyway; <c>AmDistill:TrainerImage</c>
     /// names a prebuilt local image. Publishing always declares it.
     /// </summary>
-    public static IResourceBuilder<ContainerResource>? AddGpuTrainer(this IDistributedApplicationBuilder builder, string name = "trainer-gpu")
+    public static IResourceBuilder<ContainerResource>? AddGpuTrainer(this IDistributedApplicationBuilder builder, AppHostOptions settings, string name = "trainer-gpu")
     {
-        if (string.Equals(builder.Configuration["AmDistill:Trainer"], "off", StringComparison.OrdinalIgnoreCase)) return null;
+        if (string.Equals(settings.Trainer, "off", StringComparison.OrdinalIgnoreCase)) return null;
         if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.Configuration)) return null;
 
-        var image = builder.Configuration["AmDistill:TrainerImage"];
+        var image = settings.TrainerImage;
         var trainer = image is { Length: > 0 } && builder.ExecutionContext.IsRunMode
             ? builder.AddContainer(name, image).WithImagePullPolicy(ImagePullPolicy.Never)
             : builder.AddDockerfile(name, "..", Path.Combine("services", "trainer-gpu", "Dockerfile")); // context: the repository (the image holds the trainer service too)
 
-        if (builder.Configuration.GetValue("AmDistill:TrainerGpus", true))
+        if (settings.TrainerGpus)
             trainer.WithContainerRuntimeArgs("--gpus", "all");
         return trainer
             .WithEnvironment("NVIDIA_VISIBLE_DEVICES", "all")

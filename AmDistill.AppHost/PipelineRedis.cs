@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Text;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -11,8 +10,6 @@ public sealed record PipelineRedis(IResourceBuilder<IResourceWithConnectionStrin
 
 public static class PipelineRedisExtensions
 {
-    public const string ConfigKey = "AmDistill:Redis";
-
     /// <summary>
     /// Adds Redis in the mode of <c>AmDistill:Redis</c>: <c>auto</c> (a container when a container runtime answers,
     /// else <c>redis-server</c> from PATH), <c>container</c>, <c>local</c> or <c>external</c> (<c>ConnectionStrings:redis</c>).
@@ -20,18 +17,17 @@ public static class PipelineRedisExtensions
     /// </summary>
     /// <param name="defaultDataDir">Where a local <c>redis-server</c> keeps its append-only file unless
     /// <c>AmDistill:RedisDataDir</c> says otherwise (<c>none</c>: nothing is kept).</param>
-    public static PipelineRedis AddPipelineRedis(this IDistributedApplicationBuilder builder, string defaultDataDir, string name = "redis")
+    public static PipelineRedis AddPipelineRedis(this IDistributedApplicationBuilder builder, AppHostOptions settings, string defaultDataDir, string name = "redis")
     {
-        var mode = builder.ExecutionContext.IsPublishMode ? "container" : (builder.Configuration[ConfigKey] ?? "auto").ToLowerInvariant();
+        var mode = builder.ExecutionContext.IsPublishMode ? "container" : settings.Redis.ToLowerInvariant();
         if (mode == "auto")
             mode = ContainerRuntime.IsAvailable(builder.Configuration) ? "container" : "local";
 
         return mode switch
         {
-            "container" => AddRedisContainer(builder, name),
-            "local" => AddLocalRedisServer(builder, name, defaultDataDir),
-            "external" => new PipelineRedis(builder.AddConnectionString(name), null),
-            _ => throw new DistributedApplicationException($"{ConfigKey} is '{mode}'; use auto, container, local or external."),
+            "container" => AddRedisContainer(builder, settings, name),
+            "local" => AddLocalRedisServer(builder, settings, name, defaultDataDir),
+            _ => new PipelineRedis(builder.AddConnectionString(name), null), // external
         };
     }
 
@@ -44,29 +40,29 @@ public static class PipelineRedisExtensions
         return resource;
     }
 
-    private static PipelineRedis AddRedisContainer(IDistributedApplicationBuilder builder, string name)
+    private static PipelineRedis AddRedisContainer(IDistributedApplicationBuilder builder, AppHostOptions settings, string name)
     {
         var redis = builder.AddRedis(name);
         // Streams and runs are the pipeline's state: keep them across restarts of the container.
         redis.WithDataVolume("amdistill-redis").WithPersistence(TimeSpan.FromSeconds(60), 100);
-        if (builder.Configuration["AmDistill:RedisImage"] is { Length: > 0 } image)
-            redis.WithImage(image, builder.Configuration["AmDistill:RedisImageTag"] ?? "latest").WithImagePullPolicy(ImagePullPolicy.Never);
+        if (settings.RedisImage is { Length: > 0 } image)
+            redis.WithImage(image, settings.RedisImageTag).WithImagePullPolicy(ImagePullPolicy.Never);
         return new PipelineRedis(redis, redis);
     }
 
     /// <summary><c>redis-server</c> as a process on a free port: for machines without a container runtime.</summary>
-    private static PipelineRedis AddLocalRedisServer(IDistributedApplicationBuilder builder, string name, string defaultDataDir)
+    private static PipelineRedis AddLocalRedisServer(IDistributedApplicationBuilder builder, AppHostOptions settings, string name, string defaultDataDir)
     {
-        var path = builder.Configuration["AmDistill:RedisServerPath"] ?? FindOnPath("redis-server")
+        var path = settings.RedisServerPath ?? FindOnPath("redis-server")
             ?? throw new DistributedApplicationException(
                 "AmDistill needs Redis. No container runtime answers and no redis-server is on PATH: " +
                 "install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis), start Docker, " +
-                $"or point at an existing server with --{ConfigKey}=external and ConnectionStrings__{name}=host:port.");
+                $"or point at an existing server with --{AppHostOptions.Section}:Redis=external and ConnectionStrings__{name}=host:port.");
 
         var server = builder.AddExecutable($"{name}-server", path, builder.AppHostDirectory)
             .WithEndpoint(name: "tcp", scheme: "tcp", isProxied: false);
         var endpoint = server.GetEndpoint("tcp");
-        var dataDir = builder.Configuration["AmDistill:RedisDataDir"] ?? defaultDataDir;
+        var dataDir = settings.RedisDataDir ?? defaultDataDir;
         if (dataDir == "none") dataDir = null;
         server.WithArgs(context =>
         {

@@ -2,6 +2,7 @@ using AmDistill.AppHost;
 using Microsoft.Extensions.DependencyInjection;
 
 var builder = DistributedApplication.CreateBuilder(args);
+var settings = AppHostOptions.Read(builder.Configuration); // docs/configuration.md
 
 // With no container runtime, containers (the GPU trainer) must neither block nor fail the start.
 if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.Configuration))
@@ -9,13 +10,13 @@ if (builder.ExecutionContext.IsRunMode && !ContainerRuntime.IsAvailable(builder.
 
 // The dataset store: verified samples (written by verification) and final query records (by scoring), read by the
 // api (export) and the trainer.
-var datasetRoot = builder.Configuration["AmDistill:DatasetRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".amdistill-data"));
+var datasetRoot = settings.DatasetRoot ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".amdistill-data"));
 
 // Redis Streams carry every message between the services; runs and their state live there too, persisted under the
 // data root so that a second start finds them.
-var redis = builder.AddPipelineRedis(Path.Combine(datasetRoot, "_redis"));
+var redis = builder.AddPipelineRedis(settings, Path.Combine(datasetRoot, "_redis"));
 // The trainer's jobs (training files, checkpoints, models): {TrainingRoot}/{run}/{job}.
-var trainingRoot = builder.Configuration["AmDistill:TrainingRoot"] ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".training-runs"));
+var trainingRoot = settings.TrainingRoot ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".training-runs"));
 
 // The embedded default teacher: an OpenAI-compatible simulator of weak, medium and strong models.
 var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim")
@@ -24,7 +25,7 @@ var teacherSim = builder.AddProject<Projects.AmDistill_TeacherSim>("teacher-sim"
 
 // Control plane: runs (configuration, queries, feeding, status, exports, report); starts the demo run
 // (data/demo/run.json; AmDistill:DemoRun, on by default for `dotnet run`) and reports its progress here.
-var demoRun = builder.ExecutionContext.IsRunMode && builder.Configuration["AmDistill:DemoRun"] != "false";
+var demoRun = builder.ExecutionContext.IsRunMode && settings.DemoRun;
 var api = builder.AddProject<Projects.AmDistill_Api>("api")
     .WithPipelineRedis(redis)
     .WithEnvironment("DatasetStore__Root", datasetRoot)
@@ -34,11 +35,11 @@ var api = builder.AddProject<Projects.AmDistill_Api>("api")
 if (demoRun) api.WithRunControls(builder, "demo", datasetRoot);
 
 // amdistill:generation → generation → amdistill:verification
-// Teachers: the three simulated ones of its appsettings.json, then the real ones of AmDistill:Teachers.
+// Teachers: the three simulated ones of its appsettings.json, and the real ones of AmDistill:Teachers:{name}.
 builder.AddProject<Projects.AmDistill_Generation>("generation")
     .WithPipelineRedis(redis)
     .WithReference(teacherSim).WaitFor(teacherSim)
-    .WithTeachers(builder, firstIndex: 3)
+    .WithTeachers(builder)
     .WithHttpHealthCheck("/health");
 
 // amdistill:verification → verification → amdistill:scoring
@@ -65,7 +66,7 @@ var trainer = builder.AddProject<Projects.AmDistill_Trainer>("trainer")
 api.WithReference(trainer);
 
 // PyTorch + transformers SFT with the paper's recipe; started on demand, never blocks the rest.
-builder.AddGpuTrainer();
+builder.AddGpuTrainer(settings);
 
 builder.Services.AddHostedService<ResourceStateLogger>();
 builder.Services.AddHostedService<GracefulShutdown>();

@@ -40,13 +40,12 @@ var commonEnv = concat([
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
 ])
 
-// Real teachers follow the three simulated ones of the generation service's appsettings.json.
-var teacherSettings = [for (teacher, i) in teachers: [
-  { name: 'Generation__Teachers__${i + 3}__Name', value: teacher.name }
-  { name: 'Generation__Teachers__${i + 3}__Endpoint', value: teacher.endpoint }
-  { name: 'Generation__Teachers__${i + 3}__Model', value: teacher.model }
-  { name: 'Generation__Teachers__${i + 3}__Provider', value: teacher.?provider ?? 'OpenAI' }
-  { name: 'Generation__Teachers__${i + 3}__ApiKey', secretRef: '${teacher.name}-api-key' }
+// Real teachers, keyed by name beside the simulated ones of the generation service's appsettings.json.
+var teacherSettings = [for teacher in teachers: [
+  { name: 'Generation__Teachers__${teacher.name}__Endpoint', value: teacher.endpoint }
+  { name: 'Generation__Teachers__${teacher.name}__Model', value: teacher.model }
+  { name: 'Generation__Teachers__${teacher.name}__Provider', value: teacher.?provider ?? 'OpenAI' }
+  { name: 'Generation__Teachers__${teacher.name}__ApiKey', secretRef: '${teacher.name}-api-key' }
 ]]
 
 var teacherEnv = flatten(teacherSettings)

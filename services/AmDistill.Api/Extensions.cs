@@ -18,7 +18,9 @@ public static class Extensions
         builder.Services.AddStreamProducer(Streams.Generation);
         builder.Services.AddStreamProducer(Streams.Verification); // imported responses enter where teachers' answers do
         builder.Services.AddHostedService<RunFeeder>();
-        builder.Services.AddOptions<DemoRunOptions>().BindConfiguration("DemoRun");
+        builder.Services.AddOptions<DemoRunOptions>().BindConfiguration(DemoRunOptions.Section);
+        builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section)
+            .Validate(o => o.MaxUploadBytes > 0, "Api:MaxUploadBytes must be > 0").ValidateOnStart();
         builder.Services.AddHostedService<DemoRun>();
         return builder;
     }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using AmDistill.Dataset.Store;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,8 +10,8 @@ public static class DatasetHostingExtensions
     /// (services run from their project folders); in a container, a mounted volume.</summary>
     public static TBuilder AddDatasetStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        var root = builder.Configuration["DatasetStore:Root"] ?? Path.Combine("..", "..", ".amdistill-data");
-        builder.Services.AddSingleton<IDatasetStore>(new LocalDatasetStore(Path.Combine(builder.Environment.ContentRootPath, root)));
+        var options = builder.Configuration.GetSection(DatasetStoreOptions.Section).Get<DatasetStoreOptions>() ?? new DatasetStoreOptions();
+        builder.Services.AddSingleton<IDatasetStore>(new LocalDatasetStore(Path.Combine(builder.Environment.ContentRootPath, options.Root)));
         return builder;
     }
 

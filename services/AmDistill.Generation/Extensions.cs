@@ -12,14 +12,18 @@ public static class Extensions
     public static IHostApplicationBuilder AddGenerationServices(this IHostApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(GenerationOptions.Section);
-        var options = section.Get<GenerationOptions>() ?? new GenerationOptions();
-        builder.Services.AddOptions<GenerationOptions>().Bind(section).Validate(o => o.Teachers.All(t => t.Name.Length > 0 && Uri.IsWellFormedUriString(t.Endpoint, UriKind.Absolute) && t.Model.Length > 0),
-            "every teacher needs a Name, an absolute Endpoint and a Model").ValidateOnStart();
+        var options = (section.Get<GenerationOptions>() ?? new GenerationOptions()).Named();
+        builder.Services.AddOptions<GenerationOptions>().Bind(section).PostConfigure(o => o.Named())
+            .Validate(o => o.Teachers.Values.All(t => Uri.IsWellFormedUriString(t.Endpoint, UriKind.Absolute) && t.Model.Length > 0),
+                "every teacher (Generation:Teachers:{name}) needs an absolute Endpoint and a Model")
+            .Validate(o => o.Concurrency >= 1 && o.MaxDeliveries >= 1 && o.VisibilityTimeout > TimeSpan.Zero,
+                "Generation: Concurrency and MaxDeliveries must be ≥ 1, VisibilityTimeout > 0")
+            .ValidateOnStart();
 
         builder.Services.AddSingleton<GenerationMetrics>();
         builder.Services.AddSingleton<TeacherLimitsRegistry>();
         builder.Services.AddSingleton<TeacherClient>();
-        foreach (var teacher in options.Teachers)
+        foreach (var teacher in options.Teachers.Values)
         {
             var http = builder.Services.AddHttpClient(TeacherClient.HttpClientName(teacher.Name));
             // Teachers think for minutes: the service defaults' 10 s attempt timeout would kill every answer, so this

@@ -12,23 +12,24 @@ public static class Extensions
     public static IHostApplicationBuilder AddTrainerServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatasetStore();
-        builder.Services.AddOptions<TrainerLauncherOptions>().Bind(builder.Configuration.GetSection("Trainer"));
+        var options = builder.Configuration.GetSection(TrainerOptions.Section).Get<TrainerOptions>() ?? new TrainerOptions();
+        builder.Services.AddOptions<TrainerOptions>().BindConfiguration(TrainerOptions.Section)
+            .Validate(o => o.Command.Length > 0 && o.JobTimeout > TimeSpan.Zero && (o.ExitAfterIdle is null || o.ExitAfterIdle > TimeSpan.Zero),
+                "Trainer: Command is required, JobTimeout and ExitAfterIdle must be > 0")
+            .ValidateOnStart();
         builder.Services.AddSingleton<TrainingStatusStore>();
         builder.Services.AddSingleton<TrainerMetrics>();
         builder.Services.AddSingleton<TrainingActivity>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddStreamProducer(Streams.Training);
-        if (builder.Configuration.GetValue<TimeSpan?>("Trainer:ExitAfterIdle") is not null)
-            builder.Services.AddHostedService<IdleShutdown>();
-        // Trainer:RunJobs=false: the API only (submit, status, cancel), where jobs run elsewhere (a GPU job in Azure).
-        if (!builder.Configuration.GetValue("Trainer:RunJobs", true)) return builder;
+        if (options.ExitAfterIdle is not null) builder.Services.AddHostedService<IdleShutdown>();
+        if (!options.RunJobs) return builder;
         builder.Services.AddStreamConsumer<TrainingJob, TrainingJobHandler>(Streams.Training, consumer =>
         {
             consumer.Group = "trainer";
             consumer.Concurrency = 1;
             consumer.BatchSize = 1;
-            // A job runs for hours or days; its lease is renewed all along, so only a dead replica loses it.
-            consumer.HandlerTimeout = builder.Configuration.GetValue("Trainer:JobTimeout", TimeSpan.FromDays(14));
+            consumer.HandlerTimeout = options.JobTimeout;
             consumer.MaxDeliveries = 3;
         });
         return builder;

@@ -12,9 +12,19 @@ public static class Extensions
     public static IHostApplicationBuilder AddVerificationServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatasetWriters("verification");
+        var options = builder.Configuration.GetSection(VerificationOptions.Section).Get<VerificationOptions>() ?? new VerificationOptions();
+        builder.Services.AddOptions<VerificationOptions>().BindConfiguration(VerificationOptions.Section)
+            .Validate(o => o.Concurrency >= 1 && o.Sandboxes >= 0, "Verification:Concurrency must be ≥ 1 and Verification:Sandboxes ≥ 0")
+            .Validate(o => o.SandboxFusionUrl.Length == 0 || Uri.IsWellFormedUriString(o.SandboxFusionUrl, UriKind.Absolute), "Verification:SandboxFusionUrl must be an absolute URL")
+            .ValidateOnStart();
         builder.Services.AddSingleton<VerificationMetrics>();
-        builder.Services.AddOptions<JudgeOptions>().Bind(builder.Configuration.GetSection(JudgeOptions.Section));
-        builder.Services.AddOptions<RewardModelOptions>().Bind(builder.Configuration.GetSection(RewardModelOptions.Section));
+        builder.Services.AddOptions<JudgeOptions>().BindConfiguration(JudgeOptions.Section)
+            .Validate(o => o.Endpoint.Length == 0 || Uri.IsWellFormedUriString(o.Endpoint, UriKind.Absolute), "Verification:Judge:Endpoint must be an absolute URL")
+            .Validate(o => o.MaxInFlight >= 1 && o.RequestsPerMinute >= 0 && o.RequestTimeout > TimeSpan.Zero, "Verification:Judge: MaxInFlight ≥ 1, RequestsPerMinute ≥ 0, RequestTimeout > 0")
+            .ValidateOnStart();
+        builder.Services.AddOptions<RewardModelOptions>().BindConfiguration(RewardModelOptions.Section)
+            .Validate(o => o.Endpoint.Length == 0 || Uri.IsWellFormedUriString(o.Endpoint, UriKind.Absolute), "Verification:RewardModel:Endpoint must be an absolute URL")
+            .ValidateOnStart();
         var judge = builder.Configuration.GetSection(JudgeOptions.Section).Get<JudgeOptions>() ?? new JudgeOptions();
         var judgeTimeout = judge.RequestTimeout;
         var judgeHttp = builder.Services.AddHttpClient(JudgeScorer.HttpClientName);
@@ -43,16 +53,14 @@ public static class Extensions
         });
         builder.Services.AddSingleton<JudgeScorer>();
         // Code runs in a SandboxFusion deployment when one is configured, else in the local bubblewrap sandbox.
-        if (builder.Configuration["Verification:SandboxFusionUrl"] is { Length: > 0 } sandboxFusion) AddSandboxFusion(builder, sandboxFusion);
-        else if (OperatingSystem.IsLinux() && SandboxAvailable()) AddCodeSandbox(builder);
+        if (options.SandboxFusionUrl is { Length: > 0 } sandboxFusion) AddSandboxFusion(builder, sandboxFusion);
+        else if (OperatingSystem.IsLinux() && SandboxAvailable()) AddCodeSandbox(builder, options.Sandboxes > 0 ? options.Sandboxes : Environment.ProcessorCount);
         else builder.Services.AddSingleton(new CodeSampleVerifier(null));
         builder.Services.AddStreamProducer(Streams.Scoring);
         builder.Services.AddStreamConsumer<GeneratedResponse, VerificationHandler>(Streams.Verification, consumer =>
         {
             consumer.Group = "verification";
-            // Mostly waiting (judge and reward-model calls, the sandbox, Redis, the store), each bounded by its own
-            // budget (Judge:MaxInFlight, the sandbox's slots): at 2 per core, judge latency capped the demo at ~45 samples/s.
-            consumer.Concurrency = builder.Configuration.GetValue("Verification:Concurrency", 64);
+            consumer.Concurrency = options.Concurrency;
         });
         return builder;
     }
@@ -73,9 +81,8 @@ public static class Extensions
     }
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private static void AddCodeSandbox(IHostApplicationBuilder builder)
+    private static void AddCodeSandbox(IHostApplicationBuilder builder, int slots)
     {
-        var slots = builder.Configuration.GetValue("Verification:Sandboxes", Environment.ProcessorCount);
         builder.Services.AddSingleton(_ => new BubblewrapSandbox(new SandboxOptions { Slots = slots }));
         builder.Services.AddSingleton(sp => new CodeSampleVerifier(new CodeVerifier(sp.GetRequiredService<BubblewrapSandbox>())));
     }

@@ -14,7 +14,7 @@ public sealed class ManifestTests
         var appHost = Projects.AmDistill_AppHost.ProjectPath;
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "run", "--project", appHost, "--no-build", "--", "--publisher", "manifest", "--output-path", output,
-                     "--AmDistill:Teachers:0:Name=deepseek", "--AmDistill:Teachers:0:Endpoint=https://api.deepseek.com/v1", "--AmDistill:Teachers:0:Model=deepseek-reasoner" })
+                     "--AmDistill:Teachers:deepseek:Endpoint=https://api.deepseek.com/v1", "--AmDistill:Teachers:deepseek:Model=deepseek-reasoner" })
             info.ArgumentList.Add(arg);
         using var process = Process.Start(info)!;
         var log = process.StandardOutput.ReadToEndAsync();
@@ -41,8 +41,8 @@ public sealed class ManifestTests
         var key = resources.GetProperty("deepseek-api-key");
         Assert.True(key.GetProperty("inputs").GetProperty("value").GetProperty("secret").GetBoolean());
         var generation = resources.GetProperty("generation").GetProperty("env");
-        Assert.Equal("{deepseek-api-key.value}", generation.GetProperty("Generation__Teachers__3__ApiKey").GetString());
-        Assert.Equal("https://api.deepseek.com/v1", generation.GetProperty("Generation__Teachers__3__Endpoint").GetString());
+        Assert.Equal("{deepseek-api-key.value}", generation.GetProperty("Generation__Teachers__deepseek__ApiKey").GetString());
+        Assert.Equal("https://api.deepseek.com/v1", generation.GetProperty("Generation__Teachers__deepseek__Endpoint").GetString());
 
         var trainer = resources.GetProperty("trainer-gpu");
         Assert.Equal("container.v1", trainer.GetProperty("type").GetString());

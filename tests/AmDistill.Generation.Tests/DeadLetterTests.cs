@@ -32,7 +32,7 @@ public sealed class DeadLetterTests
         // Teacher t names a model the endpoint does not serve: every request is a 404, each task dead-lettered at once.
         IEnumerable<GenerationTask> Tasks() => math.SelectMany(q => new[] { "t", "u" }.Select(teacher => NewTask("dl", q, teacher, 0, 1) with { ExpectedSamples = 4 }));
         await using (var broken = await WorkerHost.StartAsync(redisServer.ConnectionString,
-                         new Dictionary<string, string?>(Teacher(0, "t", sim.V1, "no-such-model").Concat(Teacher(1, "u", sim.V1, "strong-sim"))),
+                         new Dictionary<string, string?>(Teacher("t", sim.V1, "no-such-model").Concat(Teacher("u", sim.V1, "strong-sim"))),
                          builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices()))
         {
             await PublishAsync(redis, Tasks());
@@ -57,7 +57,7 @@ public sealed class DeadLetterTests
         Assert.Equal(0, await db.StreamLengthAsync(Streams.Generation.DeadLetterName));
         Assert.Equal(0, await FinalAsync());
         await using (var fixedWorkers = await WorkerHost.StartAsync(redisServer.ConnectionString,
-                         new Dictionary<string, string?>(Teacher(0, "t", sim.V1, "strong-sim").Concat(Teacher(1, "u", sim.V1, "strong-sim"))),
+                         new Dictionary<string, string?>(Teacher("t", sim.V1, "strong-sim").Concat(Teacher("u", sim.V1, "strong-sim"))),
                          builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices()))
         {
             await WaitUntilAsync(async () => await FinalAsync() == math.Length, TimeSpan.FromSeconds(60), "every query final after the redrive");

@@ -90,9 +90,8 @@ public sealed class GenerationCrashTests(ITestOutputHelper output)
         foreach (var (key, value) in new Dictionary<string, string>
                  {
                      ["ConnectionStrings__redis"] = redis,
-                     ["Generation__Teachers__0__Name"] = "t",
-                     ["Generation__Teachers__0__Endpoint"] = teacherEndpoint,
-                     ["Generation__Teachers__0__Model"] = "strong-sim",
+                     ["Generation__Teachers__t__Endpoint"] = teacherEndpoint,
+                     ["Generation__Teachers__t__Model"] = "strong-sim",
                      ["Logging__LogLevel__Default"] = "Warning",
                      ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "",
                  })

@@ -19,7 +19,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(
             SimModel(0, "weak-sim", 0.3, 20).Concat(SimModel(1, "strong-sim", 0.9, 20, ("ThinkFormat", "Inline"), ("SupportsN", "false")))));
         await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-            Teacher(0, "weak", sim.V1, "weak-sim").Concat(Teacher(1, "strong", sim.V1, "strong-sim", ("PricePerMillionInputTokens", "0.55"), ("PricePerMillionOutputTokens", "2.19")))));
+            Teacher("weak", sim.V1, "weak-sim").Concat(Teacher("strong", sim.V1, "strong-sim", ("PricePerMillionInputTokens", "0.55"), ("PricePerMillionOutputTokens", "2.19")))));
 
         var queries = Queries.Where(q => q.Category == "math").Take(10).Concat(Queries.Where(q => q.Category == "code").Take(3)).ToArray();
         await PublishAsync(redis, queries.SelectMany(q => new[] { NewTask("run1", q, "weak", 0, 1, 2, 3), NewTask("run1", q, "strong", 0, 1, 2, 3) }));
@@ -57,8 +57,8 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var slowSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "slow-sim", 0.5, 150)));
         await using var paceSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "pace-sim", 0.5, 1)));
         await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-            Teacher(0, "narrow", slowSim.V1, "slow-sim", ("MaxInFlight", "3"))
-                .Concat(Teacher(1, "paced", paceSim.V1, "pace-sim", ("RequestsPerMinute", "600")))));
+            Teacher("narrow", slowSim.V1, "slow-sim", ("MaxInFlight", "3"))
+                .Concat(Teacher("paced", paceSim.V1, "pace-sim", ("RequestsPerMinute", "600")))));
 
         var math = Queries.Where(q => q.Category == "math").Take(30).ToArray();
         await PublishAsync(redis, math.Take(24).Select(q => NewTask("run1", q, "narrow", 0)).Concat(math.Select(q => NewTask("run1", q, "paced", 0))));
@@ -82,7 +82,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
             ("Faults:Timeout", "0.01"), ("Faults:Length", "0.02"), ("RetryAfterSeconds", "1"))
             .Append(new("TimeoutFaultDuration", "00:00:30"))));
         await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-            Teacher(0, "flaky", sim.V1, "flaky-sim", ("RequestTimeout", "00:00:02"), ("MaxRetries", "2"), ("MaxInFlight", "16"))
+            Teacher("flaky", sim.V1, "flaky-sim", ("RequestTimeout", "00:00:02"), ("MaxRetries", "2"), ("MaxInFlight", "16"))
                 .Append(new("Generation:MaxDeliveries", "3"))
                 .Append(new("Generation:VisibilityTimeout", "00:00:03"))
                 .Append(new("Generation:TransientRetryBudget", "00:00:20"))));
@@ -127,7 +127,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.3, 20)));
         await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-            Teacher(0, "weak", sim.V1, "weak-sim", ("ApiKey", "sk-secret"), ("PricePerMillionOutputTokens", "2.19"))));
+            Teacher("weak", sim.V1, "weak-sim", ("ApiKey", "sk-secret"), ("PricePerMillionOutputTokens", "2.19"))));
         var db = redis.GetDatabase();
         await WaitUntilAsync(async () => await db.HashExistsAsync(RunKeys.Teachers, "weak"), TimeSpan.FromSeconds(30), "the teachers' registration");
         var registered = (string)(await db.HashGetAsync(RunKeys.Teachers, "weak"))!;
@@ -151,7 +151,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redisServer = await LocalRedisServer.StartAsync();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.3, 20)));
-        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher(0, "weak", sim.V1, "weak-sim")));
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher("weak", sim.V1, "weak-sim")));
 
         var query = Queries.First(q => q.Category == "math");
         await PublishAsync(redis, [NewTask("run1", query, "weak", 0, 1),
@@ -176,8 +176,8 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "down-sim", 0.5, 1, ("Faults:ServerError", "1"))));
         await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-            Teacher(0, "down", sim.V1, "down-sim", ("MaxRetries", "1"))
-                .Concat(Teacher(1, "misnamed", sim.V1, "no-such-model"))
+            Teacher("down", sim.V1, "down-sim", ("MaxRetries", "1"))
+                .Concat(Teacher("misnamed", sim.V1, "no-such-model"))
                 .Append(new("Generation:MaxDeliveries", "2"))
                 .Append(new("Generation:VisibilityTimeout", "00:00:01"))
                 .Append(new("Generation:TransientRetryBudget", "00:00:01"))));
@@ -246,10 +246,9 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         info.Environment["ConnectionStrings__redis"] = redis;
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["Generation__VisibilityTimeout"] = "00:00:02";
-        info.Environment["Generation__Teachers__0__Name"] = "steady";
-        info.Environment["Generation__Teachers__0__Endpoint"] = endpoint;
-        info.Environment["Generation__Teachers__0__Model"] = "steady-sim";
-        info.Environment["Generation__Teachers__0__MaxInFlight"] = "8";
+        info.Environment["Generation__Teachers__steady__Endpoint"] = endpoint;
+        info.Environment["Generation__Teachers__steady__Model"] = "steady-sim";
+        info.Environment["Generation__Teachers__steady__MaxInFlight"] = "8";
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

@@ -33,7 +33,7 @@ public sealed class ImportTests
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.5, 5).Concat(SimModel(1, "judge-sim", 1.0, 5))));
         // Science and "other" answers go to the judge, as generated ones do (the simulator's, grading without error at skill 1).
         await using var host = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-                Teacher(0, "weak", sim.V1, "weak-sim").Concat([new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim")])),
+                Teacher("weak", sim.V1, "weak-sim").Concat([new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim")])),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices(),
             builder => builder.AddApiServices());
         var runs = host.Services.GetRequiredService<RunRegistry>();

@@ -26,7 +26,7 @@ public sealed class PipelineTests
             SimModel(0, "weak-sim", 0.35, 5).Concat(SimModel(1, "mid-sim", 0.6, 5)).Concat(SimModel(2, "strong-sim", 0.85, 5))));
         var ladder = DifficultyLadder.Paper;
         await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-                Teacher(0, ladder.Weak, sim.V1, "weak-sim").Concat(Teacher(1, ladder.Middle, sim.V1, "mid-sim")).Concat(Teacher(2, ladder.Strong, sim.V1, "strong-sim"))),
+                Teacher(ladder.Weak, sim.V1, "weak-sim").Concat(Teacher(ladder.Middle, sim.V1, "mid-sim")).Concat(Teacher(ladder.Strong, sim.V1, "strong-sim"))),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
 
         var math = Queries.Where(q => q.Category == "math").ToArray();
@@ -88,7 +88,7 @@ public sealed class PipelineTests
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.25, 5).Concat(SimModel(1, "strong-sim", 0.9, 5))));
         var (weak, strong) = ("weak", "strong");
         await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-                Teacher(0, weak, sim.V1, "weak-sim").Concat(Teacher(1, strong, sim.V1, "strong-sim"))),
+                Teacher(weak, sim.V1, "weak-sim").Concat(Teacher(strong, sim.V1, "strong-sim"))),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
 
         var code = Queries.Where(q => q.Category == "code" && q.TestCases is not null).ToArray();
@@ -124,7 +124,7 @@ public sealed class PipelineTests
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
         await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "teacher-sim", 0.8, 5).Concat(SimModel(1, "judge-sim", 0.9, 5))));
         await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-                Teacher(0, "teacher", sim.V1, "teacher-sim").Concat([
+                Teacher("teacher", sim.V1, "teacher-sim").Concat([
                     new("Verification:Judge:Endpoint", sim.V1), new("Verification:Judge:Model", "judge-sim"),
                     new("Verification:RewardModel:Endpoint", rewardEndpoint ? sim.BaseUrl : "")])),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
@@ -170,7 +170,7 @@ public sealed class PipelineTests
         await using var teacherSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "teacher-sim", 0.8, 5)));
         await using var judgeSim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "judge-sim", 0.9, 5)));
         await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
-                Teacher(0, "teacher", teacherSim.V1, "teacher-sim").Concat([
+                Teacher("teacher", teacherSim.V1, "teacher-sim").Concat([
                     new("Verification:Judge:Endpoint", judgeSim.V1), new("Verification:Judge:Model", "judge-sim"),
                     new("Verification:Judge:RequestsPerMinute", "120")])),
             builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());

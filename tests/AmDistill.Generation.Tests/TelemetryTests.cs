@@ -21,7 +21,7 @@ public sealed class TelemetryTests
         using var source = new ActivitySource("AmDistill.TelemetryTests");
         var spans = new List<Activity>();
         ActivityTraceId traceId;
-        await using (var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher(0, "t", sim.V1, "strong-sim")),
+        await using (var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher("t", sim.V1, "strong-sim")),
                          builder => builder.AddGenerationServices(),
                          builder => builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddInMemoryExporter(spans))))
         {

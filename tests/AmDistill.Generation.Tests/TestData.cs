@@ -50,8 +50,8 @@ internal static class TestData
         new[] { ("Name", name), ("Skill", skill.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("FixedLatencyMs", latencyMs.ToString(System.Globalization.CultureInfo.InvariantCulture)) }
             .Concat(extra).Select(kv => new KeyValuePair<string, string>($"Models:{index}:{kv.Item1}", kv.Item2));
 
-    /// <summary>Generation settings for one teacher, under <c>Generation:Teachers:{index}:</c>.</summary>
-    public static IEnumerable<KeyValuePair<string, string?>> Teacher(int index, string name, string endpoint, string model, params (string Key, string Value)[] extra) =>
-        new[] { ("Name", name), ("Endpoint", endpoint), ("Model", model) }
-            .Concat(extra).Select(kv => new KeyValuePair<string, string?>($"Generation:Teachers:{index}:{kv.Item1}", kv.Item2));
+    /// <summary>Generation settings for one teacher, under <c>Generation:Teachers:{name}:</c>.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> Teacher(string name, string endpoint, string model, params (string Key, string Value)[] extra) =>
+        new[] { ("Endpoint", endpoint), ("Model", model) }
+            .Concat(extra).Select(kv => new KeyValuePair<string, string?>($"Generation:Teachers:{name}:{kv.Item1}", kv.Item2));
 }

@@ -48,7 +48,7 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         Directory.Delete(_root, recursive: true);
     }
 
-    private TrainerLauncherOptions Launcher(string mode) => new()
+    private TrainerOptions Launcher(string mode) => new()
     {
         Command = "bash",
         Arguments = [FakeTrainer, "{output}", "--data", "{trainingFile}", "--base-model", "{baseModel}", "--recipe", "{recipe}"],

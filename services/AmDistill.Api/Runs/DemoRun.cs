@@ -6,6 +6,8 @@ namespace AmDistill.Api.Runs;
 /// <summary>Configuration section <c>DemoRun</c>.</summary>
 public sealed class DemoRunOptions
 {
+    public const string Section = "DemoRun";
+
     /// <summary>Start the demo run when the control plane starts (the AppHost turns it on for <c>dotnet run</c>).</summary>
     public bool Enabled { get; set; }
 

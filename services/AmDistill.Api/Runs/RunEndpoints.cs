@@ -4,6 +4,7 @@ using AmDistill.Dataset.Report;
 using AmDistill.Dataset.Runs;
 using AmDistill.Dataset.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace AmDistill.Api.Runs;
 
@@ -33,9 +34,9 @@ public static class RunEndpoints
 
         // The body is a query file: JSONL, or Parquet (Content-Type application/vnd.apache.parquet or ?format=parquet).
         runs.MapPut("/{run}/queries", async Task<Results<Ok<QueryUpload>, ProblemHttpResult>> (string run, HttpRequest request, RunRegistry registry,
-            IConfiguration configuration, CancellationToken cancellationToken) =>
+            IOptions<ApiOptions> options, CancellationToken cancellationToken) =>
         {
-            var (report, problem) = await registry.UploadAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
+            var (report, problem) = await registry.UploadAsync(run, request.Body, FileUpload(request, options), cancellationToken);
             return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
         }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
             .WithSummary("Upload and ingest the run's queries (docs/am-schema.md); a second upload before the start replaces the first.").WithProblems(400, 404, 409, 413);
@@ -43,9 +44,9 @@ public static class RunEndpoints
         // The body is a file of responses to import: AM-schema rows, chat or ShareGPT records with their model (JSONL), or
         // AM-schema Parquet. Files accumulate until the run starts; the same file twice adds nothing.
         runs.MapPut("/{run}/samples", async Task<Results<Ok<SampleUpload>, ProblemHttpResult>> (string run, HttpRequest request, RunRegistry registry,
-            IConfiguration configuration, CancellationToken cancellationToken) =>
+            IOptions<ApiOptions> options, CancellationToken cancellationToken) =>
         {
-            var (report, problem) = await registry.ImportAsync(run, request.Body, FileUpload(request, configuration), cancellationToken);
+            var (report, problem) = await registry.ImportAsync(run, request.Body, FileUpload(request, options), cancellationToken);
             return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
         }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
             .WithSummary("Import responses you already have (AM rows, chat or ShareGPT records, AM Parquet) for the run's imported teachers.").WithProblems(400, 404, 409, 413);
@@ -114,11 +115,11 @@ public static class RunEndpoints
     }
 
     /// <summary>A file upload's body limit (a file can be gigabytes, streamed to disk and read line by line, but not
-    /// unbounded: <c>AmDistill:MaxUploadBytes</c>), and whether it is Parquet rather than JSONL.</summary>
-    private static bool FileUpload(HttpRequest request, IConfiguration configuration)
+    /// unbounded: <c>Api:MaxUploadBytes</c>), and whether it is Parquet rather than JSONL.</summary>
+    private static bool FileUpload(HttpRequest request, IOptions<ApiOptions> options)
     {
         if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = configuration.GetValue("AmDistill:MaxUploadBytes", RunRegistry.DefaultMaxUploadBytes);
+            limit.MaxRequestBodySize = options.Value.MaxUploadBytes;
         return request.Query["format"] == "parquet" || request.ContentType?.Contains("parquet", StringComparison.OrdinalIgnoreCase) == true;
     }
 

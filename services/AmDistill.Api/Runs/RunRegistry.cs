@@ -109,7 +109,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, new(413, $"the query file is larger than the upload limit (AmDistill:MaxUploadBytes, {DefaultMaxUploadBytes >> 30} GiB by default)"));
+            return (null, new(413, $"the query file is larger than the upload limit (Api:MaxUploadBytes)"));
         }
         finally
         {
@@ -181,7 +181,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, new(413, $"the file is larger than the upload limit (AmDistill:MaxUploadBytes, {DefaultMaxUploadBytes >> 30} GiB by default)"));
+            return (null, new(413, $"the file is larger than the upload limit (Api:MaxUploadBytes)"));
         }
         finally
         {
@@ -210,9 +210,6 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             .. totals.Teachers.Select(t => new HashEntry($"{t.Key}:samples", t.Value))]);
         return await transaction.ExecuteAsync() ? null : new(409, $"run '{run}' changed state meanwhile");
     }
-
-    /// <summary>Uploads larger than this are refused (413) unless <c>AmDistill:MaxUploadBytes</c> says otherwise.</summary>
-    public const long DefaultMaxUploadBytes = 4L << 30;
 
     private async Task<(QueryUpload? Report, RunProblem? Problem)> IngestAsync(string run, RunInfo info, string upload, bool parquet, string input,
         CancellationToken cancellationToken)

@@ -80,10 +80,9 @@ internal static class TeacherBenchmark
             ["Logging:LogLevel:Default"] = "Warning",
             // More tasks than slots to the teacher: the next task is prepared (deduplicated, leased) while it waits for a slot.
             ["Generation:Concurrency"] = (inFlight * 5 / 4).ToString(CultureInfo.InvariantCulture),
-            ["Generation:Teachers:0:Name"] = "bench",
-            ["Generation:Teachers:0:Endpoint"] = endpoint,
-            ["Generation:Teachers:0:Model"] = "bench-sim",
-            ["Generation:Teachers:0:MaxInFlight"] = inFlight.ToString(CultureInfo.InvariantCulture),
+            ["Generation:Teachers:bench:Endpoint"] = endpoint,
+            ["Generation:Teachers:bench:Model"] = "bench-sim",
+            ["Generation:Teachers:bench:MaxInFlight"] = inFlight.ToString(CultureInfo.InvariantCulture),
         });
         builder.AddServiceDefaults();
         builder.AddRedisMessaging();

@@ -40,8 +40,8 @@ public sealed class TeacherClient
     {
         _limits = limits;
         _metrics = metrics;
-        _teachers = options.Value.Teachers.ToDictionary(t => t.Name, t => (t, CreateChatClient(t, httpClients.CreateClient(HttpClientName(t.Name)))), StringComparer.Ordinal);
-        _settingsHashes = options.Value.Teachers.ToDictionary(t => t.Name, Samples.SampleId.SettingsHash, StringComparer.Ordinal);
+        _teachers = options.Value.Teachers.Values.ToDictionary(t => t.Name, t => (t, CreateChatClient(t, httpClients.CreateClient(HttpClientName(t.Name)))), StringComparer.Ordinal);
+        _settingsHashes = options.Value.Teachers.Values.ToDictionary(t => t.Name, Samples.SampleId.SettingsHash, StringComparer.Ordinal);
     }
 
     /// <summary>The teacher's <see cref="Samples.SampleId.SettingsHash"/>, computed once.</summary>

@@ -98,7 +98,7 @@ public sealed class TeacherLimits : IDisposable
 public sealed class TeacherLimitsRegistry(Microsoft.Extensions.Options.IOptions<GenerationOptions> options) : IDisposable
 {
     private readonly Dictionary<string, TeacherLimits> _limits =
-        options.Value.Teachers.ToDictionary(t => t.Name, t => new TeacherLimits(t), StringComparer.Ordinal);
+        options.Value.Teachers.Values.ToDictionary(t => t.Name, t => new TeacherLimits(t), StringComparer.Ordinal);
 
     public TeacherLimits For(string teacher) => _limits[teacher];
 

@@ -14,7 +14,8 @@ public sealed class GenerationOptions
         "provide the user with the answer. The reasoning process and answer are enclosed within <think> </think> and " +
         "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.";
 
-    public List<TeacherOptions> Teachers { get; set; } = [];
+    /// <summary>The teachers by name: <c>Generation:Teachers:{name}:Endpoint</c>, … (a run asks for them by that name).</summary>
+    public Dictionary<string, TeacherOptions> Teachers { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>Generation tasks handled at once by this replica (each may wait on its teacher's limits).</summary>
     public int Concurrency { get; set; } = 256;
@@ -31,6 +32,13 @@ public sealed class GenerationOptions
     /// <summary>A task not renewed for this long (its owner renews it every third of it) is taken over by another replica
     /// or by the service's next start.</summary>
     public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Names each teacher after its key.</summary>
+    public GenerationOptions Named()
+    {
+        foreach (var (name, teacher) in Teachers) teacher.Name = name;
+        return this;
+    }
 }
 
 public enum TeacherProvider
@@ -44,8 +52,8 @@ public enum TeacherProvider
 
 public sealed class TeacherOptions
 {
-    /// <summary>The name generation tasks use.</summary>
-    public string Name { get; set; } = "";
+    /// <summary>The name generation tasks use: the teacher's key in <see cref="GenerationOptions.Teachers"/> (not bound).</summary>
+    public string Name { get; internal set; } = "";
 
     public TeacherProvider Provider { get; set; } = TeacherProvider.OpenAI;
 

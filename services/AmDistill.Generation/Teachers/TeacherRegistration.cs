@@ -14,7 +14,7 @@ public sealed class TeacherRegistration(Microsoft.Extensions.Options.IOptions<Ge
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var entries = options.Value.Teachers.Select(t => new HashEntry(t.Name, JsonSerializer.Serialize(new
+        var entries = options.Value.Teachers.Values.Select(t => new HashEntry(t.Name, JsonSerializer.Serialize(new
         {
             model = t.Model,
             endpoint = t.Endpoint,
@@ -33,7 +33,7 @@ public sealed class TeacherRegistration(Microsoft.Extensions.Options.IOptions<Ge
                 _ = transaction.KeyDeleteAsync(RunKeys.Teachers);
                 if (entries.Length > 0) _ = transaction.HashSetAsync(RunKeys.Teachers, entries);
                 await transaction.ExecuteAsync();
-                logger.LogInformation("Registered teachers: {Teachers}", string.Join(", ", options.Value.Teachers.Select(t => t.Name)));
+                logger.LogInformation("Registered teachers: {Teachers}", string.Join(", ", options.Value.Teachers.Values.Select(t => t.Name)));
                 return;
             }
             catch (Exception e) when (e is RedisException or RedisTimeoutException)

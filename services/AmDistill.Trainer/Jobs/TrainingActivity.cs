@@ -1,3 +1,6 @@
+using AmDistill.Trainer.Launching;
+using Microsoft.Extensions.Options;
+
 namespace AmDistill.Trainer.Jobs;
 
 /// <summary>Whether a job is running here and since when nothing has: what <see cref="IdleShutdown"/> decides on.</summary>
@@ -33,11 +36,11 @@ public sealed class TrainingActivity(TimeProvider time)
 /// GPU profile, KEDA starts an execution when training jobs are queued and the execution ends when the queue is done,
 /// so the GPU is paid for only while it trains.
 /// </summary>
-public sealed class IdleShutdown(TrainingActivity activity, IHostApplicationLifetime lifetime, IConfiguration configuration, ILogger<IdleShutdown> logger) : BackgroundService
+public sealed class IdleShutdown(TrainingActivity activity, IHostApplicationLifetime lifetime, IOptions<TrainerOptions> options, ILogger<IdleShutdown> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var limit = configuration.GetValue<TimeSpan>("Trainer:ExitAfterIdle");
+        var limit = options.Value.ExitAfterIdle ?? TimeSpan.MaxValue;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Clamp(limit.TotalSeconds / 10, 0.05, 5)));
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

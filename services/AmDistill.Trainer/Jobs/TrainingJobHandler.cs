@@ -21,7 +21,7 @@ public sealed class TrainingJobHandler(
     TrainingActivity activity,
     IDatasetStore dataset,
     StackExchange.Redis.IConnectionMultiplexer redis,
-    IOptions<TrainerLauncherOptions> options,
+    IOptions<TrainerOptions> options,
     IHostEnvironment environment,
     ILogger<TrainingJobHandler> logger) : IMessageHandler<TrainingJob>
 {

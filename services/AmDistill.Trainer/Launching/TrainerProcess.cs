@@ -17,7 +17,7 @@ public sealed class TrainerProcess : IAsyncDisposable
         _stderrPump = PumpStderrAsync();
     }
 
-    public static TrainerProcess Start(TrainerLauncherOptions options, string workingDirectory, IReadOnlyDictionary<string, string> values, IEnumerable<string> extraArguments)
+    public static TrainerProcess Start(TrainerOptions options, string workingDirectory, IReadOnlyDictionary<string, string> values, IEnumerable<string> extraArguments)
     {
         var start = new ProcessStartInfo(options.Command)
         {

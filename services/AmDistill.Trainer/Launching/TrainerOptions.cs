@@ -1,12 +1,24 @@
 namespace AmDistill.Trainer.Launching;
 
 /// <summary>
-/// How the GPU trainer is started (section <c>Trainer</c>): a command and its arguments, with <c>{placeholders}</c>
+/// Section <c>Trainer</c>. How the GPU trainer is started: a command and its arguments, with <c>{placeholders}</c>
 /// filled from the job. The same shape runs it as a local process (<c>python3 -m amdistill_trainer …</c> on a GPU box),
 /// as a container (<c>docker run --gpus all … amdistill-trainer …</c>) or through a job launcher script.
 /// </summary>
-public sealed class TrainerLauncherOptions
+public sealed class TrainerOptions
 {
+    public const string Section = "Trainer";
+
+    /// <summary>False: the API only (submit, status, cancel), where jobs run elsewhere (a GPU job in Azure).</summary>
+    public bool RunJobs { get; set; } = true;
+
+    /// <summary>A job's limit: it runs for hours or days, its lease renewed all along, so only a dead replica loses it.</summary>
+    public TimeSpan JobTimeout { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Stop the process once no job has run for this long (an event-driven Container Apps job on a GPU profile);
+    /// null: never.</summary>
+    public TimeSpan? ExitAfterIdle { get; set; }
+
     public string Command { get; set; } = "python3";
 
     /// <summary>Placeholders: {trainingFile} {baseModel} {output} {recipe} {run} {job}. Empty: <see cref="PythonModuleArguments"/>.
