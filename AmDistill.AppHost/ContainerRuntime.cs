@@ -12,7 +12,7 @@ public static class ContainerRuntime
     {
         if (_available is { } known) return known;
         var runtime = configuration["ASPIRE_CONTAINER_RUNTIME"] ?? configuration["DOTNET_ASPIRE_CONTAINER_RUNTIME"] ?? "docker";
-        if (PipelineRedisExtensions.FindOnPath(runtime) is null) return (_available = false).Value;
+        if (AmDistill.Messaging.Executables.Find(runtime) is null) return (_available = false).Value;
         try
         {
             using var process = Process.Start(new ProcessStartInfo(runtime, ["info", "--format", "{{.ServerVersion}}"])

@@ -53,7 +53,7 @@ public static class PipelineRedisExtensions
     /// <summary><c>redis-server</c> as a process on a free port: for machines without a container runtime.</summary>
     private static PipelineRedis AddLocalRedisServer(IDistributedApplicationBuilder builder, AppHostOptions settings, string name, string defaultDataDir)
     {
-        var path = settings.RedisServerPath ?? FindOnPath("redis-server")
+        var path = settings.RedisServerPath ?? AmDistill.Messaging.Executables.Find("redis-server")
             ?? throw new DistributedApplicationException(
                 "AmDistill needs Redis. No container runtime answers and no redis-server is on PATH: " +
                 "install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis), start Docker, " +
@@ -93,11 +93,6 @@ public static class PipelineRedisExtensions
 
         return new PipelineRedis(connectionString, server);
     }
-
-    internal static string? FindOnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, program))
-            .FirstOrDefault(File.Exists);
 }
 
 /// <summary>Healthy once Redis answers PING (RESP over a plain socket: the AppHost needs no Redis client for this).</summary>

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,7 +9,8 @@ using StackExchange.Redis;
 namespace AmDistill.Messaging;
 
 /// <summary>
-/// Reads one stream as a member of a consumer group and runs a handler per entry, at least once:
+/// Reads one stream as a member of a consumer group and runs a handler per entry, at least once (acknowledgements in
+/// <see cref="AckBatcher"/>, lease renewal in <see cref="LeaseRenewal"/>, trimming in <see cref="StreamHousekeeping"/>):
 /// an entry is acknowledged only after its handler returned; an entry whose consumer died is taken over
 /// after <see cref="StreamConsumerOptions.VisibilityTimeout"/>; an entry that keeps failing is moved to the
 /// dead-letter stream with its error. Handlers that must not apply an effect twice use <see cref="ProcessOnce"/>.
@@ -29,7 +29,7 @@ public sealed class StreamConsumer<T>
     private readonly ConcurrentDictionary<RedisValue, byte> _owned = new();
     private readonly ConcurrentQueue<RedisValue> _cancelledByShutdown = new();
     private readonly Channel<Delivery> _work = Channel.CreateUnbounded<Delivery>(new() { SingleWriter = false });
-    private readonly Channel<RedisValue> _acks = Channel.CreateUnbounded<RedisValue>(new() { SingleReader = true });
+    private readonly AckBatcher _acks;
     // Bounds owned entries to twice the concurrency: enough to keep handlers busy, few to hand back on shutdown.
     private readonly SemaphoreSlim _slots;
     private RedisValue _claimCursor = "0-0";
@@ -48,6 +48,7 @@ public sealed class StreamConsumer<T>
         _key = stream.Name;
         _streamTag = MessagingTelemetry.StreamTag(stream.Name);
         _slots = new SemaphoreSlim(_options.Concurrency * 2, _options.Concurrency * 2);
+        _acks = new AckBatcher(redis, stream.Name, stream.ErrorsName, _options.Group, _logger);
     }
 
     public StreamConsumerOptions Options => _options;
@@ -69,8 +70,8 @@ public sealed class StreamConsumer<T>
         using var registration = stoppingToken.Register(() => handlerStop.CancelAfter(_options.ShutdownTimeout));
 
         var workers = Enumerable.Range(0, _options.Concurrency).Select(_ => WorkAsync(stoppingToken, handlerStop.Token)).ToArray();
-        var acker = AckLoopAsync();
-        var renewer = RenewLoopAsync(renewStop.Token);
+        var acker = _acks.RunAsync();
+        var renewer = LeaseRenewal.RunAsync(_redis, _stream.Name, _options, _owned, _logger, renewStop.Token);
         var maintenance = MaintenanceLoopAsync(stoppingToken);
         try
         {
@@ -81,7 +82,7 @@ public sealed class StreamConsumer<T>
             await IgnoreCancellation(maintenance).ConfigureAwait(false);
             _work.Writer.TryComplete();
             await Task.WhenAll(workers).ConfigureAwait(false);
-            _acks.Writer.TryComplete();
+            _acks.Complete();
             await acker.ConfigureAwait(false);
             await HandBackAsync().ConfigureAwait(false);
             await renewStop.CancelAsync().ConfigureAwait(false);
@@ -216,9 +217,9 @@ public sealed class StreamConsumer<T>
         T message;
         try
         {
-            message = Parse(entry);
+            message = StreamPayload.Parse(entry, _stream);
         }
-        catch (Exception e) when (IsUnparseable(e))
+        catch (Exception e) when (StreamPayload.IsUnparseable(e))
         {
             // No retry can fix a payload that does not parse.
             await DeadLetterAsync(entry, delivery.DeliveryCount, $"invalid payload: {e.Message}").ConfigureAwait(false);
@@ -232,7 +233,7 @@ public sealed class StreamConsumer<T>
             var context = new MessageContext<T>(_stream.Name, id, entry[EntryFields.Key].ToString(), message, delivery.DeliveryCount);
             await _handler.HandleAsync(context, handlerToken).WaitAsync(_options.HandlerTimeout, handlerToken).ConfigureAwait(false);
             MessagingTelemetry.HandlerDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _streamTag);
-            _acks.Writer.TryWrite(entry.Id);
+            _acks.Add(entry.Id);
         }
         catch (Exception e)
         {
@@ -297,68 +298,13 @@ public sealed class StreamConsumer<T>
             .Append(new NameValueEntry(EntryFields.FailedAt, DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)))
             .ToArray();
         var transaction = Db.CreateTransaction();
-        if (TryParse(entry) is { } message) await _handler.OnDeadLetterAsync(message, reason, transaction).ConfigureAwait(false);
+        if (StreamPayload.TryParse(entry, _stream) is { } message) await _handler.OnDeadLetterAsync(message, reason, transaction).ConfigureAwait(false);
         _ = transaction.StreamAddAsync(_stream.DeadLetterName, fields);
         _ = transaction.StreamAcknowledgeAsync(_key, _options.Group, entry.Id);
         _ = transaction.HashDeleteAsync(_stream.ErrorsName, entry.Id);
         await transaction.ExecuteAsync().ConfigureAwait(false);
         MessagingTelemetry.DeadLettered.Add(1, _streamTag);
         _logger.LogError("Dead-lettered {Stream} entry {Id} after {Deliveries} deliveries: {Reason}", _stream.Name, entry.Id.ToString(), deliveryCount, reason);
-    }
-
-    private async Task AckLoopAsync()
-    {
-        var batch = new List<RedisValue>(512);
-        while (await _acks.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            batch.Clear();
-            while (batch.Count < 512 && _acks.Reader.TryRead(out var id)) batch.Add(id);
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    var ids = batch.ToArray();
-                    var db = Db;
-                    var acked = db.StreamAcknowledgeAsync(_key, _options.Group, ids);
-                    // Failure notes of retried entries; a no-op for the usual first-delivery success.
-                    _ = db.HashDeleteAsync(_stream.ErrorsName, ids, CommandFlags.FireAndForget);
-                    await acked.ConfigureAwait(false);
-                    MessagingTelemetry.Consumed.Add(batch.Count, _streamTag);
-                    break;
-                }
-                catch (Exception e) when (RedisErrors.IsRedisFailure(e) && attempt < 10)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
-                }
-                catch (Exception e) when (RedisErrors.IsRedisFailure(e))
-                {
-                    // Left pending: they are redelivered, and idempotent handlers skip them.
-                    _logger.LogWarning("Could not acknowledge {Count} entries of {Stream}: {Error}", batch.Count, _stream.Name, e.Message);
-                    break;
-                }
-            }
-        }
-    }
-
-    /// <summary>Renews every owned entry (XCLAIM JUSTID resets its idle time without counting a delivery).</summary>
-    private async Task RenewLoopAsync(CancellationToken cancellationToken)
-    {
-        var period = _options.VisibilityTimeout / 3;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            await Task.Delay(period, cancellationToken).ConfigureAwait(false);
-            foreach (var chunk in _owned.Keys.Chunk(256))
-            {
-                try
-                {
-                    await Db.StreamClaimIdsOnlyAsync(_key, _options.Group, _options.ConsumerName, 0, chunk).ConfigureAwait(false);
-                }
-                catch (Exception e) when (RedisErrors.IsRedisFailure(e))
-                {
-                    _logger.LogWarning("Renewing entries of {Stream} failed: {Error}", _stream.Name, e.Message);
-                }
-            }
-        }
     }
 
     private async Task MaintenanceLoopAsync(CancellationToken stoppingToken)
@@ -377,8 +323,8 @@ public sealed class StreamConsumer<T>
                         group.Lag?.ToString(CultureInfo.InvariantCulture) ?? "none", _stream.Name, status.Length, undelivered);
                 }
                 if (group is not null) MessagingTelemetry.ReportBacklog(_stream.Name, _options.Group, group.Backlog);
-                if (_options.TrimAcknowledged) await TrimAcknowledgedAsync().ConfigureAwait(false);
-                await RemoveGoneConsumersAsync().ConfigureAwait(false);
+                if (_options.TrimAcknowledged) await StreamHousekeeping.TrimAcknowledgedAsync(Db, _stream.Name).ConfigureAwait(false);
+                await StreamHousekeeping.RemoveGoneConsumersAsync(Db, _stream.Name, _options).ConfigureAwait(false);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
@@ -448,41 +394,6 @@ public sealed class StreamConsumer<T>
         return counts;
     }
 
-    /// <summary>Deletes entries older than anything any group still needs, so the stream holds only the backlog.</summary>
-    private async Task TrimAcknowledgedAsync()
-    {
-        var db = Db;
-        StreamId? keepFrom = null;
-        foreach (var group in await db.StreamGroupInfoAsync(_key).ConfigureAwait(false))
-        {
-            StreamId needed;
-            if (group.PendingMessageCount > 0)
-            {
-                var pending = await db.StreamPendingAsync(_key, group.Name).ConfigureAwait(false);
-                needed = StreamId.Parse(pending.LowestPendingMessageId);
-            }
-            else
-            {
-                needed = StreamId.Parse(group.LastDeliveredId);
-            }
-            if (keepFrom is null || needed < keepFrom) keepFrom = needed;
-        }
-        if (keepFrom is { } id && id > StreamId.Zero)
-            await db.ExecuteAsync("XTRIM", _stream.Name, "MINID", "~", id.ToString()).ConfigureAwait(false);
-    }
-
-    /// <summary>Forgets consumers of dead processes once they hold nothing, so XINFO stays readable.</summary>
-    private async Task RemoveGoneConsumersAsync()
-    {
-        var db = Db;
-        var goneAfter = Math.Max(TimeSpan.FromMinutes(10).TotalMilliseconds, 20 * _options.VisibilityTimeout.TotalMilliseconds);
-        foreach (var consumer in await db.StreamConsumerInfoAsync(_key, _options.Group).ConfigureAwait(false))
-        {
-            if (consumer.Name != _options.ConsumerName && consumer.PendingMessageCount == 0 && consumer.IdleTimeInMilliseconds > goneAfter)
-                await db.StreamDeleteConsumerAsync(_key, _options.Group, consumer.Name).ConfigureAwait(false);
-        }
-    }
-
     /// <summary>
     /// On shutdown, marks unstarted entries and those whose handler the shutdown cancelled as long idle, so another
     /// consumer (or this service's next start) claims them at its next scan instead of after the visibility timeout.
@@ -504,29 +415,6 @@ public sealed class StreamConsumer<T>
         {
             _logger.LogWarning("Could not hand back {Count} entries of {Stream}: {Error}; they are reclaimed after the visibility timeout", ids.Count, _stream.Name, e.Message);
         }
-    }
-
-    private T Parse(StreamEntry entry) =>
-        JsonSerializer.Deserialize(ReadBytes(entry, EntryFields.Payload), _stream.TypeInfo) ?? throw new JsonException("payload is null");
-
-    private T? TryParse(StreamEntry entry)
-    {
-        try
-        {
-            return Parse(entry);
-        }
-        catch (Exception e) when (IsUnparseable(e))
-        {
-            return default;
-        }
-    }
-
-    private static bool IsUnparseable(Exception e) => e is JsonException or NotSupportedException or ArgumentException;
-
-    private static byte[] ReadBytes(StreamEntry entry, string field)
-    {
-        var value = entry[field];
-        return value.IsNull ? throw new JsonException($"entry has no '{field}' field") : (byte[])value!;
     }
 
     private async Task RetryTransientAsync(Func<Task> operation, CancellationToken cancellationToken)

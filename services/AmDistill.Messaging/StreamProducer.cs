@@ -168,14 +168,20 @@ public sealed class StreamProducer<T>
     }
 }
 
-internal static class RedisErrors
+public static class RedisErrors
 {
     /// <summary>
-    /// Any failure of a Redis call, as StackExchange.Redis reports them: RedisException, RedisTimeoutException (a
-    /// TimeoutException), and, when a connection is torn down under a command, a cancelled task, "Writing is not
-    /// allowed after writer was completed" or "Connection is being disposed" (InvalidOperationException, seen in tests).
+    /// A failure of a Redis call, as StackExchange.Redis reports them: RedisException, RedisTimeoutException, and, when a
+    /// connection is torn down under a command, a cancelled task or an InvalidOperationException raised by the client's
+    /// own stack ("Writing is not allowed after writer was completed", "Connection is being disposed"). An
+    /// InvalidOperationException of anyone else's (a handler's bug) is not one: it must surface, not be retried as Redis.
     /// </summary>
-    public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException or OperationCanceledException or InvalidOperationException;
+    public static bool IsRedisFailure(Exception e) => e switch
+    {
+        RedisException or RedisTimeoutException or OperationCanceledException => true,
+        InvalidOperationException => e.Source is "StackExchange.Redis" or "System.IO.Pipelines" or "Pipelines.Sockets.Unofficial",
+        _ => false,
+    };
 
     /// <summary>Failures that go away when Redis comes back: all but the server's own errors, LOADING and BUSY excepted.</summary>
     public static bool IsTransient(Exception e) => e switch

@@ -88,6 +88,5 @@ public static class Extensions
     }
 
     /// <summary>bubblewrap on PATH: code is only ever run inside it.</summary>
-    private static bool SandboxAvailable() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, "bwrap")));
+    private static bool SandboxAvailable() => Executables.Find("bwrap") is not null;
 }

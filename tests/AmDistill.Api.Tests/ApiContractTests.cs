@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using AmDistill.Contracts;
 using AmDistill.Messaging;
 using Microsoft.AspNetCore.Mvc.Testing;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Api.Tests;
 

@@ -9,6 +9,7 @@ using AmDistill.Verification;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Generation.Tests;
 

@@ -5,6 +5,7 @@ using AmDistill.Messaging;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 using static AmDistill.Generation.Tests.TestData;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Generation.Tests;
 

@@ -4,6 +4,7 @@ using AmDistill.Messaging;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
 using AmDistill.Scoring.Core;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Generation.Tests;
 

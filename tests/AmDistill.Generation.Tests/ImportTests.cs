@@ -15,6 +15,7 @@ using AmDistill.Verifiers.InstructionFollowing;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Generation.Tests;
 

@@ -11,6 +11,7 @@ using AmDistill.Verification.Verifying;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Generation.Tests;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Generation.Tests;
 

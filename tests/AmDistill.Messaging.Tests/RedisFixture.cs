@@ -1,6 +1,7 @@
 using AmDistill.Messaging;
 using AmDistill.Messaging.CrashWorker;
 using StackExchange.Redis;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Messaging.Tests;
 

@@ -3,6 +3,7 @@ using AmDistill.Messaging.CrashWorker;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 using static AmDistill.Messaging.Tests.TestStreams;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Messaging.Tests;
 

@@ -18,6 +18,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using AmDistill.Scoring.Core;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Trainer.Tests;
 

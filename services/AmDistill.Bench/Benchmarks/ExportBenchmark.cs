@@ -7,6 +7,7 @@ using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
 using AmDistill.Scoring.Core;
 using StackExchange.Redis;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Bench.Benchmarks;
 

@@ -8,6 +8,7 @@ using AmDistill.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Bench.Benchmarks;
 

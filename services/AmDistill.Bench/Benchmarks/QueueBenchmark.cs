@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using AmDistill.Messaging;
 using StackExchange.Redis;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Bench.Benchmarks;
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 using AmDistill.Scoring.Core;
+using AmDistill.LocalRedis;
 
 namespace AmDistill.Bench.Benchmarks;
 

@@ -2,12 +2,13 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using AmDistill.Messaging;
 
-namespace AmDistill.Messaging;
+namespace AmDistill.LocalRedis;
 
 /// <summary>
 /// A throwaway <c>redis-server</c> process on a free loopback port, in its own data directory: for tests,
-/// benchmarks and the CLI when no Redis is given. Can be killed and restarted on the same port and data.
+/// benchmarks. Can be killed and restarted on the same port and data.
 /// </summary>
 public sealed class LocalRedisServer : IAsyncDisposable
 {
@@ -36,9 +37,7 @@ public sealed class LocalRedisServer : IAsyncDisposable
     /// <param name="appendOnly">Persist every write to an append-only file, fsynced on each write, so a kill loses nothing.</param>
     public static async Task<LocalRedisServer> StartAsync(bool appendOnly = false, CancellationToken cancellationToken = default)
     {
-        var executable = Environment.GetEnvironmentVariable("REDIS_SERVER")
-            ?? (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-                .Select(dir => Path.Combine(dir, "redis-server")).FirstOrDefault(File.Exists)
+        var executable = Environment.GetEnvironmentVariable("REDIS_SERVER") ?? Executables.Find("redis-server")
             ?? throw new InvalidOperationException("redis-server is not on PATH: install it (apt-get install -y redis-server) or set REDIS_SERVER.");
         var dataDirectory = Directory.CreateTempSubdirectory("amdistill-redis-").FullName;
         var server = new LocalRedisServer(executable, FreePort(), dataDirectory, appendOnly);
