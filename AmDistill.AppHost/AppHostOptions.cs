@@ -33,8 +33,9 @@ public sealed class AppHostOptions
     /// <summary>Where a local redis-server keeps its append-only file; null: <c>{DatasetRoot}/_redis</c>; <c>none</c>: nothing is kept.</summary>
     public string? RedisDataDir { get; set; }
 
-    /// <summary>off: leave the GPU trainer container out, even where a container runtime answers.</summary>
-    public string Trainer { get; set; } = "auto";
+    /// <summary>explicit: the GPU trainer container is declared and waits for its Start button (only where a container
+    /// runtime answers); off: left out anyway.</summary>
+    public string Trainer { get; set; } = "explicit";
 
     /// <summary>A prebuilt local image of the GPU trainer (never pulled); null: built from services/trainer-gpu/Dockerfile.</summary>
     public string? TrainerImage { get; set; }
@@ -48,8 +49,8 @@ public sealed class AppHostOptions
         var options = configuration.GetSection(Section).Get<AppHostOptions>() ?? new AppHostOptions();
         if (options.Redis.ToLowerInvariant() is not ("auto" or "container" or "local" or "external"))
             throw new DistributedApplicationException($"{Section}:Redis is '{options.Redis}'; use auto, container, local or external.");
-        if (options.Trainer.ToLowerInvariant() is not ("auto" or "off"))
-            throw new DistributedApplicationException($"{Section}:Trainer is '{options.Trainer}'; use auto or off.");
+        if (options.Trainer.ToLowerInvariant() is not ("explicit" or "off"))
+            throw new DistributedApplicationException($"{Section}:Trainer is '{options.Trainer}'; use explicit or off.");
         return options;
     }
 }

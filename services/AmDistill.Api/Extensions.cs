@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using AmDistill.Api.Runs;
 using AmDistill.Contracts;
 using AmDistill.Messaging;
@@ -17,6 +18,7 @@ public static class Extensions
         builder.Services.AddHttpClient(RunOutputs.TrainerClient, http => http.BaseAddress = new Uri("https+http://trainer"));
         builder.Services.AddStreamProducer(Streams.Generation);
         builder.Services.AddStreamProducer(Streams.Verification); // imported responses enter where teachers' answers do
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<RunFeeder>();
         builder.Services.AddOptions<DemoRunOptions>().BindConfiguration(DemoRunOptions.Section);
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section)

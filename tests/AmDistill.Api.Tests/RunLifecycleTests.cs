@@ -2,11 +2,12 @@ using System.Text;
 using System.Text.Json;
 using AmDistill.Api.Runs;
 using AmDistill.Contracts;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 using AmDistill.LocalRedis;
 
@@ -61,12 +62,19 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     private Task RegisterTeachersAsync() => Db.HashSetAsync(RunKeys.Teachers,
         [new("weak", """{"model": "weak-model"}"""), new("strong", """{"model": "strong-model"}""")]);
 
-    private RunFeeder Feeder()
+    private RunFeeder Feeder(TimeProvider? time = null)
     {
         var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
         return new RunFeeder(_runs, new RunOutputs(_runs, _store, services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
             new StreamProducer<GenerationTask>(_redis, Streams.Generation), new StreamProducer<GeneratedResponse>(_redis, Streams.Verification), _redis,
-            services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
+            services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), time ?? TimeProvider.System, NullLogger<RunFeeder>.Instance);
+    }
+
+    /// <summary>Until the feeder has looked at its runs <paramref name="passes"/> more times: whatever it would feed, it has.</summary>
+    private static Task PassesAsync(RunFeeder feeder, int passes = 3)
+    {
+        var target = feeder.Passes + passes;
+        return WaitUntilAsync(() => Task.FromResult(feeder.Passes >= target), $"{passes} passes of the feeder");
     }
 
     private async Task<long> CursorAsync(string run) => (await _runs.GetAsync(run))!.Cursor;
@@ -190,7 +198,7 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         await feeder.StartAsync(CancellationToken.None);
         // 5 queries × 2 teachers = 10 tasks fill the allowed backlog: nothing more until a worker takes them.
         await WaitUntilAsync(async () => await CursorAsync("r") == 5, "the first batch");
-        await Task.Delay(1500);
+        await PassesAsync(feeder);
         Assert.Equal((5L, 10L), (await CursorAsync("r"), await Db.StreamLengthAsync(Streams.Generation.Name)));
         tasks.AddRange(await ConsumeAllAsync());
         await WaitUntilAsync(async () => await CursorAsync("r") == 10, "the second batch");
@@ -198,7 +206,7 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         // Paused: the backlog empties, yet nothing is fed.
         Assert.Null(await _runs.MoveAsync("r", RunStates.Paused, RunStates.Running));
         tasks.AddRange(await ConsumeAllAsync());
-        await Task.Delay(1500);
+        await PassesAsync(feeder);
         Assert.Equal(10, await CursorAsync("r"));
 
         // A restart (another feeder, the lease handed over) resumes at the cursor.
@@ -281,17 +289,30 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         await _runs.UploadAsync("t", Queries(), false, CancellationToken.None);
         await _runs.StartAsync("t");
         await Db.SetAddAsync(RunKeys.Final("t"), [.. Enumerable.Range(1, 20).Select(i => (RedisValue)$"q{i}")]);
-        var feeder = Feeder(); // no trainer service here: the submission fails
+        // A clock 20 times as fast: the feeder's 5 s retry interval passes in a quarter of a second.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var ticking = new CancellationTokenSource();
+        var ticks = Task.Run(async () =>
+        {
+            while (!ticking.IsCancellationRequested)
+            {
+                await Task.Delay(5);
+                clock.Advance(TimeSpan.FromMilliseconds(100));
+            }
+        });
+        var feeder = Feeder(clock); // no trainer service here: the submission fails
         await feeder.StartAsync(CancellationToken.None);
         await WaitUntilAsync(async () => (await _runs.GetAsync("t"))!.Finished.Contains("outputs"), "the outputs");
         var report = new FileInfo(Path.Combine(_runs.ExportDirectory("t"), RunOutputs.ReportFile));
         var written = report.LastWriteTimeUtc;
-        await Task.Delay(6000); // longer than the retry interval
+        await PassesAsync(feeder); // each after a failed submission and its retry interval
         var info = await _runs.GetAsync("t");
         Assert.Equal((RunStates.Running, false), (info!.State, info.Finished.Contains("training")));
         Assert.Equal(written, new FileInfo(report.FullName).LastWriteTimeUtc); // not exported again
         await feeder.StopAsync(CancellationToken.None);
         feeder.Dispose();
+        await ticking.CancelAsync();
+        await ticks;
     }
 
     [Fact]
@@ -306,7 +327,7 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         await WaitUntilAsync(async () => await CursorAsync("c") == 5, "the first batch");
         Assert.Null(await _runs.MoveAsync("c", RunStates.Cancelled, RunStates.Running));
         await ConsumeAllAsync();
-        await Task.Delay(1500);
+        await PassesAsync(feeder);
         Assert.Equal((5L, 10L), (await CursorAsync("c"), await Db.StreamLengthAsync(Streams.Generation.Name)));
         await feeder.StopAsync(CancellationToken.None);
         feeder.Dispose();
@@ -331,7 +352,7 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         // Scoring's decisions: q1 solved, q2 escalated, q3 not yet decided: q2 goes on, and the feeder waits at q3.
         await Db.HashSetAsync(RunKeys.Cascade("k"), [new("q1", "solved"), new("q2", "escalated")]);
         await WaitUntilAsync(async () => (await _runs.GetAsync("k"))!.Escalation == 2, "the first decisions");
-        await Task.Delay(1000);
+        await PassesAsync(feeder);
         Assert.Equal(2, (await _runs.GetAsync("k"))!.Escalation);
         var second = await ConsumeAllAsync();
         Assert.Equal([("q2", "strong", 2, 4)], second.Select(t => (t.QueryId, t.Teacher, t.CascadeSamples, t.ExpectedSamples)));

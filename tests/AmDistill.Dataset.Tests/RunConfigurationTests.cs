@@ -1,5 +1,5 @@
 using AmDistill.Dataset.Export;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Tests;

@@ -1,5 +1,5 @@
 using AmDistill.Dataset.Report;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Tests;

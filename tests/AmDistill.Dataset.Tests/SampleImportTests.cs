@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Ingestion;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using Parquet;
 
 namespace AmDistill.Dataset.Tests;

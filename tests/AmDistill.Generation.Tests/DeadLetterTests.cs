@@ -1,6 +1,6 @@
 using AmDistill.Api.Runs;
 using AmDistill.Contracts;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Scoring;

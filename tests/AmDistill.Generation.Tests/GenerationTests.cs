@@ -95,7 +95,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         var db = redis.GetDatabase();
         await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) + await db.StreamLengthAsync(Streams.Generation.DeadLetterName) >= tasks.Length,
             TimeSpan.FromSeconds(120), "every task is a sample or a dead letter");
-        await Task.Delay(500);
+        await TasksSettledAsync(db);
 
         var samples = await SamplesAsync(db);
         var dead = await db.StreamRangeAsync(Streams.Generation.DeadLetterName);
@@ -220,7 +220,7 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         try
         {
             await WaitUntilAsync(async () => (await SamplesAsync(db)).Select(s => s.SampleId).Distinct().Count() == 200, TimeSpan.FromSeconds(60), "all 200 samples");
-            await Task.Delay(3000); // time for any duplicate to show up
+            await TasksSettledAsync(db);
             var samples = await SamplesAsync(db);
             Assert.Equal(200, samples.Count);
             Assert.Equal(200, samples.Select(s => s.SampleId).Distinct().Count());

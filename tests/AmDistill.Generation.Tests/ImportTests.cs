@@ -4,7 +4,7 @@ using AmDistill.Api;
 using AmDistill.Api.Runs;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Ingestion;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Messaging;
 using AmDistill.Scoring;
 using AmDistill.Scoring.Core;

@@ -45,6 +45,12 @@ internal static class TestData
         }
     }
 
+    /// <summary>Until the generation group has every task delivered and acknowledged: nothing is left that a redelivery
+    /// could turn into a duplicate sample (an event to wait on, where a sleep would only hope).</summary>
+    public static Task TasksSettledAsync(IDatabase db) => WaitUntilAsync(async () =>
+        (await db.StreamPendingAsync(Streams.Generation.Name, "generation")).PendingMessageCount == 0
+        && (await db.StreamGroupInfoAsync(Streams.Generation.Name)).Single(g => g.Name == "generation").Lag == 0, TimeSpan.FromSeconds(60), "every task acknowledged");
+
     /// <summary>Simulator settings for one model, under <c>TeacherSim:Models:{index}:</c>.</summary>
     public static IEnumerable<KeyValuePair<string, string>> SimModel(int index, string name, double skill, int latencyMs, params (string Key, string Value)[] extra) =>
         new[] { ("Name", name), ("Skill", skill.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("FixedLatencyMs", latencyMs.ToString(System.Globalization.CultureInfo.InvariantCulture)) }

@@ -1,5 +1,5 @@
 using AmDistill.Contracts;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 
 namespace AmDistill.Api.Runs;
 

@@ -1,7 +1,7 @@
 using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Report;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;

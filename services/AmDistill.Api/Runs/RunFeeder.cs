@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Ingestion;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Messaging;
 using StackExchange.Redis;
 using AmDistill.Scoring.Core;
@@ -27,6 +27,7 @@ public sealed class RunFeeder(
     StreamProducer<GeneratedResponse> verification,
     IConnectionMultiplexer redis,
     IMeterFactory meters,
+    TimeProvider time,
     ILogger<RunFeeder> logger) : BackgroundService
 {
     private const string LeaseKey = "amdistill:feeder:lease";
@@ -37,6 +38,10 @@ public sealed class RunFeeder(
     private readonly string _instance = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
     private readonly Dictionary<string, QueryReader> _readers = [];
     private readonly Counter<long> _fed = meters.Create("AmDistill.Api").CreateCounter<long>("amdistill.feeder.queries", "{query}", "Queries expanded into generation tasks, by run.");
+    private long _passes;
+
+    /// <summary>Passes over the active runs so far: what a test waits on to know the feeder has looked again (events, not sleeps).</summary>
+    public long Passes => Interlocked.Read(ref _passes);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -53,9 +58,10 @@ public sealed class RunFeeder(
             {
                 // Redis, the store, the trainer's API: whatever failed, the next step retries it (the host must not stop).
                 logger.LogWarning(e, "Feeding failed; retrying");
-                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
+                await Task.Delay(TimeSpan.FromSeconds(5), time, stoppingToken);
             }
-            if (!busy) await Task.Delay(TimeSpan.FromMilliseconds(500), stoppingToken);
+            Interlocked.Increment(ref _passes);
+            if (!busy) await Task.Delay(TimeSpan.FromMilliseconds(500), time, stoppingToken);
         }
     }
 
@@ -90,7 +96,7 @@ public sealed class RunFeeder(
         if (info?.State is RunStates.Completed && !info.Finished.Contains("compacted"))
         {
             // A completed run stays in view until its history leaves Redis, once its last entries are surely acknowledged.
-            if (await runs.EndedAsync(run) is { } ended && DateTimeOffset.UtcNow - ended < CompactionDelay) return false;
+            if (await runs.EndedAsync(run) is { } ended && time.GetUtcNow() - ended < CompactionDelay) return false;
             var removed = await runs.CompactAsync(run);
             await runs.FinishedAsync(run, "compacted");
             logger.LogInformation("Run {Run}: {Keys} keys of its history removed from Redis (the store holds it)", run, removed);

@@ -1,7 +1,7 @@
 using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Report;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Store;
 
 namespace AmDistill.Api.Runs;
@@ -43,7 +43,8 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
     public async Task<RunReportData> BuildReportAsync(RunConfiguration run, CancellationToken cancellationToken)
     {
         var stats = await runs.StatsAsync(run.Run);
-        var data = await RunReport.BuildAsync(store, run, RunRegistry.Costs(run, stats), cancellationToken);
+        var data = await RunReport.FillAsync(store, new RunReportData(run.Run, [.. run.Teachers.Select(t => t.Name)], run.SelectionTeacher,
+            run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = RunRegistry.Costs(run, stats) }, cancellationToken);
         data.JudgeDecided = RunRegistry.JudgeDecided(stats);
         data.DeadLettered = RunRegistry.DeadLettered(stats);
         return data;

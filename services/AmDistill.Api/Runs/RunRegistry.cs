@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Ingestion;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Samples;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;

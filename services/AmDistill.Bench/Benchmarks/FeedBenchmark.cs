@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using AmDistill.Api.Runs;
 using AmDistill.Contracts;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using Microsoft.Extensions.DependencyInjection;
@@ -75,7 +75,7 @@ internal static class FeedBenchmark
             var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
             using var feeder = new RunFeeder(runs, new RunOutputs(runs, new LocalDatasetStore(root), services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
                 new StreamProducer<GenerationTask>(redis, Streams.Generation), new StreamProducer<GeneratedResponse>(redis, Streams.Verification), redis,
-                services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), NullLogger<RunFeeder>.Instance);
+                services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), TimeProvider.System, NullLogger<RunFeeder>.Instance);
             var feeding = Stopwatch.StartNew();
             await runs.StartAsync("bench");
             await feeder.StartAsync(cancellationToken);

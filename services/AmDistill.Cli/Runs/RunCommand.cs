@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using Spectre.Console;
 
 namespace AmDistill.Cli.Runs;

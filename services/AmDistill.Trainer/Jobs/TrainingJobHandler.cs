@@ -1,7 +1,7 @@
 using System.Globalization;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Export;
-using AmDistill.Dataset.Runs;
+using AmDistill.Runs;
 using AmDistill.Dataset.Store;
 using AmDistill.Messaging;
 using AmDistill.Trainer.Launching;

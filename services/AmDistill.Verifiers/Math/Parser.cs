@@ -520,7 +520,7 @@ public sealed partial class Parser
             var save = _pos;
             var digits = _s[start.._pos].Trim();
             _pos++;
-            var baseText = Peek == '{' ? ReadGroupRaw() : _s[_pos++].ToString();
+            var baseText = Peek == '{' ? ReadGroupRaw() : _pos < _s.Length ? _s[_pos++].ToString() : ""; // "1_" ends the text
             if (int.TryParse(baseText, NumberStyles.None, CultureInfo.InvariantCulture, out var radix) && radix is >= 2 and <= 36)
                 return new Num(FromBase(digits, radix));
             _pos = save;

@@ -7,7 +7,7 @@ using AmDistill.Dataset.Export;
 using AmDistill.Dataset.Ingestion;
 using AmDistill.Scoring.Core;
 
-namespace AmDistill.Dataset.Runs;
+namespace AmDistill.Runs;
 
 /// <summary>
 /// A run: which registered teachers answer how many times, which queries are kept and how they are cleaned, the pass
