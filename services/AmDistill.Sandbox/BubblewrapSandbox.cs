@@ -25,6 +25,7 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
     private readonly Channel<int> _slots;
     private readonly string _root;
     private readonly bool _asRoot;
+    private readonly MemoryCgroup? _cgroup;
 
     public BubblewrapSandbox(SandboxOptions? options = null)
     {
@@ -32,6 +33,7 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
         _slots = Channel.CreateBounded<int>(_options.Slots);
         for (var slot = 0; slot < _options.Slots; slot++) _slots.Writer.TryWrite(slot);
         _asRoot = geteuid() == 0;
+        _cgroup = MemoryCgroup.TryCreate(_options.Slots, _options.MemoryBytes);
         _root = Directory.CreateTempSubdirectory("amdistill-sandbox-").FullName;
         File.WriteAllBytes(SeccompPath, SeccompFilter.Build());
         File.WriteAllText(HarnessPath, ICodeSandbox.HarnessSource);
@@ -40,6 +42,9 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
         File.SetUnixFileMode(HarnessPath, readable);
         File.SetUnixFileMode(_root, readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
     }
+
+    /// <summary>The slots' memory cgroup; null where none could be made (then each process's rlimits are the bound).</summary>
+    public MemoryCgroup? Cgroup => _cgroup;
 
     private string SeccompPath => Path.Combine(_root, "seccomp.bpf");
     private string HarnessPath => Path.Combine(_root, "harness.py");
@@ -72,7 +77,9 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
     {
         string N(long value) => value.ToString(CultureInfo.InvariantCulture);
         var o = _options;
-        string[] launch = ["-c", "exec 3< \"$1\"; shift; exec \"$@\"", "sh", SeccompPath,
+        // sh joins the slot's memory cgroup (as root, before any uid drop) and opens the seccomp program, then execs the rest.
+        string[] launch = ["-c", "if [ -n \"$2\" ]; then echo $$ > \"$2\" || exit 125; fi; exec 3< \"$1\"; shift 2; exec \"$@\"", "sh", SeccompPath,
+            _cgroup?.ProcsFile(slot) ?? "",
             "prlimit", $"--as={N(o.AddressSpaceBytes)}", $"--cpu={N(o.CpuSeconds)}:{N(o.CpuSeconds)}", $"--nproc={N(o.Processes)}",
             $"--fsize={N(o.FileSizeBytes)}", $"--nofile={N(o.OpenFiles)}", "--core=0", "--"];
         string[] dropUid = _asRoot
@@ -153,6 +160,7 @@ public sealed class BubblewrapSandbox : ICodeSandbox, IDisposable
 
     public void Dispose()
     {
+        _cgroup?.Dispose();
         try { Directory.Delete(_root, recursive: true); }
         catch (IOException) { }
     }

@@ -6,6 +6,10 @@ public sealed record SandboxOptions
     public TimeSpan WallTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public int CpuSeconds { get; init; } = 20;
     public long AddressSpaceBytes { get; init; } = 1L << 30;
+
+    /// <summary>The memory of a run's whole process tree together (a memory cgroup per slot, where one can be made; the
+    /// other limits are per process).</summary>
+    public long MemoryBytes { get; init; } = 1L << 30;
     public int Processes { get; init; } = 64;
     public long FileSizeBytes { get; init; } = 16 << 20;
     public int OpenFiles { get; init; } = 64;

@@ -278,11 +278,10 @@ public sealed class ReliabilityTests(RedisFixture fx, ITestOutputHelper output) 
         var secondOptions = FastOptions("second");
         secondOptions.VisibilityTimeout = TimeSpan.FromSeconds(30);
         using var stopSecond = new CancellationTokenSource();
-        var started = Stopwatch.StartNew();
         var second = new StreamConsumer<TestMessage>(fx.Redis, stream, new CountingHandler(fx.Redis, results, TimeSpan.Zero), secondOptions, Log).RunAsync(stopSecond.Token);
+        // The wait gives up before the visibility timeout could free anything: only entries handed back can finish it.
         await WaitUntilAsync(async () => await Db.HashLengthAsync(results) == 20 && await PendingAsync(Db, stream.Name) == 0,
-            TimeSpan.FromSeconds(20), "the second consumer finishes the rest");
-        Assert.True(started.Elapsed < secondOptions.VisibilityTimeout, "handed-back entries are taken at once, not after the visibility timeout");
+            TimeSpan.FromSeconds(20), "the second consumer finishes the rest, handed back at once");
         await stopSecond.CancelAsync();
         await second;
         await AssertEachCountedOnceAsync(Db, results, 20);

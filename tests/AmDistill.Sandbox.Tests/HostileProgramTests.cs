@@ -219,6 +219,37 @@ public sealed class HostileProgramTests(SandboxFixture fixture) : IClassFixture<
         await WaitForNoLeftoversAsync();
     }
 
+    /// <summary>Four processes of 400 MiB each: every one is under the per-process address-space limit (1 GiB), together
+    /// they are over the slot's memory cgroup (1 GiB), which the kernel enforces on the whole tree. Without the group the
+    /// program passes (measured: 5.2 s with the group's limit at 16 GiB), hence the longer test limit here.</summary>
+    [Fact]
+    public async Task Processes_that_each_stay_under_their_rlimit_cannot_together_take_more_than_the_slots_memory()
+    {
+        // Root on a machine whose memory cgroup hierarchy can be written (this kind of machine, CI): the bound must be on.
+        if (Environment.UserName == "root" && (File.Exists("/sys/fs/cgroup/memory/cgroup.procs") || File.Exists("/sys/fs/cgroup/cgroup.controllers")))
+            Assert.NotNull(fixture.Sandbox.Cgroup);
+        if (fixture.Sandbox.Cgroup is null) return; // elsewhere each process's rlimits are the bound (docs/sandbox.md)
+
+        var patient = new CodeVerifier(fixture.Sandbox, new CodeVerifierOptions { TestTimeout = TimeSpan.FromSeconds(10) });
+        var verdict = await patient.VerifyAsync("""
+            import os, time
+            children = []
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    block = bytearray(400 << 20)
+                    block[::4096] = b'x' * len(block[::4096])  # every page written, so it is really taken
+                    time.sleep(1)                                # and held while the others take theirs
+                    os._exit(0)
+                children.append(pid)
+            everyone = all(os.waitpid(pid, 0)[1] == 0 for pid in children)
+            input()
+            print('ok' if everyone else 'no')
+            """, new CodeTests.Stdio(["ping"], ["ok"]));
+        await WaitForNoLeftoversAsync();
+        AssertFailed(verdict, TestStatus.WrongAnswer, TestStatus.RuntimeError, TestStatus.MemoryLimit, TestStatus.NoResult);
+    }
+
     [Fact]
     public async Task Filling_dev_shm_or_writing_to_dev_fails_and_dev_null_still_works()
     {
