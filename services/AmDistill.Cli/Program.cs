@@ -35,3 +35,14 @@ catch (OperationCanceledException)
 {
     return 130;
 }
+catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
+{
+    // A file that is not there or not readable, a value that does not parse: the message says which.
+    await Console.Error.WriteLineAsync(e.Message);
+    return 2;
+}
+catch (Exception e) when (Environment.GetEnvironmentVariable("AMDISTILL_DEBUG") != "1")
+{
+    await Console.Error.WriteLineAsync($"amdistill failed: {e.GetType().Name}: {e.Message} (AMDISTILL_DEBUG=1 shows where; please report it)");
+    return 70;
+}

@@ -102,8 +102,24 @@ internal static class RunCommand
         using var http = Client(result);
         var run = configuration.Run;
         if (!await CreateAsync(http, configuration, cancellationToken) || !await fill(http, run)) return 1;
-        if (!await Ok(await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken))) return 1;
+        if (!await StartAsync(http, run, cancellationToken)) return 1;
         return noWatch ? 0 : await WatchAsync(http, run, cancellationToken);
+    }
+
+    /// <summary>Starts the run; while the system is still starting (503: no generation service has registered its
+    /// teachers yet) it waits up to two minutes instead of failing the command.</summary>
+    private static async Task<bool> StartAsync(HttpClient http, string run, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        var said = false;
+        while (true)
+        {
+            var response = await http.PostAsync($"/api/runs/{run}/start", null, cancellationToken);
+            if (response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline) return await Ok(response);
+            if (!said) await Console.Error.WriteLineAsync("waiting for the generation service to register its teachers (the system is starting)…");
+            said = true;
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
     }
 
     /// <summary>A JSONL or Parquet file as the body of a PUT; its answer, or null (said) when refused.</summary>
@@ -332,11 +348,22 @@ internal static class RunCommand
         return 0;
     }
 
+    /// <summary>True on success; otherwise says why in the Api's words (a problem's detail, each configuration error).</summary>
     private static async Task<bool> Ok(HttpResponseMessage response)
     {
         if (response.IsSuccessStatusCode) return true;
         var body = await response.Content.ReadAsStringAsync();
-        await Console.Error.WriteLineAsync($"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: {(int)response.StatusCode} {body}");
+        var why = body;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            if (json.RootElement.TryGetProperty("detail", out var detail)) why = detail.GetString() ?? body;
+            else if (json.RootElement.TryGetProperty("errors", out var errors) && errors.ValueKind == System.Text.Json.JsonValueKind.Array)
+                why = string.Join("; ", errors.EnumerateArray().Select(e => e.GetString()));
+        }
+        catch (System.Text.Json.JsonException) { } // not JSON: said as it came
+        var status = (int)response.StatusCode;
+        await Console.Error.WriteLineAsync($"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri?.AbsolutePath}: {status} {(why.Length > 0 ? why : response.ReasonPhrase)}");
         return false;
     }
 
