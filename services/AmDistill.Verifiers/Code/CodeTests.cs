@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace AmDistill.Verifiers.Code;
 
-/// <summary>A program's tests in one of the query schema's forms (data/benchmarks/README.md).</summary>
+/// <summary>A program's tests in one of the query schema's forms (docs/query-schema.md).</summary>
 public abstract record CodeTests(string Language)
 {
     public abstract int Count { get; }
