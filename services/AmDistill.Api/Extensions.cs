@@ -20,7 +20,10 @@ public static class Extensions
         builder.Services.AddStreamProducer(Streams.Verification); // imported responses enter where teachers' answers do
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<RunFeeder>();
-        builder.Services.AddOptions<DemoRunOptions>().BindConfiguration(DemoRunOptions.Section);
+        builder.Services.AddOptions<DemoRunOptions>().BindConfiguration(DemoRunOptions.Section)
+            .Validate(o => !o.Enabled || (File.Exists(DemoRun.InData(o.ConfigFile)) && File.Exists(DemoRun.InData(o.QueryFile))),
+                "DemoRun: ConfigFile and QueryFile must exist when the demo run is enabled")
+            .ValidateOnStart();
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section)
             .Validate(o => o.MaxUploadBytes > 0, "Api:MaxUploadBytes must be > 0").ValidateOnStart();
         builder.Services.AddHostedService<DemoRun>();

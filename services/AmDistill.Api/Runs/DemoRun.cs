@@ -65,5 +65,5 @@ public sealed class DemoRun(Microsoft.Extensions.Options.IOptions<DemoRunOptions
         }
     }
 
-    private static string InData(string path) => Path.IsPathRooted(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
+    internal static string InData(string path) => Path.IsPathRooted(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
 }
