@@ -39,7 +39,7 @@ public static class RunEndpoints
             var (report, problem) = await registry.UploadAsync(run, request.Body, FileUpload(request, options), cancellationToken);
             return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
         }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
-            .WithSummary("Upload and ingest the run's queries (docs/am-schema.md); a second upload before the start replaces the first.").WithProblems(400, 404, 409, 413);
+            .WithSummary("Upload and ingest the run's queries (docs/query-schema.md); a second upload before the start replaces the first.").WithProblems(400, 404, 409, 413);
 
         // The body is a file of responses to import: AM-schema rows, chat or ShareGPT records with their model (JSONL), or
         // AM-schema Parquet. Files accumulate until the run starts; the same file twice adds nothing.
