@@ -12,6 +12,7 @@ namespace AmDistill.Sandbox;
 public sealed class MemoryCgroup : IDisposable
 {
     private readonly string[] _slots;
+    private static int _instances;
 
     private MemoryCgroup(string root, string[] slots, string kind)
     {
@@ -32,7 +33,9 @@ public sealed class MemoryCgroup : IDisposable
     public static MemoryCgroup? TryCreate(int slots, long limitBytes)
     {
         if (!OperatingSystem.IsLinux()) return null;
-        var name = $"amdistill-sandbox-{Environment.ProcessId}";
+        // Per sandbox, not per process: two sandboxes of one process (test classes run in parallel) must never share,
+        // or remove, each other's groups.
+        var name = $"amdistill-sandbox-{Environment.ProcessId}-{Interlocked.Increment(ref _instances)}";
         return TryV1(name, slots, limitBytes) ?? TryV2(name, slots, limitBytes);
     }
 
@@ -78,7 +81,7 @@ public sealed class MemoryCgroup : IDisposable
         {
             // Groups left by a sandbox process that was killed (no Dispose) are empty: removed here.
             foreach (var stale in Directory.EnumerateDirectories(Path.GetDirectoryName(root)!, "amdistill-sandbox-*"))
-                if (int.TryParse(Path.GetFileName(stale)["amdistill-sandbox-".Length..], out var pid) && !Directory.Exists($"/proc/{pid}"))
+                if (int.TryParse(Path.GetFileName(stale).Split('-')[2], out var pid) && !Directory.Exists($"/proc/{pid}"))
                     Remove(stale);
             Directory.CreateDirectory(root);
             var paths = new string[slots];
