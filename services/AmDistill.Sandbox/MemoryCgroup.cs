@@ -103,15 +103,24 @@ public sealed class MemoryCgroup : IDisposable
     private static void Write(string group, string file, long value) =>
         File.WriteAllText(Path.Combine(group, file), value.ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>Whether the slot's group has hit its limit since it was made (v1: failcnt; v2: the oom events).</summary>
+    /// <summary>How often the slot's group has held a run at its limit since it was made: refused charges and
+    /// processes the kernel killed for it (v1: failcnt, memsw.failcnt, oom_kill; v2: the max and oom_kill events).</summary>
     public long LimitHits(int slot)
     {
+        long Counter(string file, string? key = null)
+        {
+            var path = Path.Combine(_slots[slot], file);
+            if (!File.Exists(path)) return 0;
+            return key is null
+                ? long.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture)
+                : File.ReadLines(path).Where(l => l.StartsWith(key + " ", StringComparison.Ordinal))
+                    .Select(l => long.Parse(l[(key.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+        }
         try
         {
             return Kind == "v1"
-                ? long.Parse(File.ReadAllText(Path.Combine(_slots[slot], "memory.failcnt")).Trim(), CultureInfo.InvariantCulture)
-                : File.ReadLines(Path.Combine(_slots[slot], "memory.events")).Where(l => l.StartsWith("max ", StringComparison.Ordinal))
-                    .Select(l => long.Parse(l[4..], CultureInfo.InvariantCulture)).FirstOrDefault();
+                ? Counter("memory.failcnt") + Counter("memory.memsw.failcnt") + Counter("memory.oom_control", "oom_kill")
+                : Counter("memory.events", "max") + Counter("memory.events", "oom_kill");
         }
         catch (Exception e) when (e is IOException or FormatException)
         {

@@ -230,6 +230,9 @@ public sealed class HostileProgramTests(SandboxFixture fixture) : IClassFixture<
             Assert.NotNull(fixture.Sandbox.Cgroup);
         if (fixture.Sandbox.Cgroup is null) return; // elsewhere each process's rlimits are the bound (docs/sandbox.md)
 
+        var cgroup = fixture.Sandbox.Cgroup;
+        long Hits() => Enumerable.Range(0, fixture.Options.Slots).Sum(cgroup.LimitHits);
+        var hitsBefore = Hits();
         var patient = new CodeVerifier(fixture.Sandbox, new CodeVerifierOptions { TestTimeout = TimeSpan.FromSeconds(10) });
         var verdict = await patient.VerifyAsync("""
             import os, time
@@ -247,7 +250,10 @@ public sealed class HostileProgramTests(SandboxFixture fixture) : IClassFixture<
             print('ok' if everyone else 'no')
             """, new CodeTests.Stdio(["ping"], ["ok"]));
         await WaitForNoLeftoversAsync();
-        AssertFailed(verdict, TestStatus.WrongAnswer, TestStatus.RuntimeError, TestStatus.MemoryLimit, TestStatus.NoResult);
+        // Killed, refused or held at the limit until the time ran out (a loaded machine): never passed; and the kernel
+        // says it was the slot's group that held it.
+        AssertFailed(verdict, TestStatus.WrongAnswer, TestStatus.RuntimeError, TestStatus.MemoryLimit, TestStatus.NoResult, TestStatus.Timeout);
+        Assert.True(Hits() > hitsBefore, "the slot's memory cgroup never reached its limit");
     }
 
     [Fact]
