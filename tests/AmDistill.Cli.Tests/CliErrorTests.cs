@@ -86,10 +86,10 @@ public sealed class CliErrorTests : IDisposable
         {
             WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true,
         };
-        info(api, "ConnectionStrings__redis", redis.ConnectionString);
-        info(api, "DatasetStore__Root", Path.Combine(_directory, "store"));
-        info(api, "DemoRun__Enabled", "false");
-        info(api, "Logging__LogLevel__Default", "Warning");
+        Set(api, "ConnectionStrings__redis", redis.ConnectionString);
+        Set(api, "DatasetStore__Root", Path.Combine(_directory, "store"));
+        Set(api, "DemoRun__Enabled", "false");
+        Set(api, "Logging__LogLevel__Default", "Warning");
         using var process = Process.Start(api)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
@@ -129,7 +129,7 @@ public sealed class CliErrorTests : IDisposable
             await process.WaitForExitAsync();
         }
 
-        static void info(ProcessStartInfo start, string key, string value) => start.Environment[key] = value;
+        static void Set(ProcessStartInfo start, string key, string value) => start.Environment[key] = value;
     }
 
     private static int FreePort()
