@@ -11,7 +11,7 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// What every AmDistill service shares, and nothing of the domain: OpenTelemetry (OTLP to the Aspire dashboard), health
-/// checks, service discovery, problem details and the standard resilience handler on every HttpClient. Redis messaging
+/// checks, who may call (<see cref="AccessOptions"/>), service discovery, problem details and the standard resilience handler on every HttpClient. Redis messaging
 /// (<c>AddRedisMessaging</c>) and the dataset store (<c>AddDatasetWriters</c>) register from their own libraries.
 /// </summary>
 public static class Extensions
@@ -23,6 +23,7 @@ public static class Extensions
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+        builder.AddDefaultAccess();
         builder.Services.AddServiceDiscovery();
         builder.Services.AddProblemDetails(); // errors answer as RFC 9457 problems, never with a stack trace
         // Stop within the few seconds an orchestrator waits after SIGTERM (Aspire's DCP kills soon after), so that every
@@ -87,8 +88,11 @@ public static class Extensions
         // Also in Development: an unhandled error is a 500 problem without the stack trace the developer page would show.
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapHealthChecks(HealthEndpointPath);
-        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // The platform's probes come without a caller.
+        app.MapHealthChecks(HealthEndpointPath).AllowAnonymous();
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") }).AllowAnonymous();
         return app;
     }
 }

@@ -15,7 +15,7 @@ public static class Extensions
         builder.AddDatasetStore();
         builder.Services.AddSingleton<RunRegistry>();
         builder.Services.AddSingleton<RunOutputs>();
-        builder.Services.AddHttpClient(RunOutputs.TrainerClient, http => http.BaseAddress = new Uri("https+http://trainer"));
+        builder.Services.AddHttpClient(RunOutputs.TrainerClient, http => http.BaseAddress = new Uri("https+http://trainer")).AddServiceToken();
         builder.Services.AddStreamProducer(Streams.Generation);
         builder.Services.AddStreamProducer(Streams.Verification); // imported responses enter where teachers' answers do
         builder.Services.TryAddSingleton(TimeProvider.System);

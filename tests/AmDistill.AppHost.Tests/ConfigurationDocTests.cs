@@ -16,6 +16,7 @@ public sealed partial class ConfigurationDocTests
     private static readonly (string Section, Type Options)[] Sections =
     [
         (AppHostOptions.Section, typeof(AppHostOptions)),
+        (Microsoft.Extensions.Hosting.AccessOptions.Section, typeof(Microsoft.Extensions.Hosting.AccessOptions)),
         (AmDistill.Api.ApiOptions.Section, typeof(AmDistill.Api.ApiOptions)),
         (AmDistill.Api.Runs.DemoRunOptions.Section, typeof(AmDistill.Api.Runs.DemoRunOptions)),
         (AmDistill.Dataset.Store.DatasetStoreOptions.Section, typeof(AmDistill.Dataset.Store.DatasetStoreOptions)),

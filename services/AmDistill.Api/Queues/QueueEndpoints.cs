@@ -14,7 +14,8 @@ public static class QueueEndpoints
             var db = redis.GetDatabase();
             var statuses = await Task.WhenAll(Streams.All.Select(stream => StreamStatus.ReadAsync(db, stream)));
             return TypedResults.Ok(statuses);
-        }).WithSummary("Length, backlog per consumer group and dead letters of every pipeline stream.");
+        }).RequireAuthorization(AccessPolicies.Reader)
+            .WithSummary("Length, backlog per consumer group and dead letters of every pipeline stream.");
         return app;
     }
 }

@@ -16,7 +16,8 @@ public static class RunEndpoints
 {
     public static IEndpointRouteBuilder MapRunEndpoints(this IEndpointRouteBuilder app)
     {
-        var runs = app.MapGroup("/api/runs");
+        // Reading needs the reader role and changing a run the operator role, where callers sign in (Azure); locally both are open.
+        var runs = app.MapGroup("/api/runs").RequireAuthorization(AccessPolicies.Reader);
 
         runs.MapGet("/", async (RunRegistry registry) => TypedResults.Ok(await registry.ListAsync()))
             .WithSummary("The ids of every run, oldest first.");
@@ -30,7 +31,9 @@ public static class RunEndpoints
             return await registry.CreateAsync(configuration) is { } problem
                 ? Problem(problem)
                 : TypedResults.Created($"/api/runs/{configuration.Run}", new RunState(configuration.Run, RunStates.Created));
-        }).Accepts<RunConfiguration>("application/json").WithSummary("Create a run from its configuration (docs/run-config.md).").WithProblems(409);
+        }).Accepts<RunConfiguration>("application/json")
+            .RequireAuthorization(AccessPolicies.Operator)
+            .WithSummary("Create a run from its configuration (docs/run-config.md).").WithProblems(409);
 
         // The body is a query file: JSONL, or Parquet (Content-Type application/vnd.apache.parquet or ?format=parquet).
         runs.MapPut("/{run}/queries", async Task<Results<Ok<QueryUpload>, ProblemHttpResult>> (string run, HttpRequest request, RunRegistry registry,
@@ -39,6 +42,7 @@ public static class RunEndpoints
             var (report, problem) = await registry.UploadAsync(run, request.Body, FileUpload(request, options), cancellationToken);
             return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
         }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Upload and ingest the run's queries (docs/query-schema.md); a second upload before the start replaces the first.").WithProblems(400, 404, 409, 413);
 
         // The body is a file of responses to import: AM-schema rows, chat or ShareGPT records with their model (JSONL), or
@@ -49,19 +53,24 @@ public static class RunEndpoints
             var (report, problem) = await registry.ImportAsync(run, request.Body, FileUpload(request, options), cancellationToken);
             return problem is not null ? Problem(problem) : TypedResults.Ok(report!);
         }).Accepts<Stream>("application/jsonl", "application/vnd.apache.parquet").DisableAntiforgery()
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Import responses you already have (AM rows, chat or ShareGPT records, AM Parquet) for the run's imported teachers.").WithProblems(400, 404, 409, 413);
 
         runs.MapPost("/{run}/start", async (string run, RunRegistry registry, CancellationToken cancellationToken) =>
             State(run, await registry.StartAsync(run, cancellationToken), RunStates.Running))
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Start a created run: its teachers are checked against those the generation service registered (503 until it has).").WithProblems(400, 404, 409, 503);
         runs.MapPost("/{run}/pause", async (string run, RunRegistry registry) =>
             State(run, await registry.MoveAsync(run, RunStates.Paused, RunStates.Running), RunStates.Paused))
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Pause a running run: nothing more is fed until it resumes.").WithProblems(404, 409);
         runs.MapPost("/{run}/resume", async (string run, RunRegistry registry) =>
             State(run, await registry.MoveAsync(run, RunStates.Running, RunStates.Paused), RunStates.Running))
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Resume a paused run.").WithProblems(404, 409);
         runs.MapPost("/{run}/cancel", async (string run, RunRegistry registry) =>
             State(run, await registry.MoveAsync(run, RunStates.Cancelled, RunStates.Created, RunStates.Running, RunStates.Paused), RunStates.Cancelled))
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Cancel a run: its remaining tasks are skipped.").WithProblems(404, 409);
 
         runs.MapGet("/{run}", async Task<Results<Ok<RunStatus>, NotFound>> (string run, RunRegistry registry) =>
@@ -71,9 +80,12 @@ public static class RunEndpoints
         {
             var (redriven, problem) = await registry.RedriveAsync(run);
             return problem is not null ? Problem(problem) : TypedResults.Ok(new RunRedrive(run, redriven));
-        }).WithSummary("Put a run's dead-lettered tasks and verifications back on their streams, after fixing their cause.").WithProblems(404, 409);
+        })
+            .RequireAuthorization(AccessPolicies.Operator)
+            .WithSummary("Put a run's dead-lettered tasks and verifications back on their streams, after fixing their cause.").WithProblems(404, 409);
         runs.MapDelete("/{run}", async Task<Results<NoContent, ProblemHttpResult>> (string run, RunRegistry registry) =>
             await registry.DeleteAsync(run) is { } problem ? Problem(problem) : TypedResults.NoContent())
+            .RequireAuthorization(AccessPolicies.Operator)
             .WithSummary("Delete a run that is not running: its state, samples, records and exports.").WithProblems(404, 409);
 
         // The body is a run configuration: every problem with its field, and its teachers checked against the registered ones.

@@ -14,7 +14,7 @@ public static class ScoreEndpoints
         {
             var (queries, verdicts, final) = await store.CountAsync(run);
             return Results.Ok(new { run, queries, verdicts, finalQueries = final });
-        });
+        }).RequireAuthorization(AccessPolicies.Reader);
         app.MapGet("/api/runs/{run}/queries/{query}", async (string run, string query, ScoreStore store) =>
         {
             if (await store.ReadAsync(run, query) is not { } record) return Results.NotFound();
@@ -31,7 +31,7 @@ public static class ScoreEndpoints
                 difficulty = DifficultyLadder.Paper.Grade(record, options.Thresholds).ToString(),
                 stageOne = new { kept = selection.Kept, reason = selection.Reason, responses = selection.Responses.Select(r => r.SampleId) },
             });
-        });
+        }).RequireAuthorization(AccessPolicies.Reader);
         return app;
     }
 }
