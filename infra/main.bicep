@@ -48,6 +48,9 @@ param otlpEndpoint string = ''
 @description('Create Azure Container Apps dynamic sessions (a Python code interpreter pool) as the code sandbox backend.')
 param enableCodeSessions bool = false
 
+@description('Put the environment in a virtual network and reach Redis, the dataset storage and Key Vault only through private endpoints (their public access disabled).')
+param privateNetworking bool = false
+
 var prefix = toLower(environmentName)
 var tags = { 'azd-env-name': environmentName }
 
@@ -58,12 +61,40 @@ module monitoring 'modules/monitoring.bicep' = {
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
-  params: { prefix: prefix, location: location, tags: tags }
+  params: { prefix: prefix, location: location, tags: tags, apps: ['api', 'generation', 'verification', 'scoring', 'trainer', 'trainerGpu', 'teacherSim'] }
+}
+
+// Each app's identity by name: { id, clientId, principalId }.
+var identities = toObject(identity.outputs.identities, app => app.name)
+
+module vault 'modules/vault.bicep' = {
+  name: 'vault'
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+    teacherNames: map(teachers, teacher => teacher.name)
+    teacherKeyReader: identities.generation.principalId
+    privateNetworking: privateNetworking
+  }
 }
 
 module redis 'modules/redis.bicep' = {
   name: 'redis'
-  params: { prefix: prefix, location: location, tags: tags, identityPrincipalId: identity.outputs.principalId }
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+    vaultName: vault.outputs.name
+    connectionReaders: map(['api', 'generation', 'verification', 'scoring', 'trainer', 'trainerGpu'], app => identities[app].principalId)
+    passwordReaders: map(['generation', 'verification', 'scoring', 'trainerGpu'], app => identities[app].principalId)
+    privateNetworking: privateNetworking
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  params: { prefix: prefix, location: location, tags: tags }
 }
 
 module environment 'modules/environment.bicep' = {
@@ -74,6 +105,24 @@ module environment 'modules/environment.bicep' = {
     tags: tags
     logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
     gpuProfileType: gpuProfileType
+    infrastructureSubnetId: privateNetworking ? network!.outputs.appsSubnetId : ''
+    privateNetworking: privateNetworking
+  }
+}
+
+module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworking) {
+  name: 'private-endpoints'
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+    subnetId: network!.outputs.endpointsSubnetId
+    dnsZoneIds: network!.outputs.dnsZoneIds
+    targets: [
+      { kind: 'redis', id: redis.outputs.id, groupId: 'redisEnterprise' }
+      { kind: 'file', id: environment.outputs.storageAccountId, groupId: 'file' }
+      { kind: 'vault', id: vault.outputs.id, groupId: 'vault' }
+    ]
   }
 }
 
@@ -84,15 +133,14 @@ module apps 'modules/apps.bicep' = {
     location: location
     tags: tags
     environmentId: environment.outputs.environmentId
-    identityId: identity.outputs.identityId
-    identityClientId: identity.outputs.clientId
+    identities: identities
     registryServer: identity.outputs.registryServer
     redisHost: redis.outputs.hostName
     redisPort: redis.outputs.sslPort
     redisAuthVaultUri: redis.outputs.redisAuthVaultUri
     redisConnectionVaultUri: redis.outputs.redisConnectionVaultUri
     gpuResources: gpuProfileType == 'Consumption-GPU-NC24-A100' ? { cpu: 24, memory: '220Gi' } : { cpu: 8, memory: '56Gi' }
-    keyVaultUri: redis.outputs.keyVaultUri
+    keyVaultUri: vault.outputs.uri
     otlpEndpoint: otlpEndpoint
     images: images
     teachers: teachers
@@ -110,5 +158,5 @@ module sessions 'modules/sessions.bicep' = if (enableCodeSessions) {
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = identity.outputs.registryServer
 output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.environmentId
 output API_URL string = apps.outputs.apiUrl
-output KEY_VAULT_URI string = redis.outputs.keyVaultUri
+output KEY_VAULT_URI string = vault.outputs.uri
 output CODE_SESSIONS_ENDPOINT string = enableCodeSessions ? sessions!.outputs.poolManagementEndpoint : ''

@@ -6,6 +6,12 @@ param tags object
 param logAnalyticsWorkspaceName string
 param gpuProfileType string
 
+@description('The delegated subnet of the environment when private networking is on; empty: the platform\'s own network.')
+param infrastructureSubnetId string = ''
+
+@description('Storage reachable only through a private endpoint.')
+param privateNetworking bool = false
+
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
   name: logAnalyticsWorkspaceName
 }
@@ -15,6 +21,7 @@ resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   location: location
   tags: tags
   properties: {
+    vnetConfiguration: empty(infrastructureSubnetId) ? null : { infrastructureSubnetId: infrastructureSubnetId, internal: false }
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: {
@@ -42,6 +49,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     allowBlobPublicAccess: false
     supportsHttpsTrafficOnly: true
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -72,3 +80,4 @@ resource datasetStorage 'Microsoft.App/managedEnvironments/storages@2024-03-01' 
 
 output environmentId string = environment.id
 output datasetStorageName string = datasetStorage.name
+output storageAccountId string = storage.id

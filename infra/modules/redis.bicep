@@ -1,19 +1,33 @@
 // Azure Managed Redis (Redis 7.4: XAUTOCLAIM, and the consumer-group lag that KEDA's lagCount reads), with
-// append-only persistence because the streams are the pipeline's state. Its password lives only in Key Vault.
+// append-only persistence because the streams are the pipeline's state. Its password lives only in Key Vault, in two
+// secrets granted one by one: the connection string to every service that uses Redis, the bare password to the apps
+// whose KEDA rule reads the lag.
 param prefix string
 param location string
 param tags object
-param identityPrincipalId string
+param vaultName string
 
-resource cluster 'Microsoft.Cache/redisEnterprise@2024-10-01' = {
+@description('Principal ids of the identities that read the connection string.')
+param connectionReaders array
+
+@description('Principal ids of the identities that read the password (KEDA rules).')
+param passwordReaders array
+
+@description('Reachable only through a private endpoint.')
+param privateNetworking bool
+
+resource cluster 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
   name: '${prefix}-redis'
   location: location
   tags: tags
   sku: { name: 'Balanced_B1' }
-  properties: { minimumTlsVersion: '1.2' }
+  properties: {
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+  }
 }
 
-resource database 'Microsoft.Cache/redisEnterprise/databases@2024-10-01' = {
+resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
   parent: cluster
   name: 'default'
   properties: {
@@ -25,17 +39,8 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2024-10-01' = {
   }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  name: take(replace('${prefix}-kv-${uniqueString(resourceGroup().id)}', '--', '-'), 24)
-  location: location
-  tags: tags
-  properties: {
-    tenantId: subscription().tenantId
-    sku: { family: 'A', name: 'standard' }
-    enableRbacAuthorization: true
-    enableSoftDelete: true
-    softDeleteRetentionInDays: 7
-  }
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: vaultName
 }
 
 resource password 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
@@ -52,19 +57,21 @@ resource connectionString 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 
 var secretsUserRole = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
 
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, identityPrincipalId, secretsUserRole)
-  scope: vault
-  properties: {
-    roleDefinitionId: secretsUserRole
-    principalId: identityPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
+resource connectionAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for reader in connectionReaders: {
+  name: guid(connectionString.id, reader, secretsUserRole)
+  scope: connectionString
+  properties: { roleDefinitionId: secretsUserRole, principalId: reader, principalType: 'ServicePrincipal' }
+}]
 
+resource passwordAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for reader in passwordReaders: {
+  name: guid(password.id, reader, secretsUserRole)
+  scope: password
+  properties: { roleDefinitionId: secretsUserRole, principalId: reader, principalType: 'ServicePrincipal' }
+}]
+
+output id string = cluster.id
 output hostName string = cluster.properties.hostName
 output sslPort int = 10000
-output keyVaultUri string = vault.properties.vaultUri
-// Key Vault references (URIs, not values): the apps resolve them with their managed identity.
+// Key Vault references (URIs, not values): the apps resolve them with their own managed identity.
 output redisAuthVaultUri string = password.properties.secretUri
 output redisConnectionVaultUri string = connectionString.properties.secretUri
