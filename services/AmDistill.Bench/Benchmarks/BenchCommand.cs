@@ -66,6 +66,17 @@ internal static class BenchCommand
         var feed = new Command("feed", "The control plane: queries/s ingested, and queries/s the feeder expands into generation tasks.") { feedQueries };
         feed.SetAction((result, cancellationToken) => FeedBenchmark.RunAsync(result.GetValue(feedQueries), Console.Out, cancellationToken));
 
-        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, instructionFollowing, export, import, code, feed };
+        var pipelineQueries = new Option<int>("--queries") { Description = "Synthetic math queries (× 3 teachers × passes samples).", DefaultValueFactory = _ => 3000 };
+        var passes = new Option<int>("--passes") { Description = "Passes per teacher.", DefaultValueFactory = _ => 4 };
+        var settle = new Option<int>("--settle-seconds") { Description = "How long to watch Redis memory after the run completes (finished runs are compacted after 2 minutes).", DefaultValueFactory = _ => 150 };
+        var noTelemetry = new Option<bool>("--no-telemetry") { Description = "Run the services without an OTLP exporter." };
+        var pipeline = new Command("pipeline", "The services as processes on Redis and the simulated teachers at zero latency: samples/s, CPU per sample and peak RSS per service, Redis memory.")
+        {
+            pipelineQueries, passes, settle, noTelemetry,
+        };
+        pipeline.SetAction((result, cancellationToken) => PipelineBenchmark.RunAsync(new PipelineBenchmark.Settings(
+            result.GetValue(pipelineQueries), result.GetValue(passes), result.GetValue(settle), !result.GetValue(noTelemetry)), Console.Out, cancellationToken));
+
+        return new RootCommand("amdistill-bench: measure throughput on this machine.") { queue, teacher, math, instructionFollowing, export, import, code, feed, pipeline };
     }
 }
