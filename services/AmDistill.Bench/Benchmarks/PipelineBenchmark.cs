@@ -74,7 +74,7 @@ internal static class PipelineBenchmark
             var seconds = clock.Elapsed.TotalSeconds;
             await output.WriteLineAsync();
             await output.WriteLineAsync($"amdistill-bench pipeline: {settings.Queries:N0} queries × {Teachers.Length} teachers × {settings.Passes} passes, " +
-                $"{System.Environment.ProcessorCount} cores, telemetry {(settings.Telemetry ? $"on (OTLP, {sink!.Bytes / 1e6:N1} MB exported)" : "off")}");
+                $"{System.Environment.ProcessorCount} cores, telemetry {(settings.Telemetry ? $"on (OTLP exported: {sink!.Summary})" : "off")}");
             await output.WriteLineAsync($"  {samples:N0} samples verified, {status.FinalQueries:N0} queries final in {seconds:N1} s = {samples / seconds:N0} samples/s");
             await output.WriteLineAsync($"  {"process",-14} {"CPU ms/sample",14} {"CPU share",10} {"peak RSS MB",12}");
             var cpuTotal = cpu.Values.Sum();
@@ -294,10 +294,13 @@ internal static class PipelineBenchmark
     private sealed class OtlpSink : IDisposable
     {
         private readonly HttpListener _listener = new();
-        private long _bytes;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _bytesBySignal = new();
 
         public string Endpoint { get; }
-        public long Bytes => Interlocked.Read(ref _bytes);
+        public long Bytes => _bytesBySignal.Values.Sum();
+
+        /// <summary>Megabytes per signal (traces, metrics, logs).</summary>
+        public string Summary => string.Join(", ", _bytesBySignal.OrderBy(s => s.Key).Select(s => $"{s.Key} {s.Value / 1e6:N1} MB"));
 
         private OtlpSink(int port)
         {
@@ -321,8 +324,11 @@ internal static class PipelineBenchmark
                     try
                     {
                         var buffer = new byte[64 * 1024];
+                        var signal = context.Request.Url?.AbsolutePath.Split('/').LastOrDefault() ?? "";
+                        long total = 0;
                         int read;
-                        while ((read = await context.Request.InputStream.ReadAsync(buffer)) > 0) Interlocked.Add(ref _bytes, read);
+                        while ((read = await context.Request.InputStream.ReadAsync(buffer)) > 0) total += read;
+                        _bytesBySignal.AddOrUpdate(signal, total, (_, sum) => sum + total);
                         context.Response.StatusCode = 200;
                         context.Response.ContentType = "application/x-protobuf";
                         context.Response.Close();
