@@ -52,7 +52,8 @@ internal static class PipelineBenchmark
             var redisCpuBefore = redisServer.Process!.TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             await StartAsync(http, run, cancellationToken);
-            var status = await WatchAsync(http, run, output, cancellationToken);
+            var progress = new List<(double Seconds, long Verified)>();
+            var status = await WatchAsync(http, run, clock, progress, output, cancellationToken);
             clock.Stop();
             var cpu = processes.ToDictionary(p => p.Key, p => (p.Value.CpuTime - cpuBefore[p.Key]).TotalMilliseconds);
             redisServer.Process.Refresh();
@@ -72,10 +73,13 @@ internal static class PipelineBenchmark
 
             var samples = status.Verified;
             var seconds = clock.Elapsed.TotalSeconds;
+            var steady = SteadyRate(progress, samples);
+            var storeBytes = new DirectoryInfo(Path.Combine(root, "store")).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
             await output.WriteLineAsync();
             await output.WriteLineAsync($"amdistill-bench pipeline: {settings.Queries:N0} queries × {Teachers.Length} teachers × {settings.Passes} passes, " +
                 $"{System.Environment.ProcessorCount} cores, telemetry {(settings.Telemetry ? $"on (OTLP exported: {sink!.Summary})" : "off")}");
-            await output.WriteLineAsync($"  {samples:N0} samples verified, {status.FinalQueries:N0} queries final in {seconds:N1} s = {samples / seconds:N0} samples/s");
+            await output.WriteLineAsync($"  {samples:N0} samples verified, {status.FinalQueries:N0} queries final in {seconds:N1} s = {samples / seconds:N0} samples/s " +
+                $"({steady:N0} samples/s from 10 % to 90 % of the samples); dataset store {storeBytes / (double)samples:N0} B/sample on disk");
             await output.WriteLineAsync($"  {"process",-14} {"CPU ms/sample",14} {"CPU share",10} {"peak RSS MB",12}");
             var cpuTotal = cpu.Values.Sum();
             foreach (var (name, ms) in cpu.OrderByDescending(c => c.Value))
@@ -88,11 +92,13 @@ internal static class PipelineBenchmark
                 ["samples"] = samples,
                 ["seconds"] = Math.Round(seconds, 2),
                 ["samples_per_s"] = Math.Round(samples / seconds, 1),
+                ["steady_samples_per_s"] = Math.Round(steady, 1),
                 ["cpu_ms_per_sample"] = cpu.ToDictionary(c => c.Key, c => Math.Round(c.Value / samples, 4)),
                 ["peak_rss_bytes"] = rss,
                 ["redis_used_memory_peak_bytes"] = peak,
                 ["redis_bytes_per_sample_at_completion"] = Math.Round(atCompletion / (double)samples, 1),
                 ["redis_bytes_per_sample_end"] = Math.Round(end / (double)samples, 1),
+                ["store_bytes_per_sample"] = Math.Round(storeBytes / (double)samples, 1),
                 ["telemetry"] = settings.Telemetry,
             }));
             return status.Verified == (long)settings.Queries * Teachers.Length * settings.Passes ? 0 : 1;
@@ -183,12 +189,13 @@ internal static class PipelineBenchmark
         }
     }
 
-    private static async Task<RunStatus> WatchAsync(HttpClient http, string run, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<RunStatus> WatchAsync(HttpClient http, string run, Stopwatch clock, List<(double, long)> progress, TextWriter output, CancellationToken cancellationToken)
     {
         var shown = Stopwatch.StartNew();
         while (true)
         {
             var status = (await http.GetFromJsonAsync<RunStatus>($"/api/runs/{run}", ApiJson.Options, cancellationToken))!;
+            progress.Add((clock.Elapsed.TotalSeconds, status.Verified));
             if (status.Ended) return status;
             if (shown.Elapsed > TimeSpan.FromSeconds(10))
             {
@@ -197,6 +204,15 @@ internal static class PipelineBenchmark
             }
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
         }
+    }
+
+    /// <summary>Samples/s between the moments 10 % and 90 % of the samples were verified: the rate once the pipeline is
+    /// full, without its start (JIT, first answers) and its tail (the last queries).</summary>
+    private static double SteadyRate(List<(double Seconds, long Verified)> progress, long samples)
+    {
+        var from = progress.First(p => p.Verified >= samples / 10);
+        var to = progress.First(p => p.Verified >= samples * 9 / 10);
+        return to.Seconds > from.Seconds ? (to.Verified - from.Verified) / (to.Seconds - from.Seconds) : 0;
     }
 
     private static async Task EnsureAsync(HttpResponseMessage response, string what)
