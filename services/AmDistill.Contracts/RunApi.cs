@@ -44,6 +44,9 @@ public sealed record ImportedInput(long Files, long Queries, long Samples, IRead
 /// verified; throughput since the start and the ETA; per teacher model samples, tokens, cost and verdicts so far.
 /// </summary>
 /// <param name="Outputs">Where a completed run's exports and report are, within the dataset store (never a server path).</param>
+/// <param name="UnknownQueries">Samples whose teacher could not know the query, by "teacher|reason": the teacher simulator
+/// answers a question it has not seen (in no query file or ingested run it reads) or one without a reference answer or
+/// solution with a guess, and says so.</param>
 public sealed record RunStatus(
     string Run,
     string? State,
@@ -64,7 +67,8 @@ public sealed record RunStatus(
     IReadOnlyDictionary<string, long> JudgeDecided,
     DeadLetterCounts DeadLettered,
     RunIngest? Ingest,
-    string? Outputs)
+    string? Outputs,
+    IReadOnlyDictionary<string, long> UnknownQueries)
 {
     [JsonIgnore] public bool Ended => State is RunStates.Completed or RunStates.Cancelled;
 }

@@ -63,6 +63,12 @@ public static class RunKeys
 
     public const string DeadLetterReasonPrefix = "dead_reason|";
 
+    /// <summary>The field of <see cref="Stats"/> that counts a teacher's samples answering a query it could not know (the
+    /// teacher simulator says so, with why, in its <c>system_fingerprint</c>); '|' keeps it apart from the per-model fields.</summary>
+    public static string UnknownQueryStat(string teacher, string reason) => $"{UnknownQueryPrefix}{teacher}|{reason}";
+
+    public const string UnknownQueryPrefix = "unknown_query|";
+
     /// <summary>The field of <see cref="Stats"/> that counts a category's verdicts decided by the judge or the reward model
     /// rather than a rule (no ':' in it: those fields are per model).</summary>
     public static string JudgeDecidedStat(QueryCategory category) => $"judge_decided.{category.ToString().ToLowerInvariant()}";

@@ -149,8 +149,8 @@ public sealed class PipelineTests(RunningPipeline pipeline) : IClassFixture<Runn
         var served = await Api.GetStringAsync("/api/runs/aime24/report", Token);
         Assert.Contains("id=\"pass-rate-math\"", served, StringComparison.Ordinal);
         var dom = await HeadlessChromium.LoadAsync(Path.Combine(pipeline.Dataset, "aime24", "export", "report.html"), Token);
-        foreach (var chart in new[] { "pass-rate-math", "cv", "difficulty", "selected-category", "selected-difficulty" })
-            Assert.Contains($"id=\"{chart}\"", dom, StringComparison.Ordinal);
+        foreach (var part in new[] { "pass-rate-math", "cv", "difficulty", "selected-category", "selected-difficulty", "hardest", "explorer-1", "answers" })
+            Assert.Contains($"id=\"{part}\"", dom, StringComparison.Ordinal);
         Assert.True(dom.Split("<rect class=\"bar\"").Length > 20, "the charts have their bars");
     }
 

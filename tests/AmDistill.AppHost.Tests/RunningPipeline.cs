@@ -94,7 +94,7 @@ public static class ApiCalls
         using var response = await api.GetAsync($"/api/runs/{run}", cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound)
             return new RunStatus(run, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, new RunThroughput(0, 0, 0), null, 0, [], new Dictionary<string, long>(),
-                new DeadLetterCounts(0, 0, new Dictionary<string, long>()), null, null);
+                new DeadLetterCounts(0, 0, new Dictionary<string, long>()), null, null, new Dictionary<string, long>());
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<RunStatus>(ApiJson.Options, cancellationToken))!;
     }

@@ -97,8 +97,52 @@ public sealed class RunReportTests
         data.OfferExample(Sample("easy", "weak", true, new string('a', 1000)));
         Assert.Equal(RunReportData.ExcerptChars + 2, data.Examples["easy"].Answer.Length); // cut, with " …"
         var html = RunReportHtml.Render(data);
-        Assert.Contains("<summary>question and middle's answer (passed)</summary><pre>Is &lt;b&gt;x&lt;/b&gt; &gt; 1?</pre><pre>x = 2, &lt;script&gt;</pre>", html, StringComparison.Ordinal);
+        Assert.Contains("<summary><code>l2</code>: question and middle's answer (passed)</summary><pre>Is &lt;b&gt;x&lt;/b&gt; &gt; 1?</pre><pre>x = 2, &lt;script&gt;</pre>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_explorer_holds_the_hardest_and_the_highest_cv_queries_in_every_order_without_script()
+    {
+        var data = Report();
+        for (var i = 0; i < 25; i++) // 25 unsolved queries fill the hardest list; the varied ones below come in by their CV
+            data.Add(Query($"unsolved-{i:D2}", QueryCategory.Math, [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]));
+        data.Add(Query("varied", QueryCategory.Math, [1, 1, 1, 1], [1, 1, 1, 1], [1, 0, 0, 0]));   // strong ¼: CV 2
+        data.Add(Query("steady", QueryCategory.Math, [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]));   // CV 0: in neither list
+        Assert.All(data.Hardest, h => Assert.Equal(DifficultyLevel.Unsolved, h.Level));
+        Assert.Equal(["varied", "l2"], data.HighestCv.Select(q => q.QueryId));
+        Assert.Equal(2.0, data.HighestCv[0].Cv!.Value, 9);
+        Assert.Equal(RunReportData.HardestCount + 2, data.Explored.Count);
+        Assert.DoesNotContain(data.Explored, q => q.QueryId == "steady");
+
+        Samples.StoredSample Failed(string id, string verdict) => new(id, "r", "varied", QueryCategory.Math, "strong", "strong", 0, "q", null, "a", "stop", false,
+            0, 0, 0, null, 0, false, true, verdict);
+        data.OfferExample(Failed("s1", "math: not equivalent; expected 3, got 4"));
+        data.OfferExample(Failed("s1", "math: not equivalent; expected 3, got 4"));   // a second copy of the same sample
+        data.OfferExample(Failed("s2", "math: not equivalent; expected 3, got 4"));
+        data.OfferExample(Failed("s3", "truncated <answer>"));
+        Assert.Equal(new Dictionary<string, int> { ["math: not equivalent; expected 3, got 4"] = 2, ["truncated <answer>"] = 1 }, data.FailureVerdicts["varied"]);
+
+        var html = RunReportHtml.Render(data);
+        Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
+        // One table per order (difficulty, CV, mean, 3 teachers, id), one radio button each; the checked one is shown by CSS.
+        for (var order = 0; order < 7; order++)
+        {
+            Assert.Contains($"id=\"sort-{order}\"", html, StringComparison.Ordinal);
+            Assert.Contains($"#sort-{order}:checked~#{(order == 0 ? "hardest" : $"explorer-{order}")}{{display:table}}", html, StringComparison.Ordinal);
+        }
+        string Table(string id)
+        {
+            var start = html.IndexOf($"<table id=\"{id}\">", StringComparison.Ordinal);
+            return html[start..html.IndexOf("</table>", start, StringComparison.Ordinal)];
+        }
+        IEnumerable<string> Rows(string id) => System.Text.RegularExpressions.Regex.Matches(Table(id), "<code>([^<]+)</code>").Select(m => m.Groups[1].Value);
+        Assert.Equal("unsolved", Rows("hardest").First());
+        Assert.Equal(["varied", "l2"], Rows("explorer-1").Take(2));                 // by CV
+        Assert.Equal(["varied", "l2"], Rows("explorer-5").TakeLast(2));            // by the strongest teacher's pass rate: 0 (unsolved), ¼, ¾
+        Assert.Equal(Rows("hardest").Order(StringComparer.Ordinal), Rows("explorer-6")); // by id
+        Assert.Contains("2 × math: not equivalent; expected 3, got 4<br>1 × truncated &lt;answer&gt;", Table("explorer-1"), StringComparison.Ordinal);
+        Assert.Contains("<a href=\"#q-", Table("hardest"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -119,6 +163,18 @@ public sealed class RunReportTests
         report.DeadLettered = new Dictionary<string, long> { ["generation|TeacherRequestException: t: 404 <model> does not exist"] = 8 };
         var html = RunReportHtml.Render(report);
         Assert.Contains("<tr><td>generation</td><td>TeacherRequestException: t: 404 &lt;model&gt; does not exist</td><td>8</td></tr>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Samples_whose_teacher_could_not_know_the_query_are_listed_with_why()
+    {
+        var report = Report();
+        Assert.DoesNotContain("id=\"unknown-queries\"", RunReportHtml.Render(report), StringComparison.Ordinal); // none: no paragraph
+        report.UnknownQueries = new Dictionary<string, long> { ["strong|not-seen"] = 8, ["weak|no-reference-answer"] = 4 };
+        var html = RunReportHtml.Render(report);
+        Assert.Contains("id=\"unknown-queries\"", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>strong</td><td>the question is in no query file or ingested run the simulator reads</td><td>8</td></tr>", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>weak</td><td>the query has no reference_answer</td><td>4</td></tr>", html, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -50,6 +50,28 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal("strong-sim", samples.First(s => s.Teacher == "strong").Model);
     }
 
+    /// <summary>The simulator guesses where it cannot know a query and says why; the run counts those samples per teacher
+    /// and reason (status and report show them), and counts nothing for the queries it knows.</summary>
+    [Fact]
+    public async Task Samples_of_queries_the_simulator_could_not_know_are_counted_with_why()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "sim", 0.6, 1)));
+        await using var generation = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher("t", sim.V1, "sim")));
+
+        var known = Queries.First(q => q.Category == "math");
+        var unseen = new DemoQuery("mine-1", "math", "What is the sum of the first 12 positive odd integers?", "144");
+        await PublishAsync(redis, [NewTask("guess", known, "t", 0, 1), NewTask("guess", unseen, "t", 0, 1, 2)]);
+        var db = redis.GetDatabase();
+        await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= 5, TimeSpan.FromSeconds(30), "5 samples");
+
+        var stats = (await db.HashGetAllAsync(RunKeys.Stats("guess"))).ToDictionary(e => e.Name.ToString(), e => (long)e.Value);
+        Assert.Equal(3, stats.GetValueOrDefault(RunKeys.UnknownQueryStat("t", "not-seen")));
+        Assert.Single(stats, s => s.Key.StartsWith(RunKeys.UnknownQueryPrefix, StringComparison.Ordinal));
+        Assert.Equal(5, stats["t:samples"]);
+    }
+
     [Fact]
     public async Task A_teachers_in_flight_and_requests_per_minute_limits_hold()
     {

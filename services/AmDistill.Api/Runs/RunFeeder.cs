@@ -141,16 +141,18 @@ public sealed class RunFeeder(
 
         var first = run.Feeder.Cascade ? run.Teachers.Take(1) : run.GeneratingTeachers;
         var (cursor, fed) = await FeedFromAsync(run, "cursor", info.Cursor, info.Queries,
-            query => Task.FromResult<IEnumerable<GenerationTask>?>(Expand(run, query, first)), cancellationToken);
+            queries => Task.FromResult<IReadOnlyList<IEnumerable<GenerationTask>?>>([.. queries.Select(query => Expand(run, query, first))]), cancellationToken);
         if (!run.Feeder.Cascade) return fed || imported;
 
-        var (_, escalated) = await FeedFromAsync(run, "escalation", info.Escalation, cursor, async query =>
-            await runs.CascadeDecisionAsync(run.Run, query["id"]!.ToString()) switch
-            {
-                null => null,
-                "escalated" => Expand(run, query, run.Teachers.Skip(1)),
-                _ => [], // solved by the first teacher
-            }, cancellationToken);
+        // One HMGET for the batch's decisions; the first query scoring has not decided yet stops the batch there.
+        var (_, escalated) = await FeedFromAsync(run, "escalation", info.Escalation, cursor, async queries =>
+            [.. (await runs.CascadeDecisionsAsync(run.Run, [.. queries.Select(query => query["id"]!.ToString())]))
+                .Select((decision, i) => (string?)decision switch
+                {
+                    null => null,
+                    "escalated" => Expand(run, queries[i], run.Teachers.Skip(1)),
+                    _ => (IEnumerable<GenerationTask>)[], // solved by the first teacher
+                })], cancellationToken);
         return fed || escalated;
     }
 
@@ -181,23 +183,24 @@ public sealed class RunFeeder(
     }
 
     /// <summary>Up to a batch of queries from <paramref name="position"/> (saved in the run's <paramref name="field"/>)
-    /// to <paramref name="end"/>, each expanded into tasks, or stopping at the first that cannot be yet (null).</summary>
+    /// to <paramref name="end"/>, expanded into tasks together, up to the first that cannot be yet (null).</summary>
     private async Task<(long Position, bool Fed)> FeedFromAsync(RunConfiguration run, string field, long position, long end,
-        Func<JsonObject, Task<IEnumerable<GenerationTask>?>> expand, CancellationToken cancellationToken)
+        Func<IReadOnlyList<JsonObject>, Task<IReadOnlyList<IEnumerable<GenerationTask>?>>> expand, CancellationToken cancellationToken)
     {
         var reader = Open(run.Run, field, position, runs.InputQueries(run.Run));
+        var wanted = (int)Math.Min(run.Feeder.BatchQueries, end - position);
+        var lines = reader.Peek(wanted);
+        if (lines.Count < wanted)
+            throw new InvalidOperationException($"run {run.Run}: {runs.InputQueries(run.Run)} ends at query {position + lines.Count}");
         var tasks = new List<(GenerationTask, string)>();
         var read = 0;
-        while (position + read < end && read < run.Feeder.BatchQueries)
+        foreach (var expanded in await expand([.. lines.Select(line => JsonNode.Parse(line)!.AsObject())]))
         {
-            var line = reader.Peek()
-                ?? throw new InvalidOperationException($"run {run.Run}: {runs.InputQueries(run.Run)} ends at query {position + read}");
-            var expanded = await expand(JsonNode.Parse(line)!.AsObject());
             if (expanded is null) break;
-            reader.Advance();
             read++;
             tasks.AddRange(expanded.Select(t => (t, t.Key)));
         }
+        reader.Advance(read);
         if (read == 0) return (position, false);
         await generation.PublishBatchAsync(tasks, cancellationToken);
         position += read;
@@ -257,7 +260,7 @@ public sealed class RunFeeder(
 internal sealed class QueryReader : IDisposable
 {
     private readonly StreamReader _reader;
-    private string? _next;
+    private readonly List<string> _ahead = []; // lines read but not yet advanced past
 
     public QueryReader(string path, long position)
     {
@@ -269,12 +272,19 @@ internal sealed class QueryReader : IDisposable
 
     public long Position { get; private set; }
 
-    public string? Peek() => _next ??= Read();
+    public string? Peek() => Peek(1) is [var line] ? line : null;
 
-    public void Advance()
+    /// <summary>The next <paramref name="count"/> lines (fewer at the end of the file), without moving past them.</summary>
+    public IReadOnlyList<string> Peek(int count)
     {
-        _next = null;
-        Position++;
+        while (_ahead.Count < count && Read() is { } line) _ahead.Add(line);
+        return _ahead.Count <= count ? [.. _ahead] : _ahead[..count];
+    }
+
+    public void Advance(int count = 1)
+    {
+        _ahead.RemoveRange(0, count);
+        Position += count;
     }
 
     private string? Read()

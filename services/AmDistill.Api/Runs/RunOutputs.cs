@@ -47,6 +47,7 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
             run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = RunRegistry.Costs(run, stats) }, cancellationToken);
         data.JudgeDecided = RunRegistry.JudgeDecided(stats);
         data.DeadLettered = RunRegistry.DeadLettered(stats);
+        data.UnknownQueries = RunRegistry.UnknownQueries(stats);
         return data;
     }
 }

@@ -465,8 +465,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// <summary>Saves a feeding position: <c>cursor</c>, <c>escalation</c> or <c>samplecursor</c>.</summary>
     public Task AdvanceAsync(string run, string field, long position) => Db.HashSetAsync(RunKeys.Run(run), field, position);
 
-    /// <summary>A cascade run's decision on a query (<c>solved</c>, <c>escalated</c>), or null while it is open.</summary>
-    public async Task<string?> CascadeDecisionAsync(string run, string query) => await Db.HashGetAsync(RunKeys.Cascade(run), query);
+    /// <summary>A cascade run's decision on each query (<c>solved</c>, <c>escalated</c>, or null while it is open), in one round trip.</summary>
+    public Task<RedisValue[]> CascadeDecisionsAsync(string run, IReadOnlyList<string> queries) =>
+        Db.HashGetAsync(RunKeys.Cascade(run), [.. queries.Select(q => (RedisValue)q)]);
 
     public async Task<long> FinalQueriesAsync(string run) => await Db.SetLengthAsync(RunKeys.Final(run));
 
@@ -495,7 +496,8 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         var stats = await StatsAsync(run);
         if (info is null && stats.Count == 0) return null;
         long Stat(string name) => stats.GetValueOrDefault(name);
-        var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal))
+        var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal)
+                && !k.StartsWith(RunKeys.UnknownQueryPrefix, StringComparison.Ordinal))
             .Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
             .Select(m => new ModelProgress(m, Stat($"{m}:samples"), Stat($"{m}:prompt_tokens"), Stat($"{m}:completion_tokens"),
                 Stat($"{m}:cost_micro_usd") / 1_000_000.0, Stat($"{m}:passed"), Stat($"{m}:failed"), Stat($"{m}:unscored")))
@@ -515,8 +517,14 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             new DeadLetterCounts(Stat(RunKeys.DeadLetteredStat("generation")), Stat(RunKeys.DeadLetteredStat("verification")), DeadLettered(stats)),
             info?.Ingest,
             // Within the dataset store, never a server path; GET …/export and …/report serve them.
-            info?.State == RunStates.Completed ? $"{run}/export" : null);
+            info?.State == RunStates.Completed ? $"{run}/export" : null,
+            UnknownQueries(stats));
     }
+
+    /// <summary>Samples whose teacher could not know the query, by "teacher|reason".</summary>
+    public static Dictionary<string, long> UnknownQueries(IReadOnlyDictionary<string, long> stats) =>
+        stats.Where(s => s.Key.StartsWith(RunKeys.UnknownQueryPrefix, StringComparison.Ordinal) && s.Value > 0)
+            .ToDictionary(s => s.Key[RunKeys.UnknownQueryPrefix.Length..], s => s.Value);
 
     /// <summary>The run's counters (<see cref="RunKeys.Stats"/>), read once for everything a status or report shows.</summary>
     public async Task<Dictionary<string, long>> StatsAsync(string run) =>

@@ -328,6 +328,12 @@ internal static class RunCommand
                 $"[yellow]{count} samples dead-lettered[/] (generation {dead.Generation}, verification {dead.Verification}), counted as unscored; after fixing the cause: [bold]run redrive {status.Run}[/]");
             foreach (var (reason, samples) in dead.Reasons) AnsiConsole.MarkupLineInterpolated($"  {samples} × {reason}");
         }
+        if (status.UnknownQueries.Values.Sum() is var guessed and > 0)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{guessed} samples answer queries their teacher could not know[/] (the simulator guesses; their pass rates say nothing of the teacher):");
+            foreach (var (key, samples) in status.UnknownQueries)
+                AnsiConsole.MarkupLineInterpolated($"  {samples} × {key.Split('|', 2)[0]}: {Dataset.Report.RunReportHtml.UnknownReason(key.Split('|', 2)[^1])}");
+        }
         if (status.Outputs is { } outputs)
             AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/] in the dataset store; download them with run export / run report {status.Run}");
     }

@@ -12,8 +12,8 @@ public static class RunReport
     {
         await foreach (var line in QueryRecordLines.ReadLatestAsync(store, data.Run, cancellationToken))
             data.Add(QueryRecordFormat.Parse(line));
-        // One more pass, over the samples, for the hardest queries' examples (only their lines are parsed).
-        var ids = data.Hardest.Select(h => System.Text.Json.JsonSerializer.Serialize(h.QueryId)).ToList();
+        // One more pass, over the samples, for the explored queries' examples and verdicts (only their lines are parsed).
+        var ids = data.Explored.Select(h => System.Text.Json.JsonSerializer.Serialize(h.QueryId)).ToList();
         if (ids.Count > 0)
             await foreach (var line in DatasetLines.ReadAsync(store, data.Run, DatasetKinds.Samples, cancellationToken: cancellationToken))
                 if (ids.Any(id => line.Contains(id, StringComparison.Ordinal))

@@ -3,8 +3,9 @@ using AmDistill.Scoring.Core;
 
 namespace AmDistill.Dataset.Report;
 
-/// <summary>A query of the report's hardest list: its difficulty and each teacher's pass rate.</summary>
-public sealed record HardQuery(string QueryId, QueryCategory Category, DifficultyLevel Level, IReadOnlyDictionary<string, double> PassRates, double MeanPassRate);
+/// <summary>A query of the report's explorer: its difficulty, each teacher's pass rate, and the CV of the selection
+/// teacher's scores (null without them).</summary>
+public sealed record HardQuery(string QueryId, QueryCategory Category, DifficultyLevel Level, IReadOnlyDictionary<string, double> PassRates, double MeanPassRate, double? Cv = null);
 
 /// <summary>What a hard query asks and one answer to it, cut to <see cref="RunReportData.ExcerptChars"/> characters each.</summary>
 public sealed record QueryExample(string Question, string Teacher, bool Passed, string Answer);
@@ -66,6 +67,9 @@ public sealed class RunReportData
     /// <summary>Samples settled as unscored because their task or verification was dead-lettered, by "stage|reason".</summary>
     public IReadOnlyDictionary<string, long> DeadLettered { get; set; } = new Dictionary<string, long>();
 
+    /// <summary>Samples whose teacher could not know the query (the simulator's guesses), by "teacher|reason".</summary>
+    public IReadOnlyDictionary<string, long> UnknownQueries { get; set; } = new Dictionary<string, long>();
+
     public long SelectedSamples => Selected.Values.Sum(v => v.Samples);
     public double CostUsd => Costs.Sum(c => c.CostUsd);
     public double? CostPerSelectedSample => SelectedSamples > 0 ? CostUsd / SelectedSamples : null;
@@ -104,16 +108,36 @@ public sealed class RunReportData
 
     public const int HardestCount = 20;
 
-    /// <summary>The hardest queries' question and an answer: the selection teacher's passing one where there is one, else
+    /// <summary>The queries whose selection-teacher scores vary most (highest CV first): the ones Stage I keeps as
+    /// informative. At most <see cref="HardestCount"/> are kept.</summary>
+    public List<HardQuery> HighestCv { get; } = [];
+
+    /// <summary>The queries the explorer shows: the hardest, then those of the highest CV not among them.</summary>
+    public IReadOnlyList<HardQuery> Explored => [.. Hardest.Concat(HighestCv).DistinctBy(q => q.QueryId)];
+
+    /// <summary>The explored queries' question and an answer: the selection teacher's passing one where there is one, else
     /// any passing one, else the selection teacher's (so a user sees what "hard" looks like before choosing data).</summary>
     public Dictionary<string, QueryExample> Examples { get; } = new(StringComparer.Ordinal);
 
-    public const int ExcerptChars = 600;
+    /// <summary>Per explored query, the verdicts of its samples that did not pass, and how many samples got each.</summary>
+    public Dictionary<string, Dictionary<string, int>> FailureVerdicts { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Offers a sample as its query's example; it is taken if the query is among the hardest and it beats the one held.</summary>
+    private readonly HashSet<string> _verdictsSeen = new(StringComparer.Ordinal);
+
+    public const int ExcerptChars = 600;
+    private const int VerdictChars = 160;
+
+    /// <summary>Offers a sample of an explored query: its verdict is counted if it did not pass (once per sample, whatever
+    /// copies the store holds), and it becomes the query's example if it beats the one held.</summary>
     public void OfferExample(StoredSample sample)
     {
-        if (!Hardest.Any(h => h.QueryId == sample.QueryId)) return;
+        if (!Hardest.Concat(HighestCv).Any(h => h.QueryId == sample.QueryId)) return;
+        if (!sample.Passed && _verdictsSeen.Add(sample.SampleId))
+        {
+            if (!FailureVerdicts.TryGetValue(sample.QueryId, out var verdicts)) FailureVerdicts[sample.QueryId] = verdicts = new(StringComparer.Ordinal);
+            var verdict = sample.Verdict.Length <= VerdictChars ? sample.Verdict : sample.Verdict[..VerdictChars] + " …";
+            verdicts[verdict] = verdicts.GetValueOrDefault(verdict) + 1;
+        }
         int Rank(bool passed, string teacher) => (passed ? 2 : 0) + (teacher == SelectionTeacher ? 1 : 0);
         if (Examples.TryGetValue(sample.QueryId, out var held) && Rank(held.Passed, held.Teacher) >= Rank(sample.Passed, sample.Teacher)) return;
         Examples[sample.QueryId] = new QueryExample(Excerpt(sample.Prompt ?? ""), sample.Teacher, sample.Passed, Excerpt(sample.Answer));
@@ -134,11 +158,25 @@ public sealed class RunReportData
     {
         var rates = Teachers.Where(t => query.Scores(t).Count > 0)
             .ToDictionary(t => t, t => Statistics.PassRate(query.Scores(t), _selection.Thresholds.For(query.Category)));
-        var hard = new HardQuery(query.QueryId, query.Category, level, rates, rates.Count > 0 ? rates.Values.Average() : 0);
-        Hardest.Add(hard);
-        Hardest.Sort((a, b) => Hardness(b.Level) != Hardness(a.Level) ? Hardness(b.Level).CompareTo(Hardness(a.Level))
-            : a.MeanPassRate != b.MeanPassRate ? a.MeanPassRate.CompareTo(b.MeanPassRate) : string.CompareOrdinal(a.QueryId, b.QueryId));
-        if (Hardest.Count > HardestCount) Hardest.RemoveAt(HardestCount);
+        var selection = query.Scores(SelectionTeacher);
+        var hard = new HardQuery(query.QueryId, query.Category, level, rates, rates.Count > 0 ? rates.Values.Average() : 0,
+            selection.Count > 0 ? Statistics.CoefficientOfVariation(selection, _selection.Std) : null);
+        KeepTop(Hardest, hard, HardestFirst);
+        if (hard.Cv > 0) KeepTop(HighestCv, hard, HighestCvFirst);
+    }
+
+    /// <summary>Unsolved, then L3 … Easy; within a level the lowest mean pass rate; then by id.</summary>
+    public static int HardestFirst(HardQuery a, HardQuery b) => Hardness(b.Level) != Hardness(a.Level) ? Hardness(b.Level).CompareTo(Hardness(a.Level))
+        : a.MeanPassRate != b.MeanPassRate ? a.MeanPassRate.CompareTo(b.MeanPassRate) : string.CompareOrdinal(a.QueryId, b.QueryId);
+
+    public static int HighestCvFirst(HardQuery a, HardQuery b) =>
+        (b.Cv ?? -1) != (a.Cv ?? -1) ? (b.Cv ?? -1).CompareTo(a.Cv ?? -1) : string.CompareOrdinal(a.QueryId, b.QueryId);
+
+    private static void KeepTop(List<HardQuery> list, HardQuery query, Comparison<HardQuery> order)
+    {
+        list.Add(query);
+        list.Sort(order);
+        if (list.Count > HardestCount) list.RemoveAt(HardestCount);
     }
 
     public static int PassRateBin(double rate) => rate <= 0 ? 0 : rate >= 1 ? 5 : rate <= 0.25 ? 1 : rate <= 0.5 ? 2 : rate <= 0.75 ? 3 : 4;

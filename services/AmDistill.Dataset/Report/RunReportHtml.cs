@@ -28,7 +28,10 @@ public static class RunReportHtml
             th:first-child,td:first-child{text-align:left} .charts{display:flex;flex-wrap:wrap;gap:1rem}
             figure{margin:0} figcaption{font-weight:600;margin:.3rem 0} .muted{color:#666}
             svg text{font-size:11px;fill:#333} tr.example td{text-align:left;background:#fafafa}
-            tr.example pre{white-space:pre-wrap;margin:.3rem 0;font-size:12px}
+            .answers pre{white-space:pre-wrap;margin:.3rem 0;font-size:12px;background:#fafafa}
+            .explorer>input{position:absolute;opacity:0} .explorer>table{display:none}
+            .explorer>label{display:inline-block;border:1px solid #ccc;border-radius:3px;padding:.1rem .5rem;margin:0 .3rem .3rem 0;cursor:pointer}
+            td.verdicts{text-align:left;font-size:12px;max-width:22rem}
             </style></head><body>
             <h1>Run <code>{{E(data.Run)}}</code></h1>
             <p class="muted">{{data.Queries}} final queries · teachers {{E(string.Join(" → ", data.Teachers))}} (weakest first) ·
@@ -50,6 +53,13 @@ public static class RunReportHtml
         html.Append(data.DeadLettered.Count == 0 ? "none</p>"
             : "</p><table><tr><th>stage</th><th>reason</th><th>samples</th></tr>" + string.Concat(data.DeadLettered.Select(d =>
                 $"<tr><td>{E(d.Key.Split('|', 2)[0])}</td><td>{E(d.Key.Split('|', 2)[^1])}</td><td>{d.Value}</td></tr>")) + "</table>");
+
+        if (data.UnknownQueries.Count > 0)
+            html.Append("<p id=\"unknown-queries\">Samples whose teacher could not know the query, so their pass rates say nothing of the teacher " +
+                "(the teacher simulator guesses where it has not seen a question, in no query file or ingested run it reads, or where a query has no " +
+                "reference answer or solution; see docs/query-schema.md):</p><table><tr><th>teacher</th><th>why</th><th>samples</th></tr>" +
+                string.Concat(data.UnknownQueries.OrderBy(u => u.Key, StringComparer.Ordinal).Select(u =>
+                    $"<tr><td>{E(u.Key.Split('|', 2)[0])}</td><td>{E(UnknownReason(u.Key.Split('|', 2)[^1]))}</td><td>{u.Value}</td></tr>")) + "</table>");
 
         html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold. " +
             "In the table: samples passed (avg@k over the queries, with k passes each) · queries passed at least once (pass@k).</p><div class=\"charts\">");
@@ -82,19 +92,7 @@ public static class RunReportHtml
         html.Append(Chart("difficulty", "Queries by difficulty", "queries", levelNames,
             categories.Select(c => (Label(c), levels.Select(l => (double)data.Difficulty.GetValueOrDefault((c, l))).ToArray())).ToList()));
 
-        html.Append("<h2>Hardest queries</h2><p class=\"muted\">Unsolved first, then L3 … Easy; within a level the lowest mean pass rate. " +
-            "Per teacher the share of its passes that pass; under each, the question and an answer (the selection teacher's passing one where there is one) " +
-            "(<code>GET /api/runs/{run}/export?policy=all</code> has every answer).</p>");
-        html.Append("<table id=\"hardest\"><tr><th>query</th><th>category</th><th>difficulty</th>" + string.Concat(data.Teachers.Select(t => $"<th>{E(t)}</th>")) + "</tr>");
-        foreach (var query in data.Hardest)
-        {
-            html.Append($"<tr><td><code>{E(query.QueryId)}</code></td><td>{Label(query.Category)}</td><td>{query.Level}</td>" +
-                string.Concat(data.Teachers.Select(t => $"<td>{(query.PassRates.TryGetValue(t, out var rate) ? rate.ToString("0.00", Invariant) : "–")}</td>")) + "</tr>");
-            if (data.Examples.TryGetValue(query.QueryId, out var example))
-                html.Append($"<tr class=\"example\"><td colspan=\"{3 + data.Teachers.Count}\"><details><summary>question and {E(example.Teacher)}'s answer " +
-                    $"({(example.Passed ? "passed" : "failed")})</summary><pre>{E(example.Question)}</pre><pre>{E(example.Answer)}</pre></details></td></tr>");
-        }
-        html.Append("</table>");
+        Explorer(html, data);
 
         html.Append("<h2>Selected set (Stage I)</h2>");
         html.Append("<div class=\"charts\">");
@@ -108,6 +106,69 @@ public static class RunReportHtml
             html.Append($"<tr><td>{Label(category)}</td><td>{data.QueriesByCategory[category]}</td><td>{levels.Sum(l => data.Selected.GetValueOrDefault((category, l)).Queries)}</td><td>{levels.Sum(l => data.Selected.GetValueOrDefault((category, l)).Samples)}</td></tr>");
         html.Append("</table></body></html>\n");
         return html.ToString();
+    }
+
+    /// <summary>
+    /// The query explorer: the hardest queries and those of the highest CV, in one table per order (difficulty, CV, mean
+    /// pass rate, each teacher's pass rate, id) of which the checked radio button shows one (CSS only: the page stays
+    /// without script), each query linked to its question, an answer and the verdicts of the samples that failed.
+    /// </summary>
+    private static void Explorer(StringBuilder html, RunReportData data)
+    {
+        var queries = data.Explored;
+        var anchors = queries.Select((q, i) => (q.QueryId, i)).ToDictionary(q => q.QueryId, q => $"q-{q.i}", StringComparer.Ordinal);
+        var orders = new List<(string Name, Comparison<HardQuery> Order)>
+        {
+            ("difficulty", RunReportData.HardestFirst),
+            ("CV", RunReportData.HighestCvFirst),
+            ("mean pass rate", (a, b) => a.MeanPassRate != b.MeanPassRate ? a.MeanPassRate.CompareTo(b.MeanPassRate) : string.CompareOrdinal(a.QueryId, b.QueryId)),
+        };
+        foreach (var teacher in data.Teachers)
+            orders.Add(($"{teacher}'s pass rate", (a, b) => Rate(a, teacher) != Rate(b, teacher) ? Rate(a, teacher).CompareTo(Rate(b, teacher)) : string.CompareOrdinal(a.QueryId, b.QueryId)));
+        orders.Add(("query id", (a, b) => string.CompareOrdinal(a.QueryId, b.QueryId)));
+
+        html.Append($"<h2>Query explorer</h2><p class=\"muted\">The {data.Hardest.Count} hardest queries (Unsolved first, then L3 … Easy) and the " +
+            $"{data.HighestCv.Count} whose scores from {E(data.SelectionTeacher)} vary most (highest CV, the ones Stage I keeps), {queries.Count} in all. " +
+            "Per teacher the share of its passes that pass; the verdicts of the samples that failed; each query links to its question and an answer " +
+            "(<code>GET /api/runs/{run}/export?policy=all</code> has every answer).</p><style>");
+        for (var o = 0; o < orders.Count; o++)
+            html.Append($"#sort-{o}:checked~#{TableId(o)}{{display:table}} #sort-{o}:checked+label{{background:#4e79a7;color:#fff;border-color:#4e79a7}}");
+        html.Append("</style><div class=\"explorer\">Sort by: ");
+        for (var o = 0; o < orders.Count; o++)
+            html.Append($"<input type=\"radio\" name=\"explorer-order\" id=\"sort-{o}\"{(o == 0 ? " checked" : "")}><label for=\"sort-{o}\">{E(orders[o].Name)}</label>");
+        for (var o = 0; o < orders.Count; o++)
+        {
+            var sorted = queries.ToList();
+            sorted.Sort(orders[o].Order);
+            html.Append($"<table id=\"{TableId(o)}\"><tr><th>query</th><th>category</th><th>difficulty</th><th>CV</th>" +
+                string.Concat(data.Teachers.Select(t => $"<th>{E(t)}</th>")) + "<th>why samples failed</th></tr>");
+            foreach (var query in sorted)
+            {
+                var verdicts = data.FailureVerdicts.TryGetValue(query.QueryId, out var found)
+                    ? string.Join("<br>", found.OrderByDescending(v => v.Value).ThenBy(v => v.Key, StringComparer.Ordinal).Take(3).Select(v => $"{v.Value} × {E(v.Key)}"))
+                    : "";
+                html.Append($"<tr><td><a href=\"#{anchors[query.QueryId]}\"><code>{E(query.QueryId)}</code></a></td><td>{Label(query.Category)}</td><td>{query.Level}</td>" +
+                    $"<td>{(query.Cv is { } cv ? cv.ToString("0.00", Invariant) : "–")}</td>" +
+                    string.Concat(data.Teachers.Select(t => $"<td>{(query.PassRates.TryGetValue(t, out var rate) ? rate.ToString("0.00", Invariant) : "–")}</td>")) +
+                    $"<td class=\"verdicts\">{verdicts}</td></tr>");
+            }
+            html.Append("</table>");
+        }
+        html.Append("</div><div class=\"answers\" id=\"answers\">");
+        foreach (var query in queries)
+        {
+            html.Append($"<details id=\"{anchors[query.QueryId]}\"><summary><code>{E(query.QueryId)}</code>");
+            if (data.Examples.TryGetValue(query.QueryId, out var example))
+                html.Append($": question and {E(example.Teacher)}'s answer ({(example.Passed ? "passed" : "failed")})</summary><pre>{E(example.Question)}</pre><pre>{E(example.Answer)}</pre>");
+            else
+                html.Append("</summary><p class=\"muted\">no sample in the store</p>");
+            html.Append("</details>");
+        }
+        html.Append("</div>");
+
+        static double Rate(HardQuery query, string teacher) => query.PassRates.TryGetValue(teacher, out var rate) ? rate : double.MaxValue;
+        // The default order keeps the id the hardest list always had.
+        static string TableId(int order) => order == 0 ? "hardest" : $"explorer-{order}";
     }
 
     /// <summary>A grouped bar chart of counts (<paramref name="unit"/>, the y axis's label), one colour per series, each bar
@@ -163,6 +224,15 @@ public static class RunReportHtml
             if (step * magnitude >= raw) return step * magnitude;
         return 10 * magnitude;
     }
+
+    /// <summary>The simulator's reasons in words.</summary>
+    public static string UnknownReason(string reason) => reason switch
+    {
+        "not-seen" => "the question is in no query file or ingested run the simulator reads",
+        "no-reference-answer" => "the query has no reference_answer",
+        "no-solution" => "the code query has no reference solution (meta.solution or the test set's)",
+        _ => reason,
+    };
 
     private static string Label(QueryCategory category) => category == QueryCategory.InstructionFollowing ? "instruction following" : Name(category);
 

@@ -144,14 +144,14 @@ public sealed class GenerationHandler(
         var once = RunKeys.OnceScope("generation", task.RunId);
         if (await ProcessOnce.ExecuteAllAsync(db, once, [.. responses.Select(r => r.SampleId)], transaction =>
             {
-                foreach (var response in responses) Record(transaction, task.RunId, teacher, response);
+                foreach (var response in responses) Record(transaction, task.RunId, teacher, response, answer.UnknownQuery);
             }))
         {
             foreach (var response in responses) Counted(teacher, response);
             return;
         }
         foreach (var response in responses)
-            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, transaction => Record(transaction, task.RunId, teacher, response)))
+            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, transaction => Record(transaction, task.RunId, teacher, response, answer.UnknownQuery)))
                 Counted(teacher, response);
     }
 
@@ -181,7 +181,7 @@ public sealed class GenerationHandler(
         return responses;
     }
 
-    private void Record(ITransaction transaction, string run, TeacherOptions teacher, GeneratedResponse response)
+    private void Record(ITransaction transaction, string run, TeacherOptions teacher, GeneratedResponse response, string? unknownQuery)
     {
         verification.AddTo(transaction, response, response.Key);
         var stats = RunKeys.Stats(run);
@@ -189,6 +189,7 @@ public sealed class GenerationHandler(
         _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:prompt_tokens", response.PromptTokens);
         _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:completion_tokens", response.CompletionTokens);
         _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:cost_micro_usd", (long)Math.Round(response.CostUsd * 1_000_000m));
+        if (unknownQuery is not null) _ = transaction.HashIncrementAsync(stats, RunKeys.UnknownQueryStat(teacher.Name, unknownQuery));
     }
 
     private void Counted(TeacherOptions teacher, GeneratedResponse response)

@@ -12,7 +12,9 @@ namespace AmDistill.Generation.Teachers;
 
 public sealed record TeacherChoice(string? Content, string? Reasoning, string FinishReason);
 
-public sealed record TeacherAnswer(IReadOnlyList<TeacherChoice> Choices, int PromptTokens, int CompletionTokens, TimeSpan Latency);
+/// <param name="UnknownQuery">Why the teacher could not know the query, where it says so (the teacher simulator's
+/// <c>system_fingerprint</c> <c>amdistill-sim unknown-query=REASON</c>); null for every real teacher.</param>
+public sealed record TeacherAnswer(IReadOnlyList<TeacherChoice> Choices, int PromptTokens, int CompletionTokens, TimeSpan Latency, string? UnknownQuery = null);
 
 /// <summary>A teacher refused or failed a request; <see cref="Transient"/> tells whether asking again may help.</summary>
 public sealed class TeacherRequestException(string teacher, int status, string message, bool transient)
@@ -123,7 +125,10 @@ public sealed class TeacherClient
         }
         var usage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object ? u : default;
         int Tokens(string name) => usage.ValueKind == JsonValueKind.Object && usage.TryGetProperty(name, out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt32() : 0;
-        return new TeacherAnswer([.. choices.Values], Tokens("prompt_tokens"), Tokens("completion_tokens"), latency);
+        const string unknownMark = "amdistill-sim unknown-query=";
+        var fingerprint = String(root, "system_fingerprint");
+        var unknown = fingerprint?.StartsWith(unknownMark, StringComparison.Ordinal) == true ? fingerprint[unknownMark.Length..] : null;
+        return new TeacherAnswer([.. choices.Values], Tokens("prompt_tokens"), Tokens("completion_tokens"), latency, unknown);
     }
 
     private static string? String(JsonElement element, string name) =>

@@ -56,6 +56,24 @@ public static class AnswerWriter
         return new SimulatedAnswer(think, answer, correct && (query?.ReferenceAnswer is not null || query?.Solution is not null));
     }
 
+    /// <summary>
+    /// Why a teacher cannot know the right answer to <paramref name="query"/>, or null when it can: the question was never
+    /// seen (in no query file or ingested run), or the query has no reference answer (math, science, multiple choice) or
+    /// no reference solution (code). The simulator then guesses, and says so in its <c>system_fingerprint</c>.
+    /// </summary>
+    public static string? UnknownReason(KnownQuery? query) => query switch
+    {
+        null => "not-seen",
+        { Instructions.Count: > 0 } or { Category: "if" or "general" } => null,
+        { Category: "code", Solution: null } => "no-solution",
+        { Category: "code" } => null,
+        { ReferenceAnswer: null } => "no-reference-answer",
+        _ => null,
+    };
+
+    /// <summary>The fingerprint of an answer: the generation service counts guesses by it (<c>unknown-query=</c>).</summary>
+    public static string Fingerprint(string? unknownReason) => unknownReason is null ? "amdistill-sim" : $"amdistill-sim unknown-query={unknownReason}";
+
     private static string Think(SimModel model, double difficulty, Random random)
     {
         var tokens = (int)(model.ThinkTokens * (0.5 + difficulty) * (0.75 + random.NextDouble() * 0.5));

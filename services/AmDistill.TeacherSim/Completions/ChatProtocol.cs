@@ -32,7 +32,7 @@ public sealed record ChatRequestMessage(string Role, JsonElement Content)
     };
 }
 
-public sealed record ChatCompletion(string Id, string Object, long Created, string Model, List<ChatChoice> Choices, Usage Usage);
+public sealed record ChatCompletion(string Id, string Object, long Created, string Model, List<ChatChoice> Choices, Usage Usage, string? SystemFingerprint = null);
 
 public sealed record ChatChoice(int Index, ChatMessage Message, string FinishReason);
 

@@ -123,7 +123,8 @@ public sealed class TeacherSimulator
             if (request.Stream == true)
                 await StreamAsync(context, id, created, model, choices, usage, request.StreamOptions?.IncludeUsage == true, latency, fault == "drop");
             else
-                await RespondAsync(context, id, created, model, choices, usage, latency, fault == "drop");
+                await RespondAsync(context, id, created, model, choices, usage, latency, fault == "drop",
+                    AnswerWriter.Fingerprint(JudgeWriter.IsGradingRequest(system) ? null : AnswerWriter.UnknownReason(query)));
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -181,7 +182,8 @@ public sealed class TeacherSimulator
         return TimeSpan.FromMilliseconds(model.TimeToFirstTokenMs + completionTokens / Math.Max(1, model.TokensPerSecond) * 1000);
     }
 
-    private static async Task RespondAsync(HttpContext context, string id, long created, SimModel model, List<ComposedChoice> choices, Usage usage, TimeSpan latency, bool drop)
+    private static async Task RespondAsync(HttpContext context, string id, long created, SimModel model, List<ComposedChoice> choices, Usage usage, TimeSpan latency, bool drop,
+        string fingerprint)
     {
         if (drop)
         {
@@ -191,7 +193,7 @@ public sealed class TeacherSimulator
         }
         await Task.Delay(latency, context.RequestAborted);
         var completion = new ChatCompletion(id, "chat.completion", created, model.Name,
-            [.. choices.Select((c, i) => new ChatChoice(i, new ChatMessage("assistant", c.Content, c.Reasoning), c.FinishReason))], usage);
+            [.. choices.Select((c, i) => new ChatChoice(i, new ChatMessage("assistant", c.Content, c.Reasoning), c.FinishReason))], usage, fingerprint);
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, completion, ChatJsonContext.Default.ChatCompletion, context.RequestAborted);
     }
