@@ -230,7 +230,7 @@ public static class RunReportHtml
     {
         "not-seen" => "the question is in no query file or ingested run the simulator reads",
         "no-reference-answer" => "the query has no reference_answer",
-        "no-solution" => "the code query has no reference solution (meta.solution or the test set's)",
+        "no-solution" => "the code query has no reference solution (meta.canonical_solution)",
         _ => reason,
     };
 
