@@ -114,6 +114,36 @@ public sealed class TeacherSimTests
         Directory.Delete(store, recursive: true);
     }
 
+    /// <summary>The first requests of a run arrive together: the one that scans the store learns every query, and the
+    /// others, which waited on that scan, look again rather than answer as if the question were unseen (a fresh run of 30
+    /// own queries had its later math queries guessed by some teachers).</summary>
+    [Fact]
+    public async Task Requests_that_arrive_together_all_know_a_freshly_ingested_run()
+    {
+        var store = Directory.CreateTempSubdirectory("amdistill-sim-burst-").FullName;
+        var bank = new TeacherSim.Knowledge.QueryBank([store]);
+        Directory.CreateDirectory(Path.Combine(store, "burst", "input"));
+        // A large run, so that the scan takes a while; the questions asked are its last ones.
+        var questions = Enumerable.Range(0, 20_016).Select(i => $"Burst question {i}: what is {i} times {i + 7}? (own query)").ToList();
+        await File.WriteAllLinesAsync(Path.Combine(store, "burst", "input", "queries.jsonl"), questions.Select((q, i) => JsonSerializer.Serialize(new
+        {
+            id = $"burst-{i}", category = "math", source = "mine", reference_answer = $"{(long)i * (i + 7)}", question = q,
+        })));
+
+        var asked = questions[^16..];
+        var found = new TeacherSim.Knowledge.KnownQuery?[asked.Count];
+        using var start = new Barrier(asked.Count);
+        var threads = asked.Select((question, i) => new Thread(() =>
+        {
+            start.SignalAndWait();
+            found[i] = bank.Find(question);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.All(found, Assert.NotNull);
+        Directory.Delete(store, recursive: true);
+    }
+
     [Fact]
     public async Task Stronger_teachers_answer_more_queries_correctly_and_harder_queries_less_often()
     {

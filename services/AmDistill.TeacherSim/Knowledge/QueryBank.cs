@@ -70,16 +70,20 @@ public sealed class QueryBank(IReadOnlyList<string>? runDirectories = null, ILog
     public KnownQuery? Find(string promptText)
     {
         var key = Key(promptText);
-        return _byPrefix.TryGetValue(key, out var query) || LearnRunInputs() && _byPrefix.TryGetValue(key, out query) ? query : null;
+        if (_byPrefix.TryGetValue(key, out var query)) return query;
+        // Looked up again whatever the scan did: requests that arrive together wait on one scan, and only the first one
+        // learns anything; the others found nothing before it and must look again (they answered as unseen before).
+        LearnRunInputs();
+        return _byPrefix.TryGetValue(key, out query) ? query : null;
     }
 
-    /// <summary>Loads run inputs new or rewritten since the last look, at most every <see cref="RescanInterval"/>; true when it learnt any.</summary>
-    private bool LearnRunInputs()
+    /// <summary>Loads run inputs new or rewritten since the last look, at most every <see cref="RescanInterval"/>.</summary>
+    private void LearnRunInputs()
     {
-        if (runDirectories is not { Count: > 0 }) return false;
+        if (runDirectories is not { Count: > 0 }) return;
         lock (_scan)
         {
-            if (DateTime.UtcNow < _nextScan) return false;
+            if (DateTime.UtcNow < _nextScan) return;
             _nextScan = DateTime.UtcNow + RescanInterval;
             var before = Count;
             foreach (var input in runDirectories.Where(Directory.Exists).SelectMany(Directory.EnumerateDirectories)
@@ -104,7 +108,6 @@ public sealed class QueryBank(IReadOnlyList<string>? runDirectories = null, ILog
                 }
             }
             if (Count > before) logger?.LogInformation("Teacher simulator learnt {Count} queries from run inputs", Count - before);
-            return Count > before;
         }
     }
 
