@@ -144,6 +144,27 @@ public sealed class TeacherSimTests
         Directory.Delete(store, recursive: true);
     }
 
+    /// <summary>A user's code query with its own solution (a whole program) is answered with that program, and
+    /// HumanEval's body-only solutions with the prompt's function around them (a user's stdio program used to be glued to
+    /// the question and failed to compile for every teacher).</summary>
+    [Fact]
+    public void A_canonical_solution_is_a_whole_program_unless_it_is_a_function_body()
+    {
+        var store = Directory.CreateTempSubdirectory("amdistill-sim-solutions-").FullName;
+        Directory.CreateDirectory(Path.Combine(store, "code", "input"));
+        const string program = "n = int(input())\nprint(n * (n + 1) // 2)\n";
+        const string prompt = "def add(a: int, b: int) -> int:\n    \"\"\"Add two numbers.\"\"\"\n";
+        File.WriteAllLines(Path.Combine(store, "code", "input", "queries.jsonl"),
+        [
+            JsonSerializer.Serialize(new { id = "stdio", category = "code", source = "mine", question = "Read n and print 1 + 2 + ... + n.", meta = new { canonical_solution = program } }),
+            JsonSerializer.Serialize(new { id = "body", category = "code", source = "mine", question = prompt, meta = new { canonical_solution = "    return a + b\n" } }),
+        ]);
+        var bank = new TeacherSim.Knowledge.QueryBank([store]);
+        Assert.Equal(program, bank.Find("Read n and print 1 + 2 + ... + n.")!.Solution);
+        Assert.Equal(prompt + "    return a + b\n", bank.Find(prompt)!.Solution);
+        Directory.Delete(store, recursive: true);
+    }
+
     [Fact]
     public async Task Stronger_teachers_answer_more_queries_correctly_and_harder_queries_less_often()
     {

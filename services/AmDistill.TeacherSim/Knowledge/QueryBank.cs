@@ -137,8 +137,10 @@ public sealed class QueryBank(IReadOnlyList<string>? runDirectories = null, ILog
         if (meta.ValueKind != JsonValueKind.Object || !meta.TryGetProperty("canonical_solution", out var solution) || solution.ValueKind != JsonValueKind.String)
             return null;
         var code = solution.GetString()!;
-        // HumanEval's canonical solution is only the body of the function the prompt declares.
-        return code.StartsWith("def ", StringComparison.Ordinal) || code.Contains("\ndef ", StringComparison.Ordinal) ? code : question + code;
+        // HumanEval's canonical solution is only the (indented) body of the function its prompt declares; anything else
+        // (MBPP's, a user's stdio program) is a whole program.
+        var body = code.TrimStart('\r', '\n');
+        return body.StartsWith(' ') || body.StartsWith('\t') ? question + code : code;
     }
 
     /// <summary>0 (trivial) … 1 (hardest): from the data's own grading where it has one.</summary>
