@@ -481,9 +481,11 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             .ToDictionary(c => c.Name(), c => stats[RunKeys.JudgeDecidedStat(c)]);
 
     /// <summary>Samples settled as dead-lettered, by "stage|reason".</summary>
-    public static Dictionary<string, long> DeadLettered(IReadOnlyDictionary<string, long> stats) =>
-        stats.Where(s => s.Key.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal) && s.Value > 0)
-            .ToDictionary(s => s.Key[RunKeys.DeadLetterReasonPrefix.Length..], s => s.Value);
+    public static Dictionary<string, long> DeadLettered(IReadOnlyDictionary<string, long> stats) => Counted(stats, RunKeys.DeadLetterReasonPrefix);
+
+    /// <summary>The non-zero counters whose field starts with <paramref name="prefix"/>, keyed by the rest of the field.</summary>
+    private static Dictionary<string, long> Counted(IReadOnlyDictionary<string, long> stats, string prefix) =>
+        stats.Where(s => s.Key.StartsWith(prefix, StringComparison.Ordinal) && s.Value > 0).ToDictionary(s => s.Key[prefix.Length..], s => s.Value);
 
     /// <summary>
     /// A run's status (<c>GET /api/runs/{run}</c>): per stage the queries fed, samples generated and verified against the
@@ -522,9 +524,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     }
 
     /// <summary>Samples whose teacher could not know the query, by "teacher|reason".</summary>
-    public static Dictionary<string, long> UnknownQueries(IReadOnlyDictionary<string, long> stats) =>
-        stats.Where(s => s.Key.StartsWith(RunKeys.UnknownQueryPrefix, StringComparison.Ordinal) && s.Value > 0)
-            .ToDictionary(s => s.Key[RunKeys.UnknownQueryPrefix.Length..], s => s.Value);
+    public static Dictionary<string, long> UnknownQueries(IReadOnlyDictionary<string, long> stats) => Counted(stats, RunKeys.UnknownQueryPrefix);
 
     /// <summary>The run's counters (<see cref="RunKeys.Stats"/>), read once for everything a status or report shows.</summary>
     public async Task<Dictionary<string, long>> StatsAsync(string run) =>

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
@@ -36,7 +35,7 @@ internal static class PipelineBenchmark
         var processes = new Dictionary<string, ServiceProcess>();
         try
         {
-            var ports = Services.ToDictionary(s => s, _ => FreePort());
+            var ports = Services.ToDictionary(s => s, _ => LoopbackPort.Free());
             foreach (var service in Services)
                 processes[service] = ServiceProcess.Start(service, repository, Environment(service, ports, redisServer.ConnectionString, root, sink));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports["Api"]}"), Timeout = TimeSpan.FromMinutes(10) };
@@ -243,13 +242,6 @@ internal static class PipelineBenchmark
     private static async Task<string> InfoFieldAsync(ConnectionMultiplexer redis, string field) =>
         (await redis.GetServers()[0].InfoAsync("memory")).SelectMany(g => g).Single(p => p.Key == field).Value;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(Directory.GetCurrentDirectory()); directory is not null; directory = directory.Parent)
@@ -326,7 +318,7 @@ internal static class PipelineBenchmark
             _ = Task.Run(AcceptAsync);
         }
 
-        public static OtlpSink Start() => new(FreePort());
+        public static OtlpSink Start() => new(LoopbackPort.Free());
 
         private async Task AcceptAsync()
         {

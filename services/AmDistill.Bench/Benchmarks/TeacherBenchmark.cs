@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using AmDistill.Contracts;
 using AmDistill.Generation;
 using AmDistill.Messaging;
@@ -105,12 +104,7 @@ internal static class TeacherBenchmark
     /// <summary>The simulator in its own process, so its CPU is measured apart from the worker's.</summary>
     private static async Task<Simulator> StartSimulatorAsync(int latencyMs, CancellationToken cancellationToken)
     {
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        var port = LoopbackPort.Free();
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
