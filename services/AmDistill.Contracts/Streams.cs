@@ -69,6 +69,13 @@ public static class RunKeys
 
     public const string UnknownQueryPrefix = "unknown_query|";
 
+    /// <summary>The field of <see cref="Stats"/> that counts a batch teacher's work for the run: <c>queued</c> requests
+    /// waiting for a batch, batches <c>submitted</c>, <c>completed</c> and <c>failed</c> (each batch that carried the run's
+    /// requests), and <c>requests_failed</c> (requests a batch answered with an error; they are asked again).</summary>
+    public static string BatchStat(string teacher, string what) => $"{BatchPrefix}{teacher}|{what}";
+
+    public const string BatchPrefix = "batch|";
+
     /// <summary>The field of <see cref="Stats"/> that counts a category's verdicts decided by the judge or the reward model
     /// rather than a rule (no ':' in it: those fields are per model).</summary>
     public static string JudgeDecidedStat(QueryCategory category) => $"judge_decided.{category.ToString().ToLowerInvariant()}";

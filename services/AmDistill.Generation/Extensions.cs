@@ -1,7 +1,9 @@
 using AmDistill.Contracts;
+using AmDistill.Generation.Batches;
 using AmDistill.Generation.Samples;
 using AmDistill.Generation.Teachers;
 using AmDistill.Messaging;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
 namespace AmDistill.Generation;
@@ -45,8 +47,12 @@ public static class Extensions
                     resilience.RateLimiter.DefaultRateLimiterOptions.PermitLimit = Math.Max(1000, teacher.MaxInFlight * 2);
                 });
             http.AddHttpMessageHandler(sp => new RateLimitPauseHandler(sp.GetRequiredService<TeacherLimitsRegistry>().For(teacher.Name), sp.GetRequiredService<GenerationMetrics>()));
+            if (teacher.Batch) AddBatchClient(builder, teacher);
         }
 
+        builder.Services.AddSingleton<SampleCommitter>();
+        builder.Services.AddSingleton<BatchQueue>();
+        builder.Services.AddHostedService<BatchRunner>();
         builder.Services.AddHostedService<TeacherRegistration>();
         builder.Services.AddStreamProducer(Streams.Verification);
         builder.Services.AddStreamProducer(Streams.Scoring); // dead-lettered tasks settle as unscored outcomes
@@ -58,5 +64,22 @@ public static class Extensions
             consumer.VisibilityTimeout = options.VisibilityTimeout;
         });
         return builder;
+    }
+
+    /// <summary>The Files and Batch APIs' client: retries only what is safe to repeat (a batch created twice is paid twice;
+    /// a create whose answer was lost is found again by its tag).</summary>
+    private static void AddBatchClient(IHostApplicationBuilder builder, TeacherOptions teacher)
+    {
+        var http = builder.Services.AddHttpClient(BatchApi.HttpClientName(teacher.Name));
+#pragma warning disable EXTEXP0001
+        http.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        http.AddStandardResilienceHandler(resilience =>
+        {
+            resilience.Retry.DisableForUnsafeHttpMethods();
+            resilience.AttemptTimeout.Timeout = teacher.RequestTimeout;
+            resilience.TotalRequestTimeout.Timeout = teacher.RequestTimeout * 4;
+            resilience.CircuitBreaker.SamplingDuration = teacher.RequestTimeout * 2;
+        });
     }
 }

@@ -14,6 +14,7 @@ public sealed class GenerationMetrics
     private readonly Counter<long> _errors;
     private readonly UpDownCounter<long> _inFlight;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _batches;
 
     public GenerationMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +25,7 @@ public sealed class GenerationMetrics
         _rateLimited = meter.CreateCounter<long>("amdistill.generation.rate_limited", "{response}", "429 answers by model.");
         _errors = meter.CreateCounter<long>("amdistill.generation.errors", "{request}", "Failed requests by model and kind.");
         _inFlight = meter.CreateUpDownCounter<long>("amdistill.generation.in_flight", "{request}", "Requests waiting for a teacher's answer.");
+        _batches = meter.CreateCounter<long>("amdistill.generation.batches", "{batch}", "Batches by model and outcome (submitted, completed, failed, expired, cancelled).");
         _latency = meter.CreateHistogram<double>("amdistill.generation.request.duration", "s", "Teacher request latency by model.");
     }
 
@@ -43,6 +45,8 @@ public sealed class GenerationMetrics
     public void Error(string teacher, string kind) => _errors.Add(1, Model(teacher), new("kind", kind));
 
     public void InFlight(string teacher, int delta) => _inFlight.Add(delta, Model(teacher));
+
+    public void Batch(string teacher, string outcome) => _batches.Add(1, Model(teacher), new("outcome", outcome));
 
     public void Latency(string teacher, TimeSpan elapsed) => _latency.Record(elapsed.TotalSeconds, Model(teacher));
 }

@@ -18,6 +18,7 @@ public static class Extensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<QueryBank>(),
             sp.GetRequiredService<IOptions<TeacherSimOptions>>().Value.RunDirectories));
         builder.Services.AddSingleton<TeacherSimulator>();
+        builder.Services.AddSingleton<Batches.SimBatchService>();
         return builder;
     }
 }

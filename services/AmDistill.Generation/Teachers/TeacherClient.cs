@@ -73,10 +73,7 @@ public sealed class TeacherClient
     {
         var (registered, chat) = _teachers[teacher];
         var options = sampling ?? registered;
-        var messages = new List<WireMessage>(2);
-        if (options.EffectiveSystemPrompt.Length > 0) messages.Add(new WireMessage("system", options.EffectiveSystemPrompt));
-        messages.Add(new WireMessage("user", prompt));
-        var request = new WireRequest(options.Model, messages, options.Temperature, options.TopP, options.MaxTokens, n > 1 ? n : null, seed);
+        var request = Request(options, prompt, n, seed);
         var promptTokens = (prompt.Length + options.EffectiveSystemPrompt.Length) / 4;
 
         using var slot = await _limits.For(teacher).AcquireAsync(promptTokens + options.MaxTokens * n, cancellationToken).ConfigureAwait(false);
@@ -95,7 +92,8 @@ public sealed class TeacherClient
                 _metrics.Error(teacher, response.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 throw new TeacherRequestException(teacher, response.Status, ErrorMessage(response.Content), transient);
             }
-            return Parse(response.Content, latency);
+            using var document = JsonDocument.Parse(response.Content);
+            return Parse(document.RootElement, latency);
         }
         catch (Exception e) when (e is HttpRequestException or TimeoutException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException
                                       || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -109,10 +107,18 @@ public sealed class TeacherClient
         }
     }
 
-    private static TeacherAnswer Parse(BinaryData content, TimeSpan latency)
+    /// <summary>The chat completions request body for a prompt under a teacher's (or a run's) sampling.</summary>
+    internal static WireRequest Request(TeacherOptions options, string prompt, int n, long seed)
     {
-        using var document = JsonDocument.Parse(content);
-        var root = document.RootElement;
+        var messages = new List<WireMessage>(2);
+        if (options.EffectiveSystemPrompt.Length > 0) messages.Add(new WireMessage("system", options.EffectiveSystemPrompt));
+        messages.Add(new WireMessage("user", prompt));
+        return new WireRequest(options.Model, messages, options.Temperature, options.TopP, options.MaxTokens, n > 1 ? n : null, seed);
+    }
+
+    /// <summary>A chat completion response body (from a request or a batch output line).</summary>
+    internal static TeacherAnswer Parse(JsonElement root, TimeSpan latency)
+    {
         var choices = new SortedList<int, TeacherChoice>();
         foreach (var choice in root.GetProperty("choices").EnumerateArray())
         {
@@ -131,6 +137,12 @@ public sealed class TeacherClient
         return new TeacherAnswer([.. choices.Values], Tokens("prompt_tokens"), Tokens("completion_tokens"), latency, unknown);
     }
 
+    /// <summary>The message of an OpenAI error body (<c>{"error": {"message": …}}</c>), if it is one.</summary>
+    internal static string? ErrorMessage(JsonElement body) =>
+        body.ValueKind == JsonValueKind.Object && body.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null
+            ? error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var m) ? m.GetString() ?? "" : error.ToString()
+            : null;
+
     private static string? String(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
@@ -139,8 +151,7 @@ public sealed class TeacherClient
         try
         {
             using var document = JsonDocument.Parse(content);
-            if (document.RootElement.TryGetProperty("error", out var error))
-                return error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var m) ? m.GetString() ?? "" : error.ToString();
+            if (ErrorMessage(document.RootElement) is { } message) return message;
         }
         catch (JsonException)
         {

@@ -95,6 +95,28 @@ public sealed class TeacherOptions
 
     public int MaxRetries { get; set; } = 3;
 
+    /// <summary>
+    /// Ask through the provider's Batch API (OpenAI, Azure OpenAI global batch) instead of one request per task: tasks are
+    /// collected into batch files, submitted, polled and their results committed exactly once, at
+    /// <see cref="BatchPriceFactor"/> of the prices, within the provider's completion window (24 h) instead of seconds.
+    /// </summary>
+    public bool Batch { get; set; }
+
+    /// <summary>Requests per batch file (OpenAI: at most 50,000; Azure OpenAI: 100,000).</summary>
+    public int BatchMaxRequests { get; set; } = 50_000;
+
+    /// <summary>Bytes per batch file (OpenAI and Azure OpenAI: at most 200 MB).</summary>
+    public long BatchMaxBytes { get; set; } = 190_000_000;
+
+    /// <summary>A batch is submitted when it is full or when its oldest request has waited this long.</summary>
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often a submitted batch's status is asked for.</summary>
+    public TimeSpan BatchPollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>What a batch answer costs relative to <see cref="PricePerMillionInputTokens"/> and <see cref="PricePerMillionOutputTokens"/> (OpenAI and Azure: half).</summary>
+    public decimal BatchPriceFactor { get; set; } = 0.5m;
+
     public string EffectiveSystemPrompt => SystemPrompt ?? GenerationOptions.AmSystemPrompt;
 
     public decimal Cost(int inputTokens, int outputTokens) =>

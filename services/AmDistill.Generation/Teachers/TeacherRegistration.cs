@@ -24,6 +24,7 @@ public sealed class TeacherRegistration(Microsoft.Extensions.Options.IOptions<Ge
             maxTokens = t.MaxTokens,
             pricePerMillionInputTokens = t.PricePerMillionInputTokens,
             pricePerMillionOutputTokens = t.PricePerMillionOutputTokens,
+            batch = t.Batch,
         }))).ToArray();
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -1,10 +1,11 @@
+using AmDistill.TeacherSim.Batches;
 using AmDistill.TeacherSim.Models;
 
 namespace AmDistill.TeacherSim.Completions;
 
 public static class CompletionEndpoints
 {
-    /// <summary>The OpenAI-compatible surface: <c>GET /v1/models</c> and <c>POST /v1/chat/completions</c>.</summary>
+    /// <summary>The OpenAI-compatible surface: <c>GET /v1/models</c>, <c>POST /v1/chat/completions</c>, the Batch API.</summary>
     public static IEndpointRouteBuilder MapTeacherSim(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/models", (TeacherSimulator simulator) => TypedResults.Json(
@@ -22,6 +23,7 @@ public static class CompletionEndpoints
             var length = response.Length / 500.0;
             return Results.Json(new { @object = "list", data = new[] { new { index = 0, @object = "pooling", data = new[] { helpfulness, correctness, coherence, 2.0, Math.Min(4, length) } } } });
         });
+        app.MapSimBatches();
         return app;
     }
 }

@@ -100,31 +100,15 @@ public sealed class TeacherSimulator
                 return;
         }
 
-        var prompt = messages.LastOrDefault(m => m.Role == "user")?.Text ?? messages[^1].Text;
-        var query = _bank.Find(prompt);
-        var maxTokens = request.MaxCompletionTokens ?? request.MaxTokens;
-        var seed = request.Seed ?? _unseededCounters.AddOrUpdate(StableHash.Of(model.Name, prompt), 0, (_, c) => c + 1);
-        var system = messages[0].Role == "system" ? messages[0].Text : null;
-        var choices = Enumerable.Range(0, n)
-            .Select(i => new Random(StableHash.Seed(_options.Seed, model.Name, prompt, seed, i)))
-            .Select(random => Compose(model, JudgeWriter.IsGradingRequest(system) ? JudgeWriter.Write(model, system!, prompt, random) : AnswerWriter.Write(model, query, random),
-                maxTokens, fault == "length"))
-            .ToList();
-
-        var promptTokens = messages.Sum(m => Tokens(m.Text) + 4);
-        var completionTokens = choices.Sum(c => c.CompletionTokens);
-        var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens, new CompletionTokensDetails(choices.Sum(c => c.ReasoningTokens)));
-        var latency = Latency(context, model, choices.Max(c => c.CompletionTokens));
-        var id = $"chatcmpl-{StableHash.Of(model.Name, prompt, seed.ToString(CultureInfo.InvariantCulture)):x16}";
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var (completion, maxCompletionTokens) = Complete(request, model, fault == "length");
+        var latency = Latency(context, model, maxCompletionTokens);
 
         try
         {
             if (request.Stream == true)
-                await StreamAsync(context, id, created, model, choices, usage, request.StreamOptions?.IncludeUsage == true, latency, fault == "drop");
+                await StreamAsync(context, completion, model, request.StreamOptions?.IncludeUsage == true, latency, fault == "drop");
             else
-                await RespondAsync(context, id, created, model, choices, usage, latency, fault == "drop",
-                    AnswerWriter.Fingerprint(JudgeWriter.IsGradingRequest(system) ? null : AnswerWriter.UnknownReason(query)));
+                await RespondAsync(context, completion, latency, fault == "drop");
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -132,8 +116,40 @@ public sealed class TeacherSimulator
             return;
         }
         Count(model, fault ?? "ok");
-        _tokens.Add(completionTokens, new KeyValuePair<string, object?>("model", model.Name));
+        _tokens.Add(completion.Usage.CompletionTokens, new KeyValuePair<string, object?>("model", model.Name));
     }
+
+    /// <summary>
+    /// The response to a chat request, without latency or transport (the batch endpoint uses it too), and the longest
+    /// choice's completion tokens, which the latency follows.
+    /// </summary>
+    internal (ChatCompletion Completion, int MaxCompletionTokens) Complete(ChatRequest request, SimModel model, bool forceLength)
+    {
+        var messages = request.Messages!;
+        var prompt = messages.LastOrDefault(m => m.Role == "user")?.Text ?? messages[^1].Text;
+        var query = _bank.Find(prompt);
+        var maxTokens = request.MaxCompletionTokens ?? request.MaxTokens;
+        var seed = request.Seed ?? _unseededCounters.AddOrUpdate(StableHash.Of(model.Name, prompt), 0, (_, c) => c + 1);
+        var system = messages[0].Role == "system" ? messages[0].Text : null;
+        var grading = JudgeWriter.IsGradingRequest(system);
+        var choices = Enumerable.Range(0, request.N ?? 1)
+            .Select(i => new Random(StableHash.Seed(_options.Seed, model.Name, prompt, seed, i)))
+            .Select(random => Compose(model, grading ? JudgeWriter.Write(model, system!, prompt, random) : AnswerWriter.Write(model, query, random),
+                maxTokens, forceLength))
+            .ToList();
+
+        var promptTokens = messages.Sum(m => Tokens(m.Text) + 4);
+        var completionTokens = choices.Sum(c => c.CompletionTokens);
+        var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens, new CompletionTokensDetails(choices.Sum(c => c.ReasoningTokens)));
+        var id = $"chatcmpl-{StableHash.Of(model.Name, prompt, seed.ToString(CultureInfo.InvariantCulture)):x16}";
+        var completion = new ChatCompletion(id, "chat.completion", DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model.Name,
+            [.. choices.Select((c, i) => new ChatChoice(i, new ChatMessage("assistant", c.Content, c.Reasoning), c.FinishReason))], usage,
+            AnswerWriter.Fingerprint(grading ? null : AnswerWriter.UnknownReason(query)));
+        return (completion, choices.Max(c => c.CompletionTokens));
+    }
+
+    /// <summary>The model a request names, if the simulator has it.</summary>
+    internal SimModel? Model(string? name) => name is not null && _models.TryGetValue(name, out var model) ? model : null;
 
     private string? DrawFault(HttpContext context, SimModel model)
     {
@@ -182,8 +198,7 @@ public sealed class TeacherSimulator
         return TimeSpan.FromMilliseconds(model.TimeToFirstTokenMs + completionTokens / Math.Max(1, model.TokensPerSecond) * 1000);
     }
 
-    private static async Task RespondAsync(HttpContext context, string id, long created, SimModel model, List<ComposedChoice> choices, Usage usage, TimeSpan latency, bool drop,
-        string fingerprint)
+    private static async Task RespondAsync(HttpContext context, ChatCompletion completion, TimeSpan latency, bool drop)
     {
         if (drop)
         {
@@ -192,16 +207,14 @@ public sealed class TeacherSimulator
             return;
         }
         await Task.Delay(latency, context.RequestAborted);
-        var completion = new ChatCompletion(id, "chat.completion", created, model.Name,
-            [.. choices.Select((c, i) => new ChatChoice(i, new ChatMessage("assistant", c.Content, c.Reasoning), c.FinishReason))], usage, fingerprint);
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, completion, ChatJsonContext.Default.ChatCompletion, context.RequestAborted);
     }
 
     /// <summary>Server-sent events: a role chunk after the time to first token, the text in pieces spread over the rest.</summary>
-    private static async Task StreamAsync(HttpContext context, string id, long created, SimModel model, List<ComposedChoice> choices, Usage usage,
-        bool includeUsage, TimeSpan latency, bool drop)
+    private static async Task StreamAsync(HttpContext context, ChatCompletion completion, SimModel model, bool includeUsage, TimeSpan latency, bool drop)
     {
+        var (id, created, choices, usage) = (completion.Id, completion.Created, completion.Choices, completion.Usage);
         var aborted = context.RequestAborted;
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
@@ -228,7 +241,7 @@ public sealed class TeacherSimulator
             }
             await Task.Delay(pause, aborted);
             await SendAsync([.. choices.Select((c, i) => new ChunkChoice(i, new ChunkDelta(
-                Content: Piece(c.Content, piece), ReasoningContent: Piece(c.Reasoning, piece)), null))]);
+                Content: Piece(c.Message.Content, piece), ReasoningContent: Piece(c.Message.ReasoningContent, piece)), null))]);
         }
         await SendAsync([.. choices.Select((c, i) => new ChunkChoice(i, new ChunkDelta(), c.FinishReason))]);
         if (includeUsage) await SendAsync([], usage);

@@ -21,7 +21,22 @@ public sealed class TeacherSimOptions
     /// <summary>How long a request with an injected timeout hangs before the server gives up on it.</summary>
     public TimeSpan TimeoutFaultDuration { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The Batch API (<c>/v1/files</c>, <c>/v1/batches</c>): how long a batch takes and how often it fails.</summary>
+    public SimBatchOptions Batch { get; set; } = new();
+
     public IReadOnlyList<SimModel> EffectiveModels => Models.Count > 0 ? Models : SimModel.DefaultLadder;
+}
+
+public sealed class SimBatchOptions
+{
+    /// <summary>From creation to completion of every batch (OpenAI takes minutes to 24 hours).</summary>
+    public TimeSpan CompletionDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Probability that one request of a batch fails (a 500 line in the batch's error file).</summary>
+    public double RequestFailureRate { get; set; }
+
+    /// <summary>Probability that a whole batch fails (status <c>failed</c>, no output).</summary>
+    public double BatchFailureRate { get; set; }
 }
 
 /// <summary>Where a model puts its thinking.</summary>
