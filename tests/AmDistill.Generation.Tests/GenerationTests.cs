@@ -256,27 +256,6 @@ public sealed class GenerationTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
-    /// <summary>The real generation service as its own process, so it can be killed like a crashed pod.</summary>
-    private static Process StartWorker(string redis, string endpoint)
-    {
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "AmDistill.Generation.dll"), $"--contentRoot={Repo.EmptyDirectory()}"])
-        {
-            WorkingDirectory = Repo.EmptyDirectory(),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        info.Environment["ConnectionStrings__redis"] = redis;
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
-        info.Environment["Generation__VisibilityTimeout"] = "00:00:02";
-        info.Environment["Generation__Teachers__steady__Endpoint"] = endpoint;
-        info.Environment["Generation__Teachers__steady__Model"] = "steady-sim";
-        info.Environment["Generation__Teachers__steady__MaxInFlight"] = "8";
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private static Process StartWorker(string redis, string endpoint) => WorkerProcess.Start(redis, new Dictionary<string, string?>(
+        Teacher("steady", endpoint, "steady-sim", ("MaxInFlight", "8"))));
 }

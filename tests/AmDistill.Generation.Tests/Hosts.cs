@@ -36,6 +36,9 @@ internal sealed class SimHost : IAsyncDisposable
 
     public ConcurrentBag<DateTime> RequestTimes { get; } = [];
 
+    /// <summary>The simulator's Batch API (files and batches it holds).</summary>
+    public TeacherSim.Batches.SimBatchService Batches => _app.Services.GetRequiredService<TeacherSim.Batches.SimBatchService>();
+
     /// <summary>Every chat request: when it started, when it ended, its status.</summary>
     public ConcurrentBag<(DateTime Started, DateTime Ended, int Status)> Responses { get; } = [];
 
@@ -110,5 +113,31 @@ internal sealed class WorkerHost : IAsyncDisposable
     {
         await _host.StopAsync();
         _host.Dispose();
+    }
+}
+
+/// <summary>The real generation service as its own process, so it can be killed like a crashed pod.</summary>
+internal static class WorkerProcess
+{
+    /// <param name="settings">Configuration keys (<c>Generation:Teachers:t:Model</c>), passed as environment variables.</param>
+    public static System.Diagnostics.Process Start(string redis, IDictionary<string, string?> settings)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "AmDistill.Generation.dll"), $"--contentRoot={Repo.EmptyDirectory()}"])
+        {
+            WorkingDirectory = Repo.EmptyDirectory(),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        info.Environment["ConnectionStrings__redis"] = redis;
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["Generation__VisibilityTimeout"] = "00:00:02";
+        foreach (var (key, value) in settings) info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var process = System.Diagnostics.Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 }

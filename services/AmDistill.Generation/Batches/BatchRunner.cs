@@ -123,7 +123,7 @@ public sealed class BatchRunner(
         /// <summary>
         /// Writes the queue's head into one input file (within the provider's limits on requests and bytes), uploads it,
         /// records the batch and takes its entries off the queue in one transaction, then creates it. Passes committed
-        /// meanwhile and tasks of cancelled or deleted runs are dropped, not asked for.
+        /// meanwhile and tasks of cancelled runs are dropped, not asked for.
         /// </summary>
         private async Task SubmitAsync(CancellationToken cancellationToken)
         {
@@ -134,7 +134,7 @@ public sealed class BatchRunner(
             var dropped = new List<string>();
             var unqueued = new Dictionary<string, long>(); // per run: queued passes leaving the queue
             var runs = new HashSet<string>(StringComparer.Ordinal);
-            var live = new Dictionary<string, bool>(StringComparer.Ordinal);
+            var cancelled = new Dictionary<string, bool>(StringComparer.Ordinal);
             var (consumed, requests, bytes) = (0, 0, 0L);
             try
             {
@@ -150,7 +150,7 @@ public sealed class BatchRunner(
                             var pending = BatchQueue.Pending(values[i]);
                             var task = pending?.Message;
                             var sampling = task is null ? teacher : teacher.With(task.Settings);
-                            var missing = task is null || !await LiveAsync(live, task.RunId, cancelledIsLive: false)
+                            var missing = task is null || await CancelledAsync(cancelled, task.RunId)
                                 ? [] : await runner._committer.MissingAsync(task, sampling, pending!.Passes);
                             var lines = missing.Select(m => Line(m.Id, TeacherClient.Request(sampling, task!.Prompt, 1, SampleId.Seed(task.RunId, task.QueryId, m.Pass)))).ToList();
                             var size = lines.Sum(l => l.Length + 1L);
@@ -241,7 +241,6 @@ public sealed class BatchRunner(
             var latency = DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(record.SubmittedAt);
             var reasons = new Dictionary<int, string>();
             var failedRequests = new Dictionary<string, long>(StringComparer.Ordinal);
-            var live = new Dictionary<string, bool>(StringComparer.Ordinal);
             foreach (var fileId in new[] { state.OutputFileId, state.ErrorFileId }.OfType<string>())
             {
                 await using var stream = await api.OpenAsync(fileId, cancellationToken);
@@ -252,7 +251,6 @@ public sealed class BatchRunner(
                     var (customId, answer, error) = ReadLine(line, latency);
                     if (customId is null || !bySample.TryGetValue(customId, out var sample)) continue;
                     var task = tasks[sample.Index]!;
-                    if (!await LiveAsync(live, task.RunId, cancelledIsLive: true)) continue;
                     if (answer is not null)
                     {
                         await runner._committer.WaitForCapacityAsync(1, cancellationToken);
@@ -280,8 +278,7 @@ public sealed class BatchRunner(
             for (var i = 0; i < record.Entries.Length; i++)
             {
                 var (entry, pending, task) = (record.Entries[i], pendings[i], tasks[i]);
-                var missing = task is null || !await LiveAsync(live, task.RunId, cancelledIsLive: true)
-                    ? [] : (await runner._committer.MissingAsync(task, teacher.With(task.Settings), pending!.Passes)).Select(m => m.Pass).ToArray();
+                var missing = task is null ? [] : (await runner._committer.MissingAsync(task, teacher.With(task.Settings), pending!.Passes)).Select(m => m.Pass).ToArray();
                 if (missing.Length == 0)
                 {
                     _ = transaction.HashDeleteAsync(tasksKey, entry);
@@ -324,12 +321,12 @@ public sealed class BatchRunner(
             }
         }
 
-        /// <summary>Whether samples of the run are still wanted: not deleted, and (for new requests) not cancelled.</summary>
-        private async Task<bool> LiveAsync(Dictionary<string, bool> known, string run, bool cancelledIsLive)
+        /// <summary>Whether the run was cancelled: its queued requests are dropped, as the synchronous path skips its tasks
+        /// (answers of batches already submitted are paid for, so they are still committed).</summary>
+        private async Task<bool> CancelledAsync(Dictionary<string, bool> known, string run)
         {
-            if (known.TryGetValue(run, out var isLive)) return isLive;
-            var state = await Db.HashGetAsync(RunKeys.Run(run), "state");
-            return known[run] = state.HasValue && (cancelledIsLive || state != RunStates.Cancelled);
+            if (known.TryGetValue(run, out var cancelled)) return cancelled;
+            return known[run] = await Db.HashGetAsync(RunKeys.Run(run), "state") == RunStates.Cancelled;
         }
 
         private byte[] Line(string customId, WireRequest request)

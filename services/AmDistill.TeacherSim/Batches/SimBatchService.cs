@@ -22,6 +22,7 @@ public sealed class SimBatchService(TeacherSimulator simulator, IOptions<Teacher
     private readonly ConcurrentDictionary<string, JsonObject> _batches = new();
     private readonly Random _faults = new(options.Value.Seed + 1);
     private long _sequence;
+    private int _created;
 
     /// <summary>Batches created so far (tests count resubmissions with it).</summary>
     public int BatchesCreated => _batches.Count;
@@ -80,6 +81,9 @@ public sealed class SimBatchService(TeacherSimulator simulator, IOptions<Teacher
         _ = Task.Run(() => RunAsync(batch, input));
         return Snapshot(batch);
     }
+
+    /// <summary>Whether the response to the batch just created is to be lost (<see cref="SimBatchOptions.LoseCreateResponses"/>).</summary>
+    public bool LoseResponse() => Interlocked.Increment(ref _created) <= options.Value.Batch.LoseCreateResponses;
 
     public JsonObject? Get(string id) => _batches.TryGetValue(id, out var batch) ? Snapshot(batch) : null;
 
@@ -267,7 +271,13 @@ public static class BatchEndpoints
             var endpoint = body?["endpoint"]?.GetValue<string>();
             if (input is null || endpoint is not ("/v1/chat/completions" or "/chat/completions")) return Error(400, "input_file_id and endpoint /v1/chat/completions are required");
             var batch = batches.Create(input, endpoint, body!["completion_window"]?.GetValue<string>() ?? "24h", body["metadata"] as JsonObject);
-            return batch is null ? NoSuch("file", input) : Results.Content(batch.ToJsonString(), "application/json");
+            if (batch is null) return NoSuch("file", input);
+            if (batches.LoseResponse())
+            {
+                context.Abort();
+                return Results.Empty;
+            }
+            return Results.Content(batch.ToJsonString(), "application/json");
         });
         app.MapGet("/v1/batches", (string? after, int? limit, SimBatchService batches) => Results.Content(batches.List(after, limit ?? 20).ToJsonString(), "application/json"));
         app.MapGet("/v1/batches/{id}", (string id, SimBatchService batches) =>

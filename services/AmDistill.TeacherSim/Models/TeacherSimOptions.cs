@@ -37,6 +37,10 @@ public sealed class SimBatchOptions
 
     /// <summary>Probability that a whole batch fails (status <c>failed</c>, no output).</summary>
     public double BatchFailureRate { get; set; }
+
+    /// <summary>The first this many batches are created but their creation's response is lost (the connection drops),
+    /// as after a crash or a network fault between the request and its answer.</summary>
+    public int LoseCreateResponses { get; set; }
 }
 
 /// <summary>Where a model puts its thinking.</summary>
