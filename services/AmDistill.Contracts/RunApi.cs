@@ -47,6 +47,8 @@ public sealed record ImportedInput(long Files, long Queries, long Samples, IRead
 /// <param name="UnknownQueries">Samples whose teacher could not know the query, by "teacher|reason": the teacher simulator
 /// answers a question it has not seen (in no query file or ingested run it reads) or one without a reference answer or
 /// solution with a guess, and says so.</param>
+/// <param name="Batches">Per batch teacher (<c>Generation:Teachers:{name}:Batch</c>): its requests waiting for a batch and
+/// the batches that carried the run's requests.</param>
 public sealed record RunStatus(
     string Run,
     string? State,
@@ -68,10 +70,16 @@ public sealed record RunStatus(
     DeadLetterCounts DeadLettered,
     RunIngest? Ingest,
     string? Outputs,
-    IReadOnlyDictionary<string, long> UnknownQueries)
+    IReadOnlyDictionary<string, long> UnknownQueries,
+    IReadOnlyDictionary<string, BatchProgress>? Batches = null)
 {
     [JsonIgnore] public bool Ended => State is RunStates.Completed or RunStates.Cancelled;
 }
+
+/// <summary>A batch teacher's work for a run: requests queued for the next batch; batches submitted, in progress, completed
+/// and failed (failed, expired or cancelled at the provider: their passes are asked again); requests a batch answered with
+/// an error (asked again, dead-lettered after <c>Generation:MaxDeliveries</c> batches).</summary>
+public sealed record BatchProgress(long Queued, long Submitted, long InProgress, long Completed, long Failed, long RequestsFailed);
 
 /// <summary>Per second since the start: samples generated and verified, queries final.</summary>
 public sealed record RunThroughput(double GeneratedPerSecond, double VerifiedPerSecond, double FinalQueriesPerSecond);

@@ -1,6 +1,13 @@
+using System.Text;
+using AmDistill.Api;
+using AmDistill.Api.Runs;
 using AmDistill.Contracts;
 using AmDistill.Generation.Batches;
 using AmDistill.LocalRedis;
+using AmDistill.Runs;
+using AmDistill.Scoring;
+using AmDistill.Verification;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using static AmDistill.Generation.Tests.TestData;
 
@@ -156,5 +163,50 @@ public sealed class BatchTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             second.Kill(entireProcessTree: true);
         }
+    }
+
+    /// <summary>The paper's ladder with its strong teacher through the Batch API and the weak one asked directly: one run,
+    /// fed, verified and scored like any other, with the batches in its status.</summary>
+    [Fact]
+    public async Task A_run_with_a_batch_teacher_and_a_direct_one_completes_with_both_pass_rates_and_its_batches_in_the_status()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        // A user's own questions (the demo's are benchmark problems, which decontamination takes out), known to the simulator.
+        var queries = Path.Combine(Repo.EmptyDirectory(), "queries.jsonl");
+        await File.WriteAllLinesAsync(queries, Enumerable.Range(1, 12).Select(i => System.Text.Json.JsonSerializer.Serialize(new
+        {
+            id = $"sum-{i}", category = "math", question = $"A crate holds {i * 7} apples and another holds {i * 11 + 3}. How many apples are there in all?", reference_answer = $"{i * 18 + 3}",
+        })));
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "weak-sim", 0.3, 1).Concat(SimModel(1, "strong-sim", 0.9, 1)))
+        {
+            ["Batch:CompletionDelay"] = "00:00:00.5",
+            ["QueryFiles:1"] = queries,
+        });
+        await using var host = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(
+                Teacher("weak", sim.V1, "weak-sim").Concat(Teacher("strong", sim.V1, "strong-sim", BatchSettings(maxRequests: 30)))),
+            builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices(),
+            builder => builder.AddApiServices());
+        var runs = host.Services.GetRequiredService<RunRegistry>();
+        Assert.Null(await runs.CreateAsync(RunConfiguration.Parse("""{"run": "mixed", "teachers": [{"name": "weak"}, {"name": "strong"}]}""").Configuration!));
+        var (upload, problem) = await runs.UploadAsync("mixed", File.OpenRead(queries), parquet: false, CancellationToken.None);
+        Assert.Null(problem);
+        Assert.True(upload!.Kept == 12, string.Join(", ", upload.Dropped.Select(d => $"{d.Key}={d.Value}")));
+        var started = await runs.StartAsync("mixed");
+        Assert.True(started is null, started?.ToString());
+        await WaitUntilAsync(async () => (await runs.GetAsync("mixed"))!.State == RunStates.Completed, TimeSpan.FromSeconds(90), "the run completed");
+
+        var status = (await runs.StatusAsync("mixed"))!;
+        var weak = status.Models.Single(m => m.Model == "weak");
+        var strong = status.Models.Single(m => m.Model == "strong");
+        Assert.Equal((48L, 48L), (weak.Samples, strong.Samples));
+        Assert.Equal(48, strong.Passed + strong.Failed);
+        Assert.True(strong.Passed > weak.Passed, $"strong {strong.Passed} vs weak {weak.Passed} passed");
+        var batches = Assert.Single(status.Batches!);
+        Assert.Equal("strong", batches.Key);
+        Assert.Equal((0L, 0L, 0L), (batches.Value.Queued, batches.Value.InProgress, batches.Value.Failed));
+        Assert.Equal(sim.Batches.BatchesCreated, batches.Value.Submitted);
+        Assert.Equal(batches.Value.Submitted, batches.Value.Completed);
+        Assert.InRange(batches.Value.Submitted, 2, 48); // 48 requests, at most 30 per file
     }
 }

@@ -499,7 +499,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (info is null && stats.Count == 0) return null;
         long Stat(string name) => stats.GetValueOrDefault(name);
         var models = stats.Keys.Where(k => k.Contains(':') && !k.StartsWith(RunKeys.DeadLetterReasonPrefix, StringComparison.Ordinal)
-                && !k.StartsWith(RunKeys.UnknownQueryPrefix, StringComparison.Ordinal))
+                && !k.StartsWith(RunKeys.UnknownQueryPrefix, StringComparison.Ordinal) && !k.StartsWith(RunKeys.BatchPrefix, StringComparison.Ordinal))
             .Select(k => k[..k.LastIndexOf(':')]).Distinct().Order(StringComparer.Ordinal)
             .Select(m => new ModelProgress(m, Stat($"{m}:samples"), Stat($"{m}:prompt_tokens"), Stat($"{m}:completion_tokens"),
                 Stat($"{m}:cost_micro_usd") / 1_000_000.0, Stat($"{m}:passed"), Stat($"{m}:failed"), Stat($"{m}:unscored")))
@@ -520,7 +520,17 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
             info?.Ingest,
             // Within the dataset store, never a server path; GET …/export and …/report serve them.
             info?.State == RunStates.Completed ? $"{run}/export" : null,
-            UnknownQueries(stats));
+            UnknownQueries(stats), Batches(stats));
+    }
+
+    /// <summary>Each batch teacher's queue and batches for the run (none for a run without batch teachers).</summary>
+    public static Dictionary<string, BatchProgress> Batches(IReadOnlyDictionary<string, long> stats)
+    {
+        long Stat(string teacher, string what) => stats.GetValueOrDefault(RunKeys.BatchStat(teacher, what));
+        return stats.Keys.Where(k => k.StartsWith(RunKeys.BatchPrefix, StringComparison.Ordinal))
+            .Select(k => k[RunKeys.BatchPrefix.Length..k.LastIndexOf('|')]).Distinct().Order(StringComparer.Ordinal)
+            .ToDictionary(t => t, t => new BatchProgress(Stat(t, "queued"), Stat(t, "submitted"),
+                Math.Max(0, Stat(t, "submitted") - Stat(t, "completed") - Stat(t, "failed")), Stat(t, "completed"), Stat(t, "failed"), Stat(t, "requests_failed")));
     }
 
     /// <summary>Samples whose teacher could not know the query, by "teacher|reason".</summary>
@@ -534,6 +544,6 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     {
         long Stat(string name) => stats.GetValueOrDefault(name);
         return [.. configuration.Teachers.Select(t => new Dataset.Report.TeacherCost(t.Name, Stat($"{t.Name}:samples"), Stat($"{t.Name}:prompt_tokens"),
-            Stat($"{t.Name}:completion_tokens"), Stat($"{t.Name}:cost_micro_usd") / 1_000_000.0))];
+            Stat($"{t.Name}:completion_tokens"), Stat($"{t.Name}:cost_micro_usd") / 1_000_000.0, Stat(RunKeys.BatchStat(t.Name, "submitted"))))];
     }
 }

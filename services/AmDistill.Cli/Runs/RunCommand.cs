@@ -334,6 +334,9 @@ internal static class RunCommand
             foreach (var (key, samples) in status.UnknownQueries)
                 AnsiConsole.MarkupLineInterpolated($"  {samples} × {key.Split('|', 2)[0]}: {Dataset.Report.RunReportHtml.UnknownReason(key.Split('|', 2)[^1])}");
         }
+        foreach (var (teacher, batches) in status.Batches ?? new Dictionary<string, BatchProgress>())
+            AnsiConsole.MarkupLineInterpolated(
+                $"Batch API, {teacher}: {batches.Queued} requests queued; batches {batches.Submitted} submitted, {batches.InProgress} in progress, {batches.Completed} completed, {batches.Failed} failed; {batches.RequestsFailed} requests failed and asked again");
         if (status.Outputs is { } outputs)
             AnsiConsole.MarkupLineInterpolated($"Exports and report: [bold]{outputs}[/] in the dataset store; download them with run export / run report {status.Run}");
     }

@@ -11,7 +11,8 @@ public sealed record HardQuery(string QueryId, QueryCategory Category, Difficult
 public sealed record QueryExample(string Question, string Teacher, bool Passed, string Answer);
 
 /// <summary>A teacher's cost so far (from the run's counters), for cost per selected sample.</summary>
-public sealed record TeacherCost(string Teacher, long Samples, long PromptTokens, long CompletionTokens, double CostUsd);
+/// <param name="Batches">Batches the teacher answered the run through (Batch API, at the batch price); 0 for synchronous teachers.</param>
+public sealed record TeacherCost(string Teacher, long Samples, long PromptTokens, long CompletionTokens, double CostUsd, long Batches = 0);
 
 /// <summary>
 /// What the run report shows, aggregated query by query in one pass over the final query records, so its memory does

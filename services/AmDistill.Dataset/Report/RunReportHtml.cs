@@ -40,7 +40,7 @@ public static class RunReportHtml
 
         html.Append("<h2>Cost</h2><table id=\"cost\"><tr><th>teacher</th><th>samples</th><th>prompt tokens</th><th>completion tokens</th><th>cost (USD)</th></tr>");
         foreach (var c in data.Costs)
-            html.Append($"<tr><td>{E(c.Teacher)}</td><td>{c.Samples}</td><td>{c.PromptTokens}</td><td>{c.CompletionTokens}</td><td>{c.CostUsd.ToString("0.####", Invariant)}</td></tr>");
+            html.Append($"<tr><td>{E(c.Teacher)}{(c.Batches > 0 ? $" <span class=\"muted\">(Batch API, {c.Batches} batches)</span>" : "")}</td><td>{c.Samples}</td><td>{c.PromptTokens}</td><td>{c.CompletionTokens}</td><td>{c.CostUsd.ToString("0.####", Invariant)}</td></tr>");
         html.Append($"<tr><th>all</th><th>{data.Costs.Sum(c => c.Samples)}</th><th>{data.Costs.Sum(c => c.PromptTokens)}</th><th>{data.Costs.Sum(c => c.CompletionTokens)}</th><th>{data.CostUsd.ToString("0.####", Invariant)}</th></tr></table>");
         html.Append($"<p id=\"cost-per-selected\">Cost per selected (Stage I) sample: <b>{(data.CostPerSelectedSample is { } cps ? "$" + cps.ToString("0.######", Invariant) : "n/a (nothing selected)")}</b> " +
             $"({data.SelectedSamples} samples selected).</p>");
