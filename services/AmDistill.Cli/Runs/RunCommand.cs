@@ -137,29 +137,63 @@ internal static class RunCommand
         var config = new Option<FileInfo>("--config") { Description = "The run configuration (JSON); the teachers whose responses you bring have \"imported\": true.", Required = true };
         var files = new Argument<FileInfo[]>("files")
         {
-            Description = "Responses: AM-schema rows, or chat (messages) / ShareGPT (conversations) records with their \"model\"; JSONL, or AM-schema Parquet.",
+            Description = "Responses: AM-schema rows, chat (messages) / ShareGPT (conversations) records with their \"model\", or OpenAI / Azure OpenAI Batch API output files (with --queries); JSONL, or AM-schema Parquet.",
             Arity = ArgumentArity.OneOrMore,
         };
         files.AcceptExistingOnly();
+        var queries = new Option<FileInfo>("--queries")
+        {
+            Description = "The query file (JSONL, shared query schema) that Batch API output files answer: each output line's custom_id is a query's id, or the id and a pass number ({id}#2, {id}-2, …).",
+        };
+        queries.AcceptExistingOnly();
+        var teacher = new Option<string?>("--teacher") { Description = "The imported teacher that Batch API outputs are the answers of (default: the model each answer names)." };
         var noWatch = new Option<bool>("--no-watch") { Description = "Return once the run has started." };
         var command = new Command("import",
             "Create a run from responses you already have: import them (verified, scored, selected and exported like generated ones), generate what its other teachers are asked for, and watch it.")
-            { config, files, noWatch };
+            { config, files, queries, teacher, noWatch };
         command.SetAction((result, cancellationToken) => CreateFillStartAsync(result, result.GetValue(config)!, result.GetValue(noWatch), async (http, run) =>
         {
             foreach (var file in result.GetValue(files)!)
             {
-                var report = await PutFileAsync<SampleUpload>(http, $"/api/runs/{run}/samples", file, cancellationToken);
-                if (report is null) return false;
-                foreach (var error in report.Errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
-                if (report.Duplicate)
-                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name} was imported before; nothing added");
-                else
-                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report.Kept} of {Count(report.Read, "row")} imported ({PerName(report.Teachers)}), {report.BadRows} bad{(report.Skipped.Count > 0 ? $"; left out, not imported teachers of the run: {PerName(report.Skipped)}" : "")}");
+                var upload = file;
+                if (file.Extension != ".parquet" && Dataset.Ingestion.BatchOutputs.IsBatchOutput(file.FullName))
+                {
+                    upload = await JoinBatchOutputAsync(run, file, result.GetValue(queries), result.GetValue(teacher), cancellationToken);
+                    if (upload is null) return false;
+                }
+                try
+                {
+                    var report = await PutFileAsync<SampleUpload>(http, $"/api/runs/{run}/samples", upload, cancellationToken);
+                    if (report is null) return false;
+                    foreach (var error in report.Errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");
+                    if (report.Duplicate)
+                        AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name} was imported before; nothing added");
+                    else
+                        AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {file.Name}: {report.Kept} of {Count(report.Read, "row")} imported ({PerName(report.Teachers)}), {report.BadRows} bad{(report.Skipped.Count > 0 ? $"; left out, not imported teachers of the run: {PerName(report.Skipped)}" : "")}");
+                }
+                finally
+                {
+                    if (upload != file) upload.Delete();
+                }
             }
             return true;
         }, cancellationToken));
         return command;
+    }
+
+    /// <summary>A Batch API output joined with its queries into chat records the import takes (a temporary file), or null (said) without a query file.</summary>
+    private static async Task<FileInfo?> JoinBatchOutputAsync(string run, FileInfo output, FileInfo? queries, string? teacher, CancellationToken cancellationToken)
+    {
+        if (queries is null)
+        {
+            await Console.Error.WriteLineAsync($"{output.Name} is a Batch API output, which names each request only by its custom_id: give the query file it answers with --queries");
+            return null;
+        }
+        var joined = new FileInfo(Path.Combine(Path.GetTempPath(), $"amdistill-{run}-{Guid.NewGuid():N}.jsonl"));
+        var conversion = await Dataset.Ingestion.BatchOutputs.ToChatRecordsAsync(output.FullName, queries.FullName, teacher, joined.FullName, cancellationToken);
+        foreach (var error in conversion.Errors) await Console.Error.WriteLineAsync($"{output.Name}: {error}");
+        AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: {output.Name}: Batch API output, {Count(conversion.Lines, "line")} joined with {queries.Name}: {Count(conversion.Records, "answer")}{(conversion.Left.Count > 0 ? $"; left out: {PerName(conversion.Left)}" : "")}");
+        return joined;
     }
 
     private static Command Status()

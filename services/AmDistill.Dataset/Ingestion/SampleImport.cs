@@ -137,6 +137,8 @@ public static class SampleImport
         catch (JsonException e) { return (null, $"not JSON: {e.Message}"); }
         try
         {
+            if (BatchOutputs.IsBatchOutputLine(row))
+                return (null, "an OpenAI batch output line names its request only by custom_id: import the file with `amdistill run import --queries QUERIES.jsonl`, which joins it with its queries");
             if (row["messages"] is JsonArray messages) return FromChat(row, messages, "role", "content", "user", "assistant");
             if (row["conversations"] is JsonArray turns) return FromChat(row, turns, "from", "value", "human", "gpt");
             if (row["question"] is not null) return FromAm(AmRecordOf(row), teachers);
