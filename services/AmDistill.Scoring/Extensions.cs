@@ -10,7 +10,8 @@ public static class Extensions
     public static IHostApplicationBuilder AddScoringServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatasetWriters("scoring");
-        builder.Services.AddSingleton<ScoreStore>();
+        builder.Services.AddSingleton(sp => new ScoreStore(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(),
+            sp.GetRequiredService<Dataset.Store.IDatasetStore>()));
         builder.Services.AddSingleton<ScoringMetrics>();
         builder.Services.AddStreamConsumer<VerifiedResponse, ScoringHandler>(Streams.Scoring, consumer => consumer.Group = "scoring");
         return builder;

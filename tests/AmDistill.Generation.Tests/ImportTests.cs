@@ -103,7 +103,7 @@ public sealed class ImportTests
 
         var info = (await runs.GetAsync("byo"))!;
         Assert.Equal((queries.Count, rows.Count - 2L), (info.Queries, info.Samples));
-        var scores = new ScoreStore(redis);
+        var scores = host.Services.GetRequiredService<ScoreStore>(); // final records: from the dataset store once released
         var records = new Dictionary<string, QueryRecord>();
         foreach (var q in queries) records[q.Id] = (await scores.ReadAsync("byo", SampleImport.QueryIdOf(q.Question)))!;
         // Every query got its imported answers and weak's two passes, science and "other" decided by the judge.

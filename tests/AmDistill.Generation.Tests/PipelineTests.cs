@@ -352,4 +352,69 @@ public sealed class ScoreStoreTests
         Assert.Equal([1.0], record!.Scores("deepseek-r1"));
         Assert.Equal(AmDistill.Scoring.Core.QueryCategory.Code, record.Category);
     }
+
+    /// <summary>
+    /// Redis holds the backlog, not the history: a query made final leaves Redis (its score hash, its samples'
+    /// generation and verification done-markers, its store marker) once its final record is in the dataset store, and late
+    /// duplicates of its generation tasks, samples and verdicts, recognised by the run's final set, change nothing: no
+    /// teacher is asked again, no counter moves, no record is written twice.
+    /// </summary>
+    [Fact]
+    public async Task A_final_query_leaves_redis_and_its_late_duplicates_change_nothing()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "sim", 0.6, 1)));
+        await using var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher("t", sim.V1, "sim")),
+            builder => builder.AddGenerationServices(), builder => builder.AddVerificationServices(), builder => builder.AddScoringServices());
+        var db = redis.GetDatabase();
+        var math = Queries.Where(q => q.Category == "math").Take(6).ToArray();
+        var tasks = math.Select(q => NewTask("run", q, "t", 0, 1, 2, 3) with { ExpectedSamples = 4 }).ToArray();
+        await PublishAsync(redis, tasks);
+        await WaitUntilAsync(async () => await db.SetLengthAsync(RunKeys.Final("run")) == math.Length, TimeSpan.FromSeconds(60), "every query final");
+        await SettledAsync(db);
+
+        async Task<long> KeysAsync(string pattern)
+        {
+            long count = 0;
+            await foreach (var _ in redis.GetServer(redis.GetEndPoints()[0]).KeysAsync(pattern: pattern)) count++;
+            return count;
+        }
+        Assert.Equal(0, await KeysAsync($"{ProcessOnce.MarkerPrefix}*"));
+        Assert.Equal(0, await KeysAsync(RunKeys.QueryRecord("run", "*")));
+        // The record is read from the store now, whole.
+        var store = workers.Services.GetRequiredService<ScoreStore>();
+        Assert.All(await Task.WhenAll(math.Select(q => store.ReadAsync("run", q.Id))), r => Assert.Equal(4, r!.Responses["t"].Count));
+
+        var stats = await db.HashGetAllAsync(RunKeys.Stats("run"));
+        var requests = sim.Completed;
+        var samples = await db.StreamRangeAsync(Streams.Verification.Name);
+        var verdicts = await db.StreamRangeAsync(Streams.Scoring.Name);
+        // Late duplicates of everything: the tasks (a feeder's batch published twice), the samples and the verdicts (redeliveries).
+        await PublishAsync(redis, tasks);
+        foreach (var entry in samples) await db.StreamAddAsync(Streams.Verification.Name, entry.Values);
+        foreach (var entry in verdicts) await db.StreamAddAsync(Streams.Scoring.Name, entry.Values);
+        await SettledAsync(db);
+
+        Assert.Equal(requests, sim.Completed);
+        Assert.Equal(stats.OrderBy(e => e.Name.ToString()).Select(e => e.ToString()), (await db.HashGetAllAsync(RunKeys.Stats("run"))).OrderBy(e => e.Name.ToString()).Select(e => e.ToString()));
+        Assert.Equal(samples.Length * 2, await db.StreamLengthAsync(Streams.Verification.Name)); // only the ones added by hand
+        Assert.Equal(verdicts.Length * 2, await db.StreamLengthAsync(Streams.Scoring.Name));
+        var lines = new List<string>();
+        await foreach (var line in DatasetLines.ReadAsync(workers.Services.GetRequiredService<IDatasetStore>(), "run", DatasetKinds.Queries)) lines.Add(line);
+        Assert.Equal(math.Length, lines.Count);
+        Assert.Equal(0, await KeysAsync($"{ProcessOnce.MarkerPrefix}*"));
+        Assert.Equal(0, await KeysAsync(RunKeys.QueryRecord("run", "*")));
+    }
+
+    /// <summary>Until every stage's group has taken and acknowledged all it was given.</summary>
+    private static Task SettledAsync(IDatabase db) => WaitUntilAsync(async () =>
+    {
+        foreach (var (stream, group) in new[] { (Streams.Generation.Name, "generation"), (Streams.Verification.Name, "verification"), (Streams.Scoring.Name, "scoring") })
+        {
+            var info = (await db.StreamGroupInfoAsync(stream)).SingleOrDefault(g => g.Name == group);
+            if (info.Name is null || info.Lag != 0 || info.PendingMessageCount != 0) return false;
+        }
+        return true;
+    }, TimeSpan.FromSeconds(60), "every stage settled");
 }

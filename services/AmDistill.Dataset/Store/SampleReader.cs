@@ -160,6 +160,16 @@ public static class QueryRecordLines
                 yield return line; // a line without an id is left to the caller's parser to report
     }
 
+    /// <summary>One query's latest final record, or null: a scan of the run's records (for looking one up, not for bulk reads).</summary>
+    public static async Task<string?> FindLatestAsync(IDatasetStore store, string run, string queryId, CancellationToken cancellationToken = default)
+    {
+        var wanted = Ingestion.TextNormal.Hash(queryId);
+        string? latest = null;
+        await foreach (var line in DatasetLines.ReadAsync(store, run, DatasetKinds.Queries, cancellationToken: cancellationToken))
+            if (QueryId(line) == wanted) latest = line;
+        return latest;
+    }
+
     private static ulong? QueryId(string line)
     {
         try

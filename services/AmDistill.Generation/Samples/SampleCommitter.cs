@@ -25,9 +25,13 @@ public sealed class SampleCommitter(
         var samples = Samples(task, teacher, passes ?? task.Passes);
         var once = RunKeys.OnceScope("generation", task.RunId);
         var db = redis.GetDatabase();
+        var final = Final(task).IsSettledAsync(db);
         var done = await Task.WhenAll(samples.Select(s => ProcessOnce.IsDoneAsync(db, once, s.Id)));
-        return [.. samples.Where((_, i) => !done[i])];
+        // A final query's markers are gone (scoring removes them): its being final says every pass is done.
+        return await final ? [] : [.. samples.Where((_, i) => !done[i])];
     }
+
+    private static SetMember Final(GenerationTask task) => new(RunKeys.Final(task.RunId), task.QueryId);
 
     /// <summary>The sample ids of <paramref name="passes"/> of the task under the teacher's settings (a run's overrides included).</summary>
     public (int Pass, string Id)[] Samples(GenerationTask task, TeacherOptions teacher, IEnumerable<int> passes)
@@ -53,13 +57,14 @@ public sealed class SampleCommitter(
         if (await ProcessOnce.ExecuteAllAsync(db, once, [.. responses.Select(r => r.SampleId)], transaction =>
             {
                 foreach (var response in responses) Record(transaction, task.RunId, teacher, response, answer.UnknownQuery);
-            }))
+            }, settled: Final(task)))
         {
             foreach (var response in responses) Counted(teacher, response);
             return;
         }
         foreach (var response in responses)
-            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, transaction => Record(transaction, task.RunId, teacher, response, answer.UnknownQuery)))
+            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, transaction => Record(transaction, task.RunId, teacher, response, answer.UnknownQuery),
+                    settled: Final(task)))
                 Counted(teacher, response);
     }
 

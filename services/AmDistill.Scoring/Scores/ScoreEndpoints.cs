@@ -12,7 +12,7 @@ public static class ScoreEndpoints
     {
         app.MapGet("/api/runs/{run}", async (string run, ScoreStore store) =>
         {
-            var (queries, verdicts, final) = await store.CountAsync(run);
+            var (queries, verdicts, final) = await store.TotalsAsync(run);
             return Results.Ok(new { run, queries, verdicts, finalQueries = final });
         }).RequireAuthorization(AccessPolicies.Reader);
         app.MapGet("/api/runs/{run}/queries/{query}", async (string run, string query, ScoreStore store) =>

@@ -1,6 +1,8 @@
 using System.Globalization;
 using AmDistill.Contracts;
 using AmDistill.Dataset.Samples;
+using AmDistill.Dataset.Store;
+using AmDistill.Messaging;
 using AmDistill.Scoring.Core;
 using StackExchange.Redis;
 
@@ -10,9 +12,11 @@ namespace AmDistill.Scoring.Scores;
 /// Per-query verify_scores in Redis: one hash per (run, query), one field per (teacher, pass). Writing a field twice
 /// writes the same value, so a redelivered verdict never double-counts and concurrent workers need no lock. When the
 /// query's expected number of samples is known, the write that completes it adds the query to the run's final set,
-/// in the same script, so a record is final exactly once whatever the order or repetition of verdicts.
+/// in the same script, so a record is final exactly once whatever the order or repetition of verdicts. Once the final
+/// record is in the dataset store, <see cref="ReleaseAsync"/> takes the query's state out of Redis: Redis holds the
+/// queries being scored, the store the history.
 /// </summary>
-public sealed class ScoreStore(IConnectionMultiplexer redis)
+public sealed class ScoreStore(IConnectionMultiplexer redis, IDatasetStore? dataset = null)
 {
     private const string CategoryField = "category";
     private const string ExpectedField = "expected";
@@ -22,6 +26,8 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
     // all passed → solved, final with those alone (and the run expects fewer samples); else escalated, final when the
     // other teachers' samples (which carry the full expected count) are in.
     private static readonly LuaScript Record = LuaScript.Prepare("""
+        -- A verdict for a query already final is a late duplicate (its record may be gone already): nothing to add.
+        if redis.call('SISMEMBER', @final, @query) == 1 then return 0 end
         redis.call('HSET', @key, 'category', @category)
         local added = redis.call('HSET', @key, @field, @value)
         redis.call('SADD', @queries, @query)
@@ -53,6 +59,21 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         return 0
         """);
 
+    // A final query's record, its samples' generation and verification done-markers and its own store marker, unless an
+    // outcome is unscored (a dead letter): a redrive reads that record and takes the outcome back.
+    private static readonly LuaScript Release = LuaScript.Prepare("""
+        local fields = redis.call('HGETALL', @key)
+        for i = 2, #fields, 2 do
+          if fields[i] == 'unscored' then return 0 end
+        end
+        for i = 1, #fields, 2 do
+          local sample = string.match(fields[i], '^[^#]*#[^#]*#(.+)$')
+          if sample then redis.call('DEL', @generation .. sample, @verification .. sample) end
+        end
+        redis.call('DEL', @key, @marker)
+        return 1
+        """);
+
     public static string FinalKey(string run) => RunKeys.Final(run);
 
     public static string QueriesKey(string run) => RunKeys.ScoredQueries(run);
@@ -78,9 +99,34 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         return (long)result == 1;
     }
 
+    /// <summary>
+    /// Takes a final query's state out of Redis once its record is in the dataset store: its score hash and the
+    /// done-markers of its samples (late duplicates are then recognised by the query's place in the run's final set).
+    /// Kept while the record holds a dead-lettered outcome, which a redrive takes back.
+    /// </summary>
+    public async Task<bool> ReleaseAsync(string run, string query) => (long)await redis.GetDatabase().ScriptEvaluateAsync(Release, new
+    {
+        key = (RedisKey)RunKeys.QueryRecord(run, query),
+        marker = (RedisKey)ProcessOnce.MarkerKey(RunKeys.OnceScope("query-record", run), query),
+        generation = ProcessOnce.MarkerKey(RunKeys.OnceScope("generation", run), ""),
+        verification = ProcessOnce.MarkerKey(RunKeys.OnceScope("verification", run), ""),
+    }) == 1;
+
     public Task<bool> IsFinalAsync(string run, string query) => redis.GetDatabase().SetContainsAsync(FinalKey(run), query);
 
-    /// <summary>Queries with at least one verdict, verdicts recorded, and queries whose record is final, in a run.</summary>
+    /// <summary>A run's queries with at least one verdict, its verdicts (the verification counters: released records
+    /// hold none) and its final queries; constant time.</summary>
+    public async Task<(long Queries, long Verdicts, long Final)> TotalsAsync(string run)
+    {
+        var db = redis.GetDatabase();
+        var (queries, stats, final) = (db.SetLengthAsync(QueriesKey(run)), db.HashGetAllAsync(RunKeys.Stats(run)), db.SetLengthAsync(FinalKey(run)));
+        var verdicts = (await stats).Where(e => e.Name.ToString() is var name && name.Contains(':')
+                && (name.EndsWith(":passed", StringComparison.Ordinal) || name.EndsWith(":failed", StringComparison.Ordinal) || name.EndsWith(":unscored", StringComparison.Ordinal)))
+            .Sum(e => (long)e.Value);
+        return (await queries, verdicts, await final);
+    }
+
+    /// <summary>Queries with at least one verdict, verdicts held in Redis records (not those released), and queries whose record is final, in a run.</summary>
     public async Task<(long Queries, long Verdicts, long Final)> CountAsync(string run)
     {
         var db = redis.GetDatabase();
@@ -94,8 +140,14 @@ public sealed class ScoreStore(IConnectionMultiplexer redis)
         return (queries.Length, counts.Sum(), await db.SetLengthAsync(FinalKey(run)));
     }
 
-    /// <summary>The query's scored responses per teacher, in pass order; null when nothing was recorded.</summary>
-    public async Task<QueryRecord?> ReadAsync(string run, string query)
+    /// <summary>The query's scored responses per teacher, in pass order: from Redis while it is scored, from its final
+    /// record in the dataset store once released (a scan of the run's records); null when nothing was recorded.</summary>
+    public async Task<QueryRecord?> ReadAsync(string run, string query) =>
+        await ReadLiveAsync(run, query)
+        ?? (dataset is not null && await QueryRecordLines.FindLatestAsync(dataset, run, query) is { } line ? QueryRecordFormat.Parse(line) : null);
+
+    /// <summary>The query's record in Redis (while it is scored, and until released); null when there is none.</summary>
+    public async Task<QueryRecord?> ReadLiveAsync(string run, string query)
     {
         var entries = await redis.GetDatabase().HashGetAllAsync(RunKeys.QueryRecord(run, query));
         if (entries.Length == 0) return null;

@@ -10,7 +10,8 @@ namespace AmDistill.Scoring.Scores;
 
 /// <summary>
 /// Records each verdict in its query's score record; a record that is final is also appended, once, to the dataset
-/// store's query records (the format <c>amdistill select</c> reads), so the selection survives Redis.
+/// store's query records (the format <c>amdistill select</c> reads), so the selection survives Redis, and then leaves
+/// Redis with its samples' done-markers: Redis holds the backlog, not the history.
 /// </summary>
 public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, IConnectionMultiplexer redis, ScoringMetrics metrics) : IMessageHandler<VerifiedResponse>
 {
@@ -21,12 +22,13 @@ public sealed class ScoringHandler(ScoreStore store, DatasetWriters dataset, ICo
         if (!await store.RecordAsync(verdict) && !(context.DeliveryCount > 1 && await store.IsFinalAsync(verdict.RunId, verdict.QueryId))) return;
         var db = redis.GetDatabase();
         var (once, key) = (RunKeys.OnceScope("query-record", verdict.RunId), verdict.QueryId);
-        if (await ProcessOnce.IsDoneAsync(db, once, key) || await store.ReadAsync(verdict.RunId, verdict.QueryId) is not { } record) return;
+        if (await ProcessOnce.IsDoneAsync(db, once, key) || await store.ReadLiveAsync(verdict.RunId, verdict.QueryId) is not { } record) return;
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer)) QueryRecordFormat.WriteRecord(json, record);
         await dataset.AppendLineAsync(verdict.RunId, DatasetKinds.Queries, buffer.WrittenSpan.ToArray(), cancellationToken);
         if (await ProcessOnce.ExecuteAsync(db, once, key, _ => { })) metrics.Final(verdict.Category);
+        await store.ReleaseAsync(verdict.RunId, verdict.QueryId);
     }
 }
 

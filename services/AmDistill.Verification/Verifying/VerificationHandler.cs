@@ -21,7 +21,9 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         var sample = context.Message;
         var db = redis.GetDatabase();
         var once = RunKeys.OnceScope("verification", sample.RunId);
-        if (await ProcessOnce.IsDoneAsync(db, once, sample.SampleId)) return;
+        // Done, or its query final (scoring then removes the markers): a late duplicate changes nothing.
+        var final = new SetMember(RunKeys.Final(sample.RunId), sample.QueryId);
+        if (await ProcessOnce.IsDoneAsync(db, once, sample.SampleId, final)) return;
 
         var verdict = SampleVerifier.CheckQuality(sample) ?? await VerifyContentAsync(sample, cancellationToken);
         var passed = verdict.Scored && Thresholds.Paper.Passes(sample.Category, verdict.VerifyScore);
@@ -36,7 +38,7 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
                 scoring.AddTo(transaction, result, result.Key);
                 _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
                 if (verdict.ByJudge) _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), RunKeys.JudgeDecidedStat(sample.Category));
-            }))
+            }, settled: final))
             metrics.Verdict(sample.Category, sample.Teacher, outcome);
     }
 
@@ -45,7 +47,8 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
     /// verdict went out before.</summary>
     public async Task OnDeadLetterAsync(GeneratedResponse sample, string reason, ITransaction transaction)
     {
-        if (await ProcessOnce.IsDoneAsync(redis.GetDatabase(), RunKeys.OnceScope("verification", sample.RunId), sample.SampleId)) return;
+        if (await ProcessOnce.IsDoneAsync(redis.GetDatabase(), RunKeys.OnceScope("verification", sample.RunId), sample.SampleId,
+                new SetMember(RunKeys.Final(sample.RunId), sample.QueryId))) return;
         var outcome = VerifiedResponse.DeadLettered(sample.RunId, sample.QueryId, sample.Category, sample.Teacher, sample.Pass, "verification", reason,
             sample.ExpectedSamples, sample.CascadeSamples);
         scoring.AddTo(transaction, outcome, outcome.Key);
