@@ -36,18 +36,26 @@ public static class ProcessOnce
         SetMember? settled = null)
     {
         var markers = keys.Select(key => (RedisKey)MarkerKey(scope, key)).ToArray();
-        var transaction = db.CreateTransaction();
-        foreach (var marker in markers) transaction.AddCondition(Condition.KeyNotExists(marker));
-        if (settled is { } s) transaction.AddCondition(Condition.SetNotContains(s.Set, s.Member));
-        writes(transaction);
-        var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var marker in markers) _ = retention is { } ttl ? transaction.StringSetAsync(marker, doneAt, ttl) : transaction.StringSetAsync(marker, doneAt);
-        if (await transaction.ExecuteAsync().ConfigureAwait(false)) return true;
-        // "Not committed" means "done before" only if a marker is there; an aborted EXEC must not be taken for it.
-        if (await db.KeyExistsAsync(markers).ConfigureAwait(false) > 0) return false;
-        if (settled is { } member && await member.IsSettledAsync(db).ConfigureAwait(false)) return false;
-        throw new RedisException($"transaction for {markers.Length} keys of {scope} was aborted before it applied; retry");
+        // The settling set is shared (every query of a run turns final in it), so a transaction watching it is aborted
+        // whenever another member arrives meanwhile: that is asked again at once, not failed.
+        for (var attempt = 1; ; attempt++)
+        {
+            var transaction = db.CreateTransaction();
+            foreach (var marker in markers) transaction.AddCondition(Condition.KeyNotExists(marker));
+            if (settled is { } s) transaction.AddCondition(Condition.SetNotContains(s.Set, s.Member));
+            writes(transaction);
+            var doneAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var marker in markers) _ = retention is { } ttl ? transaction.StringSetAsync(marker, doneAt, ttl) : transaction.StringSetAsync(marker, doneAt);
+            if (await transaction.ExecuteAsync().ConfigureAwait(false)) return true;
+            // "Not committed" means "done before" only if a marker is there; an aborted EXEC must not be taken for it.
+            if (await db.KeyExistsAsync(markers).ConfigureAwait(false) > 0) return false;
+            if (settled is { } member && await member.IsSettledAsync(db).ConfigureAwait(false)) return false;
+            if (settled is null || attempt == MaxAttempts)
+                throw new RedisException($"transaction for {markers.Length} keys of {scope} was aborted before it applied; retry");
+        }
     }
+
+    private const int MaxAttempts = 10;
 
     /// <summary>Whether <paramref name="key"/> was processed in <paramref name="scope"/>, or its work is <paramref name="settled"/>.</summary>
     public static async Task<bool> IsDoneAsync(IDatabase db, string scope, string key, SetMember settled)
