@@ -62,17 +62,33 @@ public sealed class StreamProducer<T>
     {
         if (messages.Count == 0) return;
         await WaitForCapacityAsync(messages.Count, cancellationToken).ConfigureAwait(false);
-        using var activity = StartActivity();
-        activity?.SetTag("messaging.batch.message_count", messages.Count);
-        var batch = messages.Select(m => BuildFields(m.Message, m.Key, activity)).ToArray();
-        await WithRetryAsync(async db =>
+        // A span per message, each a sibling under the caller's (a root where there is none, as in the feeder): every
+        // task is its own trace through the services, not one trace of a whole batch.
+        var parent = Activity.Current;
+        var spans = new Activity?[messages.Count];
+        var batch = new NameValueEntry[messages.Count][];
+        for (var i = 0; i < messages.Count; i++)
         {
-            var redisBatch = db.CreateBatch();
-            var adds = batch.Select(fields => redisBatch.StreamAddAsync(Stream.Name, fields)).ToArray();
-            redisBatch.Execute();
-            await Task.WhenAll(adds).ConfigureAwait(false);
-            return RedisValue.Null;
-        }, cancellationToken).ConfigureAwait(false);
+            spans[i] = StartActivity();
+            batch[i] = BuildFields(messages[i].Message, messages[i].Key, spans[i]);
+            Activity.Current = parent;
+        }
+        try
+        {
+            await WithRetryAsync(async db =>
+            {
+                var redisBatch = db.CreateBatch();
+                var adds = batch.Select(fields => redisBatch.StreamAddAsync(Stream.Name, fields)).ToArray();
+                redisBatch.Execute();
+                await Task.WhenAll(adds).ConfigureAwait(false);
+                return RedisValue.Null;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var span in spans) span?.Dispose();
+            Activity.Current = parent;
+        }
         MessagingTelemetry.Produced.Add(messages.Count, MessagingTelemetry.StreamTag(Stream.Name));
     }
 

@@ -53,4 +53,42 @@ public sealed class TelemetryTests
             Assert.Contains(trace, s => s.Kind == ActivityKind.Client && s.DisplayName.StartsWith("POST", StringComparison.Ordinal)); // the teacher call
         }
     }
+
+    /// <summary>The feeder publishes tasks in batches with no span around them: each task still starts its own trace,
+    /// which its generation carries on, rather than one trace for the whole batch.</summary>
+    [Fact]
+    public async Task Each_task_of_a_published_batch_is_its_own_trace()
+    {
+        await using var redisServer = await LocalRedisServer.StartAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisServer.ConnectionString);
+        await using var sim = await SimHost.StartAsync(new Dictionary<string, string>(SimModel(0, "strong-sim", 0.9, 5)));
+        var spans = new List<Activity>();
+        await using (var workers = await WorkerHost.StartAsync(redisServer.ConnectionString, new Dictionary<string, string?>(Teacher("t", sim.V1, "strong-sim")),
+                         builder => builder.AddGenerationServices(),
+                         builder => builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddInMemoryExporter(spans))))
+        {
+            var parent = Activity.Current;
+            Activity.Current = null; // as in the feeder's loop
+            try
+            {
+                await PublishAsync(redis, Queries.Take(3).Select(q => NewTask("batch-traces", q, "t", 0)));
+            }
+            finally
+            {
+                Activity.Current = parent;
+            }
+            await WaitUntilAsync(async () => await redis.GetDatabase().StreamLengthAsync(Streams.Verification.Name) == 3, TimeSpan.FromSeconds(20), "three samples");
+            await Task.Delay(500);
+        }
+
+        var traces = (await redis.GetDatabase().StreamRangeAsync(Streams.Generation.Name))
+            .Select(e => ActivityContext.Parse(e["tp"].ToString(), null).TraceId).ToList();
+        Assert.Equal(3, traces.Distinct().Count());
+        lock (spans)
+            foreach (var trace in traces)
+            {
+                Assert.Single(spans, s => s.TraceId == trace && s.DisplayName == "publish amdistill:generation" && s.ParentSpanId == default);
+                Assert.Single(spans, s => s.TraceId == trace && s.DisplayName == "process amdistill:generation");
+            }
+    }
 }

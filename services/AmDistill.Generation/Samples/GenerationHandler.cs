@@ -15,7 +15,6 @@ public sealed class GenerationHandler(
     Microsoft.Extensions.Options.IOptions<GenerationOptions> options,
     SampleCommitter committer,
     BatchQueue batches,
-    StreamProducer<GeneratedResponse> verification,
     IConnectionMultiplexer redis,
     ILogger<GenerationHandler> logger) : IMessageHandler<GenerationTask>
 {
@@ -40,7 +39,7 @@ public sealed class GenerationHandler(
             return;
         }
 
-        await verification.WaitForCapacityAsync(missing.Length, cancellationToken);
+        await committer.WaitForCapacityAsync(missing.Length, cancellationToken);
         var useN = missing.Length > 1 && teacher.SupportsN && !IsNoN(teacher.Name);
         if (useN)
         {
