@@ -2,8 +2,6 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;
 using AmDistill.Generation.Teachers;
-using Azure.AI.OpenAI;
-using OpenAI;
 using OpenAI.Batch;
 using OpenAI.Files;
 
@@ -48,19 +46,8 @@ public sealed class BatchApi
     public BatchApi(TeacherOptions teacher, HttpClient http)
     {
         _teacher = teacher;
-        var transport = new HttpClientPipelineTransport(http);
-        var noRetry = new ClientRetryPolicy(maxRetries: 0);
-        var key = new ApiKeyCredential(string.IsNullOrEmpty(teacher.ApiKey) ? "none" : teacher.ApiKey);
-        if (teacher.Provider == TeacherProvider.Azure)
-        {
-            var client = new AzureOpenAIClient(new Uri(teacher.Endpoint), key, new AzureOpenAIClientOptions { Transport = transport, RetryPolicy = noRetry, NetworkTimeout = teacher.RequestTimeout });
-            (_files, _batches) = (client.GetOpenAIFileClient(), client.GetBatchClient());
-        }
-        else
-        {
-            var client = new OpenAIClient(key, new OpenAIClientOptions { Endpoint = new Uri(teacher.Endpoint), Transport = transport, RetryPolicy = noRetry, NetworkTimeout = teacher.RequestTimeout });
-            (_files, _batches) = (client.GetOpenAIFileClient(), client.GetBatchClient());
-        }
+        var client = TeacherClient.CreateClient(teacher, http, teacher.RequestTimeout);
+        (_files, _batches) = (client.GetOpenAIFileClient(), client.GetBatchClient());
     }
 
     public static string HttpClientName(string teacher) => $"teacher-batch:{teacher}";

@@ -53,17 +53,22 @@ public sealed class TeacherClient
 
     public TeacherOptions? Find(string teacher) => _teachers.TryGetValue(teacher, out var t) ? t.Options : null;
 
-    private static ChatClient CreateChatClient(TeacherOptions teacher, HttpClient http)
+    private static ChatClient CreateChatClient(TeacherOptions teacher, HttpClient http) =>
+        CreateClient(teacher, http, teacher.RequestTimeout * 3).GetChatClient(teacher.Model);
+
+    /// <summary>
+    /// The official client for a teacher on <paramref name="http"/>: <see cref="AzureOpenAIClient"/> for Azure OpenAI (its
+    /// chat, files and batch clients route to Azure's paths), <see cref="OpenAIClient"/> with the endpoint otherwise.
+    /// </summary>
+    internal static OpenAIClient CreateClient(TeacherOptions teacher, HttpClient http, TimeSpan networkTimeout)
     {
         var transport = new HttpClientPipelineTransport(http);
         // Retries belong to the resilience handler of the HttpClient, not to a second layer in the client.
         var noRetry = new ClientRetryPolicy(maxRetries: 0);
         var key = new ApiKeyCredential(string.IsNullOrEmpty(teacher.ApiKey) ? "none" : teacher.ApiKey);
         return teacher.Provider == TeacherProvider.Azure
-            ? new AzureOpenAIClient(new Uri(teacher.Endpoint), key, new AzureOpenAIClientOptions { Transport = transport, RetryPolicy = noRetry, NetworkTimeout = teacher.RequestTimeout * 3 })
-                .GetChatClient(teacher.Model)
-            : new OpenAIClient(key, new OpenAIClientOptions { Endpoint = new Uri(teacher.Endpoint), Transport = transport, RetryPolicy = noRetry, NetworkTimeout = teacher.RequestTimeout * 3 })
-                .GetChatClient(teacher.Model);
+            ? new AzureOpenAIClient(new Uri(teacher.Endpoint), key, new AzureOpenAIClientOptions { Transport = transport, RetryPolicy = noRetry, NetworkTimeout = networkTimeout })
+            : new OpenAIClient(key, new OpenAIClientOptions { Endpoint = new Uri(teacher.Endpoint), Transport = transport, RetryPolicy = noRetry, NetworkTimeout = networkTimeout });
     }
 
     /// <summary>Asks <paramref name="teacher"/> for <paramref name="n"/> answers to <paramref name="prompt"/>, within its
