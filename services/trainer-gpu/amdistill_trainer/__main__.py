@@ -57,12 +57,24 @@ def parse(argv):
     g.add_argument("--global-batch", type=int, default=4)
     g.add_argument("--size", choices=["tiny", "small"], default="small")
     g.add_argument("--no-gradient-checkpointing", action="store_true")
+    s = commands.add_parser("serve", help="serve a model directory over an OpenAI-compatible chat completions endpoint")
+    s.add_argument("--model", required=True, help="a Hugging Face model directory or an amdistill tiny model directory")
+    s.add_argument("--name", required=True, help="the model name clients ask for (and the teacher's name)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000, help="0: any free port (printed in the 'serving' event)")
+    s.add_argument("--engine", choices=["auto", "vllm", "torch"], default="auto", help="auto: vLLM where it is installed")
+    s.add_argument("--max-batch", type=int, default=8, help="sequences sampled together by the torch engine")
+    m = commands.add_parser("tiny-model", help="write a randomly initialised tiny model (char tokenizer, one layer): CPU runs")
+    m.add_argument("--output", required=True)
+    m.add_argument("--hidden", type=int, default=32)
+    m.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
 def run_train(args) -> None:
     import torch
 
+    from . import tiny
     from .formatting import ChatFormatter
     from .model import load_hf
     from .progress import Progress
@@ -73,18 +85,26 @@ def run_train(args) -> None:
         packing=None if args.packing is None else args.packing == "on", seed=args.seed)
     init_distributed()
     rank0 = int(os.environ.get("RANK", "0")) == 0
-    lm, tokenizer = load_hf(args.base_model, torch.float32)
+    if tiny.is_tiny(args.base_model):
+        lm, tokenizer = tiny.load(args.base_model)
+        formatter = tiny.formatter(tokenizer)
 
-    def save_model(state, directory):
-        lm.save_pretrained(directory, state_dict=state)
-        tokenizer.save_pretrained(directory)
+        def save_model(state, directory):
+            tiny.save(lm, directory, state)
+    else:
+        lm, tokenizer = load_hf(args.base_model, torch.float32)
+        formatter = ChatFormatter.for_hf_tokenizer(tokenizer)
+
+        def save_model(state, directory):
+            lm.save_pretrained(directory, state_dict=state)
+            tokenizer.save_pretrained(directory)
 
     config = TrainConfig(args.data, args.output, recipe, save_every=args.save_every, max_steps=args.max_steps,
                          gradient_checkpointing=not args.no_gradient_checkpointing, peak_tflops=args.peak_tflops,
                          extra={"base_model": args.base_model})
     progress = Progress(enabled=rank0)
     try:
-        train(config, lm, ChatFormatter.for_hf_tokenizer(tokenizer), len(tokenizer), save_model, progress)
+        train(config, lm, formatter, len(tokenizer), save_model, progress)
     finally:
         progress.close()  # flushes the OTLP exporter's last metrics
 
@@ -98,6 +118,15 @@ def main(argv=None) -> int:
     try:
         if args.command == "train":
             run_train(args)
+        elif args.command == "serve":
+            from .serve import run
+
+            run(args)
+        elif args.command == "tiny-model":
+            from . import tiny
+
+            tiny.create(args.output, args.hidden, args.seed)
+            print(json.dumps({"event": "done", "model": args.output}), flush=True)
         else:
             from .gpu_check import run
 

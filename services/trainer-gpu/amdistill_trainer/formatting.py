@@ -53,6 +53,10 @@ class ChatFormatter:
             formatter.end_of_turn = tokenizer.eos_token
         return formatter
 
+    def prompt_text(self, messages: Sequence[dict]) -> str:
+        """The conversation so far with the generation prompt: what a served model continues."""
+        return self._render(messages, True)
+
     def target_text(self, conversation: Conversation) -> str:
         think = f"\n{conversation.thinking}\n{THINK_CLOSE}\n\n"
         opening = "" if self.prompt_opens_think else THINK_OPEN

@@ -9,7 +9,7 @@ from amdistill_trainer.dataset import TokenizedDataset, build_row, pack, plan_ro
 from amdistill_trainer.formatting import IGNORE, THINK_OPEN, ChatFormatter, chatml
 from amdistill_trainer.records import Conversation, RecordError, parse_record, read_jsonl, split_thinking
 
-from .tiny import CharTokenizer, formatter
+from amdistill_trainer.tiny import CharTokenizer, formatter
 
 
 def messages(question, thinking, answer):

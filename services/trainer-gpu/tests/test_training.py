@@ -13,7 +13,7 @@ from amdistill_trainer.progress import Progress
 from amdistill_trainer.recipe import RECIPES, learning_rate_at, warmup_steps
 from amdistill_trainer.train import TrainConfig, train
 
-from .tiny import CharTokenizer, TinyCausalLM, formatter
+from amdistill_trainer.tiny import CharTokenizer, TinyCausalLM, formatter
 
 
 class ScheduleTest(unittest.TestCase):

@@ -1,12 +1,19 @@
-"""A character tokenizer and a one-layer causal LM built in-process: what the CPU tests train, nothing downloaded."""
+"""A character tokenizer and a one-layer causal LM built from a config, nothing downloaded: what the CPU tests and a
+local end-to-end run (train → serve → evaluate, no GPU, no transformers) use. A tiny model directory holds
+``amdistill-tiny.json`` (its config) and ``model.pt`` (its weights); ``train`` and ``serve`` accept it wherever they
+accept a Hugging Face model directory."""
 from __future__ import annotations
 
+import json
 import math
+import os
 from types import SimpleNamespace
 
 import torch
 
-from amdistill_trainer.formatting import ChatFormatter, chatml
+from .formatting import ChatFormatter, chatml
+
+CONFIG_FILE, WEIGHTS_FILE = "amdistill-tiny.json", "model.pt"
 
 SPECIALS = ["<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
@@ -33,6 +40,10 @@ class CharTokenizer:
 
     def decode(self, ids) -> str:
         return "".join(self.vocab[int(i)] for i in ids)
+
+    @property
+    def end_of_turn_id(self) -> int:
+        return self.ids["<|im_end|>"]
 
 
 def formatter(tokenizer: CharTokenizer, render=chatml) -> ChatFormatter:
@@ -67,7 +78,7 @@ class _Decoder(torch.nn.Module):
 class TinyCausalLM(torch.nn.Module):
     def __init__(self, vocab: int, hidden: int = 32, max_positions: int = 4096):
         super().__init__()
-        self.config = SimpleNamespace(num_hidden_layers=1, hidden_size=hidden)
+        self.config = SimpleNamespace(num_hidden_layers=1, hidden_size=hidden, vocab_size=vocab, max_positions=max_positions)
         self.model = _Decoder(vocab, hidden, max_positions)
         self.lm_head = torch.nn.Linear(hidden, vocab, bias=False)
 
@@ -80,3 +91,30 @@ class TinyCausalLM(torch.nn.Module):
 
     def get_output_embeddings(self):
         return self.lm_head
+
+
+def is_tiny(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, CONFIG_FILE))
+
+
+def save(lm: TinyCausalLM, directory: str, state: dict | None = None) -> None:
+    os.makedirs(directory, exist_ok=True)
+    config = {"architecture": "amdistill-tiny", "vocab_size": lm.config.vocab_size, "hidden_size": lm.config.hidden_size,
+              "max_positions": lm.config.max_positions, "tokenizer": "chars"}
+    torch.save(state if state is not None else lm.state_dict(), os.path.join(directory, WEIGHTS_FILE))
+    with open(os.path.join(directory, CONFIG_FILE), "w") as f:  # last: its presence means the directory is whole
+        json.dump(config, f)
+
+
+def load(directory: str) -> tuple[TinyCausalLM, CharTokenizer]:
+    with open(os.path.join(directory, CONFIG_FILE)) as f:
+        config = json.load(f)
+    lm = TinyCausalLM(config["vocab_size"], config["hidden_size"], config["max_positions"])
+    lm.load_state_dict(torch.load(os.path.join(directory, WEIGHTS_FILE), map_location="cpu"))
+    return lm, CharTokenizer()
+
+
+def create(directory: str, hidden: int = 32, seed: int = 0) -> None:
+    """A randomly initialised tiny model, the same for the same seed."""
+    torch.manual_seed(seed)
+    save(TinyCausalLM(len(CharTokenizer()), hidden), directory)
