@@ -117,3 +117,11 @@ public sealed record TrainingJob(
 {
     public string Key => $"{RunId}/{JobId}";
 }
+
+/// <summary>A model the trainer service serves over OpenAI chat completions: a teacher of the generation service named
+/// <see cref="Name"/> (the served model name too) at <see cref="Endpoint"/> (…/v1), for as long as it is served.</summary>
+public sealed record ServedTeacher(string Name, string Endpoint, string ModelDirectory, int MaxTokens);
+
+/// <summary>Serve a model directory, or a succeeded training job's model (<see cref="Job"/>: <c>run/job</c>), as teacher
+/// <see cref="Name"/>; <see cref="MaxTokens"/> caps its answers (0: the trainer's default).</summary>
+public sealed record ServeRequest(string Name, string? ModelDirectory = null, string? Job = null, int MaxTokens = 0);

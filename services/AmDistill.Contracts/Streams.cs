@@ -28,6 +28,9 @@ public static class Streams
 [JsonSerializable(typeof(GeneratedResponse))]
 [JsonSerializable(typeof(VerifiedResponse))]
 [JsonSerializable(typeof(TrainingJob))]
+[JsonSerializable(typeof(ServedTeacher))]
+[JsonSerializable(typeof(ServeRequest))]
+[JsonSerializable(typeof(List<ServedTeacher>))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;
 
 /// <summary>Redis keys of a run that more than one service reads.</summary>
@@ -104,6 +107,17 @@ public static class RunKeys
     /// <summary>The teachers the generation service has registered (hash: name → JSON with model, endpoint, sampling, prices),
     /// which a run's configuration is checked against.</summary>
     public const string Teachers = "amdistill:teachers";
+
+    /// <summary>Models the trainer service serves (hash: name → <see cref="ServedTeacher"/> JSON): teachers of the
+    /// generation service besides its configured ones, for as long as they are served.</summary>
+    public const string ServedTeachers = "amdistill:teachers:served";
+
+    /// <summary>A training job's status (hash, written by the trainer service: state, step fields, model, message).</summary>
+    public static string TrainingJob(string run, string job) => $"amdistill:training:{run}:{job}";
+
+    /// <summary>A training job's curve (list of JSON step events: step, loss, lr, grad_norm, tokens_per_s, mfu), for the
+    /// report of the run that evaluates it.</summary>
+    public static string TrainingCurve(string run, string job) => $"amdistill:training:{run}:{job}:curve";
 }
 
 /// <summary>A run's life: created → (queries uploaded) → running ⇄ paused → completed, or cancelled from any but completed.

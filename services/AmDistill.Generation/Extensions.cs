@@ -25,6 +25,18 @@ public static class Extensions
         builder.Services.AddSingleton<GenerationMetrics>();
         builder.Services.AddSingleton<TeacherLimitsRegistry>();
         builder.Services.AddSingleton<TeacherClient>();
+        builder.Services.AddSingleton<ServedTeachers>();
+        // Served models (the trainer service's): local, so a short retry and no circuit breaker tuned for a provider.
+        var served = new TeacherOptions();
+#pragma warning disable EXTEXP0001
+        builder.Services.AddHttpClient(ServedTeachers.HttpClientName).RemoveAllResilienceHandlers()
+#pragma warning restore EXTEXP0001
+            .AddStandardResilienceHandler(resilience =>
+            {
+                resilience.AttemptTimeout.Timeout = served.RequestTimeout;
+                resilience.TotalRequestTimeout.Timeout = served.RequestTimeout * 3;
+                resilience.CircuitBreaker.SamplingDuration = served.RequestTimeout * 2;
+            });
         foreach (var teacher in options.Teachers.Values)
         {
             var http = builder.Services.AddHttpClient(TeacherClient.HttpClientName(teacher.Name));

@@ -2,13 +2,15 @@ using AmDistill.Contracts;
 using AmDistill.Messaging;
 using AmDistill.Trainer.Jobs;
 using AmDistill.Trainer.Launching;
+using AmDistill.Trainer.Serving;
 
 namespace AmDistill.Trainer;
 
 public static class Extensions
 {
     /// <summary>The training-job consumer (group "trainer", one job at a time per replica: one replica per GPU machine),
-    /// the launcher settings (section <c>Trainer</c>), the job status store, the metrics and the idle shutdown.</summary>
+    /// the launcher settings (section <c>Trainer</c>), the job status store, the model servers (<c>Trainer:Serving</c>),
+    /// the metrics and the idle shutdown.</summary>
     public static IHostApplicationBuilder AddTrainerServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatasetStore();
@@ -21,6 +23,10 @@ public static class Extensions
         builder.Services.AddSingleton<TrainerMetrics>();
         builder.Services.AddSingleton<TrainingActivity>();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddOptions<ServingOptions>().BindConfiguration(ServingOptions.Section)
+            .Validate(o => o.StartTimeout > TimeSpan.Zero && o.MaxTokens >= 1, "Trainer:Serving: StartTimeout must be > 0, MaxTokens ≥ 1");
+        builder.Services.AddSingleton<ModelServers>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelServers>());
         builder.Services.AddStreamProducer(Streams.Training);
         if (options.ExitAfterIdle is not null) builder.Services.AddHostedService<IdleShutdown>();
         if (!options.RunJobs) return builder;

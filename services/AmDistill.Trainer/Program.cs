@@ -1,7 +1,9 @@
 // The trainer service: runs training jobs from amdistill:training with the GPU trainer (a process or a container,
-// see the Trainer section), relays their progress into job status and OpenTelemetry metrics, and cancels on request.
+// see the Trainer section), relays their progress into job status and OpenTelemetry metrics, and cancels on request; serves trained (or any)
+// model directories over OpenAI chat completions as teachers of the generation service.
 using AmDistill.Trainer;
 using AmDistill.Trainer.Jobs;
+using AmDistill.Trainer.Serving;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,5 +15,6 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapTrainingEndpoints();
+app.MapServingEndpoints();
 
 app.Run();

@@ -139,7 +139,7 @@ public sealed class RunLifecycleTests : IAsyncLifetime
         await _runs.UploadAsync("ghost", Queries(), false, CancellationToken.None);
         var refused = await _runs.StartAsync("ghost");
         Assert.Equal(400, refused!.Status);
-        Assert.Equal("teachers[0].name: 'ghost' is not a teacher of the generation service (it has: strong, weak); " +
+        Assert.Equal("teachers[0].name: 'ghost' is not a teacher of the generation service nor a served model (known: strong, weak); " +
             "teachers[1].model: the run asks for 'other-model', teacher 'strong' serves 'strong-model'", refused.Message);
 
         Assert.Null(await _runs.StartAsync("r"));

@@ -270,13 +270,16 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (configuration.GeneratingTeachers.Count == 0) return null;
         var registered = (await Db.HashGetAllAsync(RunKeys.Teachers)).ToDictionary(e => e.Name.ToString(), e => JsonNode.Parse(e.Value.ToString()));
         if (registered.Count == 0) return new(503, "no generation service has registered its teachers yet");
+        // Models the trainer service serves answer as teachers of the generation service too (their model is their name).
+        foreach (var served in await Db.HashKeysAsync(RunKeys.ServedTeachers))
+            registered.TryAdd(served.ToString(), new JsonObject { ["model"] = served.ToString() });
         var errors = new List<string>();
         for (var i = 0; i < configuration.Teachers.Count; i++)
         {
             var teacher = configuration.Teachers[i];
             if (teacher.Imported) continue;
             if (!registered.TryGetValue(teacher.Name, out var known))
-                errors.Add($"teachers[{i}].name: '{teacher.Name}' is not a teacher of the generation service (it has: {string.Join(", ", registered.Keys.Order())})");
+                errors.Add($"teachers[{i}].name: '{teacher.Name}' is not a teacher of the generation service nor a served model (known: {string.Join(", ", registered.Keys.Order())})");
             else if (teacher.Model is not null && known?["model"]?.ToString() != teacher.Model)
                 errors.Add($"teachers[{i}].model: the run asks for '{teacher.Model}', teacher '{teacher.Name}' serves '{known?["model"]}'");
         }

@@ -24,8 +24,8 @@ public sealed class GenerationHandler(
     public async Task HandleAsync(MessageContext<GenerationTask> context, CancellationToken cancellationToken)
     {
         var task = context.Message;
-        var registered = teachers.Find(task.Teacher)
-            ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is not configured (Generation:Teachers)");
+        var registered = await teachers.FindAsync(task.Teacher)
+            ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is neither configured (Generation:Teachers) nor served by the trainer service");
         var teacher = registered.With(task.Settings);
         var db = redis.GetDatabase();
         if (await db.HashGetAsync(RunKeys.Run(task.RunId), "state") == RunStates.Cancelled) return; // nothing more is paid for a cancelled run
@@ -84,7 +84,7 @@ public sealed class GenerationHandler(
     public async Task OnDeadLetterAsync(GenerationTask task, string reason, ITransaction transaction)
     {
         // An unknown teacher committed nothing: every pass is missing.
-        var passes = teachers.Find(task.Teacher) is { } registered
+        var passes = await teachers.FindAsync(task.Teacher) is { } registered
             ? (await committer.MissingAsync(task, registered.With(task.Settings))).Select(s => s.Pass)
             : task.Passes;
         committer.DeadLetter(transaction, task, passes, reason);

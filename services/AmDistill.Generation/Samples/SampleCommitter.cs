@@ -36,7 +36,7 @@ public sealed class SampleCommitter(
     /// <summary>The sample ids of <paramref name="passes"/> of the task under the teacher's settings (a run's overrides included).</summary>
     public (int Pass, string Id)[] Samples(GenerationTask task, TeacherOptions teacher, IEnumerable<int> passes)
     {
-        var settings = task.Settings is null ? teachers.SettingsHash(teacher.Name) : SampleId.SettingsHash(teacher);
+        var settings = task.Settings is null ? teachers.SettingsHash(teacher) : SampleId.SettingsHash(teacher);
         return [.. passes.Select(pass => (pass, SampleId.For(task.RunId, task.QueryId, teacher.Name, pass, settings)))];
     }
 

@@ -38,20 +38,32 @@ public sealed class TeacherClient
     private readonly TeacherLimitsRegistry _limits;
     private readonly GenerationMetrics _metrics;
 
-    public TeacherClient(IOptions<GenerationOptions> options, IHttpClientFactory httpClients, TeacherLimitsRegistry limits, GenerationMetrics metrics)
+    private readonly ServedTeachers _served;
+
+    public TeacherClient(IOptions<GenerationOptions> options, IHttpClientFactory httpClients, TeacherLimitsRegistry limits, GenerationMetrics metrics,
+        ServedTeachers served)
     {
+        _served = served;
         _limits = limits;
         _metrics = metrics;
         _teachers = options.Value.Teachers.Values.ToDictionary(t => t.Name, t => (t, CreateChatClient(t, httpClients.CreateClient(HttpClientName(t.Name)))), StringComparer.Ordinal);
         _settingsHashes = options.Value.Teachers.Values.ToDictionary(t => t.Name, Samples.SampleId.SettingsHash, StringComparer.Ordinal);
     }
 
-    /// <summary>The teacher's <see cref="Samples.SampleId.SettingsHash"/>, computed once.</summary>
-    public string SettingsHash(string teacher) => _settingsHashes[teacher];
+    /// <summary>The teacher's own <see cref="Samples.SampleId.SettingsHash"/>: computed once for a configured teacher.</summary>
+    public string SettingsHash(TeacherOptions teacher) =>
+        _settingsHashes.TryGetValue(teacher.Name, out var hash) ? hash : Samples.SampleId.SettingsHash(teacher);
 
     public static string HttpClientName(string teacher) => $"teacher:{teacher}";
 
-    public TeacherOptions? Find(string teacher) => _teachers.TryGetValue(teacher, out var t) ? t.Options : null;
+    /// <summary>A configured teacher, or one the trainer service serves; null when it is neither.</summary>
+    public async ValueTask<TeacherOptions?> FindAsync(string teacher) =>
+        _teachers.TryGetValue(teacher, out var t) ? t.Options : (await _served.FindAsync(teacher))?.Options;
+
+    private async ValueTask<(TeacherOptions Options, ChatClient Chat)> ResolveAsync(string teacher) =>
+        _teachers.TryGetValue(teacher, out var t) ? t
+        : await _served.FindAsync(teacher) is { } served ? (served.Options, served.Chat)
+        : throw new TeacherRequestException(teacher, 404, "the teacher is no longer served", transient: true);
 
     private static ChatClient CreateChatClient(TeacherOptions teacher, HttpClient http) =>
         CreateClient(teacher, http, teacher.RequestTimeout * 3).GetChatClient(teacher.Model);
@@ -76,12 +88,12 @@ public sealed class TeacherClient
     public async Task<TeacherAnswer> CompleteAsync(string teacher, string prompt, int n, long seed, CancellationToken cancellationToken,
         TeacherOptions? sampling = null)
     {
-        var (registered, chat) = _teachers[teacher];
+        var (registered, chat) = await ResolveAsync(teacher).ConfigureAwait(false);
         var options = sampling ?? registered;
         var request = Request(options, prompt, n, seed);
         var promptTokens = (prompt.Length + options.EffectiveSystemPrompt.Length) / 4;
 
-        using var slot = await _limits.For(teacher).AcquireAsync(promptTokens + options.MaxTokens * n, cancellationToken).ConfigureAwait(false);
+        using var slot = await _limits.For(registered).AcquireAsync(promptTokens + options.MaxTokens * n, cancellationToken).ConfigureAwait(false);
         _metrics.InFlight(teacher, 1);
         var started = Stopwatch.GetTimestamp();
         try

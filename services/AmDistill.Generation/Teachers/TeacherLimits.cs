@@ -97,10 +97,13 @@ public sealed class TeacherLimits : IDisposable
 /// <summary>The limits of every configured teacher, by name.</summary>
 public sealed class TeacherLimitsRegistry(Microsoft.Extensions.Options.IOptions<GenerationOptions> options) : IDisposable
 {
-    private readonly Dictionary<string, TeacherLimits> _limits =
-        options.Value.Teachers.Values.ToDictionary(t => t.Name, t => new TeacherLimits(t), StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TeacherLimits> _limits =
+        new(options.Value.Teachers.Values.Select(t => KeyValuePair.Create(t.Name, new TeacherLimits(t))), StringComparer.Ordinal);
 
     public TeacherLimits For(string teacher) => _limits[teacher];
+
+    /// <summary>A configured teacher's limits, or a served one's, made when it is first asked.</summary>
+    public TeacherLimits For(TeacherOptions teacher) => _limits.GetOrAdd(teacher.Name, _ => new TeacherLimits(teacher));
 
     public void Dispose()
     {

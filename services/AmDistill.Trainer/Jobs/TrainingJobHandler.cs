@@ -89,6 +89,7 @@ public sealed class TrainingJobHandler(
                     case "step":
                         metrics.Step(job.RunId, job.JobId, e.Number);
                         await status.UpdateAsync(job, StepFields.Select(f => (f, Format(e.Number(f)))));
+                        await status.AppendCurveAsync(job, StepFields.Where(f => e.Number(f) is not null).ToDictionary(f => f, f => e.Number(f)!.Value));
                         break;
                     case "checkpoint":
                         await status.UpdateAsync(job, [("checkpoint", e.Text("path") ?? "")]);

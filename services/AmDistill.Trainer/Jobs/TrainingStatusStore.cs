@@ -17,14 +17,14 @@ public sealed class TrainingStatusStore(IConnectionMultiplexer redis)
     private const string Jobs = "amdistill:training:jobs";
     private readonly IDatabase _db = redis.GetDatabase();
 
-    private static RedisKey Key(string run, string job) => $"amdistill:training:{run}:{job}";
+    private static RedisKey Key(string run, string job) => RunKeys.TrainingJob(run, job);
 
     private static RedisKey CancelKey(string run, string job) => $"amdistill:training:{run}:{job}:cancel";
 
     public async Task QueueAsync(TrainingJob job)
     {
         var transaction = _db.CreateTransaction();
-        _ = transaction.KeyDeleteAsync([Key(job.RunId, job.JobId), CancelKey(job.RunId, job.JobId)]);
+        _ = transaction.KeyDeleteAsync([Key(job.RunId, job.JobId), CancelKey(job.RunId, job.JobId), RunKeys.TrainingCurve(job.RunId, job.JobId)]);
         _ = transaction.HashSetAsync(Key(job.RunId, job.JobId),
         [
             new("state", nameof(TrainingState.Queued)), new("recipe", job.Recipe), new("baseModel", job.BaseModel),
@@ -39,6 +39,17 @@ public sealed class TrainingStatusStore(IConnectionMultiplexer redis)
 
     public Task UpdateAsync(TrainingJob job, IEnumerable<(string Name, string Value)> fields) =>
         _db.HashSetAsync(Key(job.RunId, job.JobId), [.. fields.Select(f => new HashEntry(f.Name, f.Value))]);
+
+    /// <summary>One step of the job's curve (a rerun that resumes appends its steps again; readers keep the last of each).</summary>
+    public async Task AppendCurveAsync(TrainingJob job, IReadOnlyDictionary<string, double> step)
+    {
+        var key = RunKeys.TrainingCurve(job.RunId, job.JobId);
+        await _db.ListRightPushAsync(key, System.Text.Json.JsonSerializer.Serialize(step));
+        await _db.ListTrimAsync(key, -MaxCurvePoints, -1);
+    }
+
+    /// <summary>Steps kept per job (about 100 bytes each).</summary>
+    public const int MaxCurvePoints = 20_000;
 
     public async Task<TrainingStatus?> ReadAsync(string run, string job)
     {

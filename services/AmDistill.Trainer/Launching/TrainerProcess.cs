@@ -57,6 +57,11 @@ public sealed class TrainerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    public bool HasExited
+    {
+        get { try { return _process.HasExited; } catch (InvalidOperationException) { return true; } } // disposed
+    }
+
     public string StderrTail
     {
         get { lock (_stderrTail) return string.Join('\n', _stderrTail); }
