@@ -40,6 +40,10 @@ public sealed class AppHostOptions
     /// <summary>A prebuilt local image of the GPU trainer (never pulled); null: built from services/trainer-gpu/Dockerfile.</summary>
     public string? TrainerImage { get; set; }
 
+    /// <summary>The Python (with torch; transformers for Hugging Face models) that the trainer service starts to train and
+    /// to serve models on this machine; null: <c>python3</c> from PATH.</summary>
+    public string? TrainerPython { get; set; }
+
     /// <summary>Give the GPU trainer container every GPU (<c>--gpus all</c>).</summary>
     public bool TrainerGpus { get; set; } = true;
 

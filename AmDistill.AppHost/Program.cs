@@ -55,14 +55,17 @@ builder.AddProject<Projects.AmDistill_Scoring>("scoring")
     .WithEnvironment("DatasetStore__Root", datasetRoot)
     .WithHttpHealthCheck("/health");
 
-// amdistill:training → trainer → the GPU trainer container
+// amdistill:training → trainer → the GPU trainer container (or python3 here); it also serves trained models as
+// teachers of the generation service for their evaluation runs
 var trainer = builder.AddProject<Projects.AmDistill_Trainer>("trainer")
     .WithPipelineRedis(redis)
     .WithEnvironment("DatasetStore__Root", datasetRoot)
     .WithEnvironment("Trainer__OutputRoot", trainingRoot)
     .WithHttpHealthCheck("/health");
+if (settings.TrainerPython is { } python) trainer.WithEnvironment("Trainer__Command", python);
 
-// A completed run with a training section submits its SFT job to the trainer's API.
+// A completed run with a training section submits its SFT job to the trainer's API, and asks it to serve the trained
+// model for the evaluation run.
 api.WithReference(trainer);
 
 // PyTorch + transformers SFT with the paper's recipe; started on demand, never blocks the rest.

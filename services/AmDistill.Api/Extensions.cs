@@ -16,6 +16,14 @@ public static class Extensions
         builder.Services.AddSingleton<RunRegistry>();
         builder.Services.AddSingleton<RunOutputs>();
         builder.Services.AddHttpClient(RunOutputs.TrainerClient, http => http.BaseAddress = new Uri("https+http://trainer")).AddServiceToken();
+        builder.Services.AddSingleton<TrainingEvaluation>();
+#pragma warning disable EXTEXP0001 // a model's load takes minutes: no 10 s attempt timeout here
+        builder.Services.AddHttpClient(TrainingEvaluation.ServingClient, http =>
+            {
+                http.BaseAddress = new Uri("https+http://trainer");
+                http.Timeout = TimeSpan.FromMinutes(20);
+            }).AddServiceToken().RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         builder.Services.AddStreamProducer(Streams.Generation);
         builder.Services.AddStreamProducer(Streams.Verification); // imported responses enter where teachers' answers do
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -37,6 +37,9 @@ public sealed partial record RunConfiguration
     /// <summary>Fine-tune on the run's selection once it completes (submitted to the trainer service); null: no training.</summary>
     public RunTraining? Training { get; init; }
 
+    /// <summary>Evaluate the teachers on benchmark sets instead of distilling from uploaded queries; null: a distillation run.</summary>
+    public RunEvaluation? Evaluation { get; init; }
+
     /// <summary>Samples each query gets from the teachers the run asks (imported ones answer as often as their rows do).</summary>
     [JsonIgnore]
     public int PassesPerQuery => GeneratingTeachers.Sum(t => t.Passes);
@@ -59,7 +62,12 @@ public sealed partial record RunConfiguration
         DecontaminationNgram = Ingestion.DecontaminationNgram,
         MaxUnusualRatio = Ingestion.MaxUnusualRatio,
         Categories = [.. Categories.Select(c => QueryCategories.TryParse(c, out var category) ? category.Name() : c)],
+        KeepAll = Evaluation is not null,
     };
+
+    /// <summary>The benchmark sets a run's queries are decontaminated against (none for an evaluation).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> DecontaminationSets => Evaluation is not null ? [] : Ingestion.DecontaminateAgainst ?? ["decontamination"];
 
     public DatasetExportOptions ExportOptions(ExportPolicy policy) => new()
     {
@@ -185,6 +193,32 @@ public sealed partial record RunConfiguration
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>The run that evaluates this run's trained model (and its base) when <c>training.evaluate</c> asks for it.</summary>
+    [JsonIgnore]
+    public string EvaluationRunId => $"{Run}-eval";
+
+    /// <summary>The served teachers of that evaluation: the base model and the trained one.</summary>
+    [JsonIgnore]
+    public (string Base, string Trained) EvaluatedTeachers => ($"{Run}-base", $"{Run}-{Training?.JobId}");
+
+    /// <summary>The evaluation run of <c>training.evaluate</c>: the base model, then the trained one, k answers each.</summary>
+    public RunConfiguration? EvaluationRun()
+    {
+        if (Training?.Evaluate is not { } evaluate) return null;
+        var (baseTeacher, trained) = EvaluatedTeachers;
+        RunTeacher Teacher(string name) => new() { Name = name, Passes = evaluate.Passes, MaxTokens = evaluate.MaxTokens, Temperature = evaluate.Temperature, TopP = evaluate.TopP };
+        return new RunConfiguration
+        {
+            Run = EvaluationRunId,
+            Description = $"Evaluation of run {Run}'s training job {Training.JobId} ({Training.Recipe} on {Training.BaseModel}) against its base model",
+            Teachers = evaluate.BaseModel ? [Teacher(baseTeacher), Teacher(trained)] : [Teacher(trained)],
+            Thresholds = Thresholds,
+            Verification = Verification,
+            Selection = new RunSelection { Exports = [new RunExport { Policy = "all", Format = "am", File = "jsonl" }] },
+            Evaluation = new RunEvaluation { Benchmarks = evaluate.Benchmarks, Limit = evaluate.Limit, TrainingJob = $"{Run}/{Training.JobId}" },
+        };
+    }
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -231,6 +265,19 @@ public sealed partial record RunConfiguration
         Check(Feeder.MaxQueuedTasks >= 1, "feeder.maxQueuedTasks", "must be ≥ 1");
         Check(!Feeder.Cascade || Teachers.Count >= 2, "feeder.cascade", "needs at least two teachers");
         Check(!Feeder.Cascade || Teachers.All(t => !t.Imported), "feeder.cascade", "asks teachers in turn; imported teachers have answered already");
+        if (Evaluation is { } evaluation)
+        {
+            Check(evaluation.Benchmarks.Count > 0, "evaluation.benchmarks", "name at least one benchmark set (aime24, aime25, math500, livecodebench_v5, ifeval, …)");
+            for (var i = 0; i < evaluation.Benchmarks.Count; i++)
+                Check(RunIds.IsValid(evaluation.Benchmarks[i]), $"evaluation.benchmarks[{i}]", $"'{evaluation.Benchmarks[i]}' is not the name of a benchmark set");
+            Check(evaluation.Benchmarks.Distinct().Count() == evaluation.Benchmarks.Count, "evaluation.benchmarks", "a set is named twice");
+            Check(evaluation.Limit >= 0, "evaluation.limit", "must be ≥ 0 (0: every problem)");
+            Check(evaluation.TrainingJob is null || evaluation.TrainingJob.Split('/') is [var r, var j] && RunIds.IsValid(r) && RunIds.IsValid(j),
+                "evaluation.trainingJob", "must be 'run/job'");
+            Check(Teachers.All(t => !t.Imported), "evaluation", "evaluates teachers that answer: none may be imported");
+            Check(!Feeder.Cascade, "evaluation", "asks every teacher every problem: no cascade");
+            Check(Training is null, "evaluation", "an evaluation run trains nothing (training belongs to the distillation run)");
+        }
         if (Training is { } training)
         {
             Check(training.Recipe is "stage1" or "stage2", "training.recipe", $"'{training.Recipe}' is not stage1 or stage2");
@@ -239,6 +286,14 @@ public sealed partial record RunConfiguration
                 $"'{training.Selection}' is not one of {string.Join(", ", DatasetExport.PolicyNames)}");
             Check(training.MaxSteps >= 0, "training.maxSteps", "must be ≥ 0 (0: the recipe's epochs)");
             Check(RunIds.IsValid(training.JobId), "training.jobId", $"'{training.JobId}' is not a job id (1–64 of a-z, 0-9, '-', '_', starting with a letter or digit)");
+            if (training.Evaluate is { } evaluate)
+            {
+                Check(evaluate.Benchmarks.Count > 0 && evaluate.Benchmarks.All(RunIds.IsValid), "training.evaluate.benchmarks", "name one or more benchmark sets (aime24, math500, …)");
+                Check(evaluate.Limit >= 0, "training.evaluate.limit", "must be ≥ 0 (0: every problem)");
+                Check(evaluate.Passes is >= 1 and <= 64, "training.evaluate.passes", $"must be 1–64 (got {evaluate.Passes})");
+                Check(evaluate.MaxTokens is null or >= 1, "training.evaluate.maxTokens", "must be ≥ 1");
+                Check(RunIds.IsValid(EvaluationRunId), "run", $"'{Run}' is too long for its evaluation run's id ('{EvaluationRunId}')");
+            }
         }
         return errors;
     }
@@ -369,6 +424,40 @@ public sealed record RunTraining
     public int MaxSteps { get; init; }
 
     public string JobId { get; init; } = "sft";
+
+    /// <summary>When the job succeeds, serve the trained model (and the base) and evaluate them; null: no evaluation.</summary>
+    public RunTrainingEvaluation? Evaluate { get; init; }
+}
+
+/// <summary>An evaluation run: its queries are benchmark sets of the Api's <c>data/benchmarks/</c>, each problem's id
+/// prefixed with its set's name (<c>aime24/aime2024-I-01</c>), all kept as they are; the report tabulates avg@k (the mean
+/// pass rate over the k answers, the paper's pass@1) and pass@k (solved by any of them) per benchmark and teacher.</summary>
+public sealed record RunEvaluation
+{
+    public List<string> Benchmarks { get; init; } = [];
+
+    /// <summary>The first N problems of each set; 0: all.</summary>
+    public int Limit { get; init; }
+
+    /// <summary>The training job (<c>run/job</c>) whose curve the report shows beside the table.</summary>
+    public string? TrainingJob { get; init; }
+}
+
+/// <summary>After training: serve the trained model (and its base) and evaluate them on benchmark sets.</summary>
+public sealed record RunTrainingEvaluation
+{
+    public List<string> Benchmarks { get; init; } = ["aime24", "math500"];
+    public int Limit { get; init; }
+
+    /// <summary>k: answers per problem and model (the paper: 16 for AIME).</summary>
+    public int Passes { get; init; } = 4;
+
+    public int? MaxTokens { get; init; }
+    public double? Temperature { get; init; } = 0.6;
+    public double? TopP { get; init; } = 0.95;
+
+    /// <summary>Evaluate the base model beside the trained one.</summary>
+    public bool BaseModel { get; init; } = true;
 }
 
 /// <summary>The one pattern of every id that becomes a path or a key: run, training job, benchmark set.</summary>

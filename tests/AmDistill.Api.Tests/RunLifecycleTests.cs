@@ -66,6 +66,7 @@ public sealed class RunLifecycleTests : IAsyncLifetime
     {
         var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
         return new RunFeeder(_runs, new RunOutputs(_runs, _store, services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
+                new TrainingEvaluation(_runs, services.GetRequiredService<IHttpClientFactory>(), _redis, NullLogger<TrainingEvaluation>.Instance),
             new StreamProducer<GenerationTask>(_redis, Streams.Generation), new StreamProducer<GeneratedResponse>(_redis, Streams.Verification), _redis,
             services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), time ?? TimeProvider.System, NullLogger<RunFeeder>.Instance);
     }

@@ -25,6 +25,7 @@ public sealed partial class ConfigurationDocTests
         (AmDistill.Verification.Verifying.JudgeOptions.Section, typeof(AmDistill.Verification.Verifying.JudgeOptions)),
         (AmDistill.Verification.Verifying.RewardModelOptions.Section, typeof(AmDistill.Verification.Verifying.RewardModelOptions)),
         (AmDistill.Trainer.Launching.TrainerOptions.Section, typeof(AmDistill.Trainer.Launching.TrainerOptions)),
+        (AmDistill.Trainer.Serving.ServingOptions.Section, typeof(AmDistill.Trainer.Serving.ServingOptions)),
         (AmDistill.TeacherSim.Models.TeacherSimOptions.Section, typeof(AmDistill.TeacherSim.Models.TeacherSimOptions)),
     ];
 

@@ -8,7 +8,8 @@ namespace AmDistill.AppHost.Tests;
 /// <summary>
 /// The whole system, as <c>dotnet run</c> starts it on a machine with redis-server and no container runtime, shared by
 /// the tests of <see cref="PipelineTests"/>: the demo run, and beside it two runs created through the Api as a user
-/// would — AIME 2024's 30 problems with a training section, and a cascade over the demo's MATH-500 problems.
+/// would — AIME 2024's 30 problems with a training section (a tiny model trained, served and evaluated on the CPU),
+/// and a cascade over the demo's MATH-500 problems.
 /// </summary>
 public sealed class RunningPipeline : IAsyncLifetime
 {
@@ -17,7 +18,7 @@ public sealed class RunningPipeline : IAsyncLifetime
     // 130 demo queries; the paper's filters drop a MATH-500 problem that refers to a figure and an MBPP task with a URL.
     public const int DemoQueries = 128, DemoSamples = DemoQueries * 3 * 4;
 
-    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(4));
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(5));
     private readonly ConcurrentDictionary<string, Task<RunStatus>> _completions = new();
 
     public DistributedApplication App { get; private set; } = null!;
@@ -25,25 +26,38 @@ public sealed class RunningPipeline : IAsyncLifetime
     public string Dataset { get; } = Directory.CreateTempSubdirectory("amdistill-apphost-dataset-").FullName;
     public CancellationToken Token => _timeout.Token;
 
+    /// <summary>The AIME run's evaluation: problems per benchmark, answers per problem and model.</summary>
+    public const int EvaluationLimit = 3, EvaluationPasses = 2;
+
+    public string TinyBaseModel => Path.Combine(Dataset, "_tiny-base");
+
     /// <summary>What the AIME run's upload answered.</summary>
     public QueryUpload AimeUpload { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
+        // The base model: a tiny one built from a config (no download), which the trainer trains and serves on the CPU.
+        var python = await TorchPython.RequireAsync();
+        var (code, output) = await TorchPython.RunAsync(python, ["-m", "amdistill_trainer", "tiny-model", "--output", TinyBaseModel],
+            Path.Combine(RepoFiles.Root, "services", "trainer-gpu"), TimeSpan.FromMinutes(1));
+        Assert.True(code == 0, output);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AmDistill_AppHost>(
-            ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={Dataset}", $"--AmDistill:TrainingRoot={Path.Combine(Dataset, "_training")}"], Token);
+            ["--AmDistill:Redis=local", $"--AmDistill:DatasetRoot={Dataset}", $"--AmDistill:TrainingRoot={Path.Combine(Dataset, "_training")}",
+             $"--AmDistill:TrainerPython={python}"], Token);
         App = await builder.BuildAsync(Token);
         await App.StartAsync(Token);
         foreach (var service in Services)
             await App.ResourceNotifications.WaitForResourceHealthyAsync(service, Token);
         Api = App.CreateHttpClient("api");
 
-        // AIME 2024 (all 30 problems) × 3 teachers × 4 passes, not decontaminated (it is the benchmark), trained on when done.
-        await CreateAsync("""
+        // AIME 2024 (all 30 problems) × 3 teachers × 4 passes, not decontaminated (it is the benchmark), trained on when
+        // done, and the trained model evaluated beside its base on slices of AIME 2024 and MATH-500.
+        await CreateAsync($$"""
             {"run": "aime24", "teachers": [{"name": "r1-distill-qwen-1.5b", "passes": 4}, {"name": "r1-distill-qwen-7b", "passes": 4}, {"name": "deepseek-r1", "passes": 4}],
              "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 7},
              "selection": {"teacher": "r1-distill-qwen-7b"},
-             "training": {"recipe": "stage1", "baseModel": "/nonexistent/base-model", "maxSteps": 2}}
+             "training": {"recipe": "stage1", "baseModel": {{System.Text.Json.JsonSerializer.Serialize(TinyBaseModel)}}, "maxSteps": 2,
+                          "evaluate": {"benchmarks": ["aime24", "math500"], "limit": {{EvaluationLimit}}, "passes": {{EvaluationPasses}}, "maxTokens": 24 } } }
             """);
         AimeUpload = await UploadAsync("aime24", RepoFiles.Benchmark("aime24.jsonl"));
         await ApiCalls.StartAsync(Api, "aime24", Token);

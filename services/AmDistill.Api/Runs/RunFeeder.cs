@@ -18,11 +18,13 @@ namespace AmDistill.Api.Runs;
 /// twice where its samples are done (generation skips them), only where they are still in flight. In a cascade run (<c>feeder.cascade</c>) only the first teacher is asked at first; scoring decides each query
 /// once its answers are in, and the feeder sends the queries it escalated, in file order, to the other teachers.
 /// Paused runs wait; cancelled ones stop. When every query of a fed run is final, it writes the run's exports
-/// and report and completes the run. One Api replica feeds at a time (a lease in Redis).
+/// and report, submits its training job and completes the run (and, with <c>training.evaluate</c>, starts the trained
+/// model's evaluation once the job has succeeded). One Api replica feeds at a time (a lease in Redis).
 /// </summary>
 public sealed class RunFeeder(
     RunRegistry runs,
     RunOutputs outputs,
+    TrainingEvaluation evaluation,
     StreamProducer<GenerationTask> generation,
     StreamProducer<GeneratedResponse> verification,
     IConnectionMultiplexer redis,
@@ -101,6 +103,8 @@ public sealed class RunFeeder(
             await runs.FinishedAsync(run, "compacted");
             logger.LogInformation("Run {Run}: {Keys} keys of its history removed from Redis (the store holds it)", run, removed);
         }
+        // A completed run whose trained model is to be evaluated stays in view until its evaluation run has started.
+        if (info?.State is RunStates.Completed && await evaluation.PendingAsync(info)) return false;
         if (info is null || info.State is RunStates.Cancelled or RunStates.Completed)
         {
             Close(run);

@@ -44,7 +44,12 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
     {
         var stats = await runs.StatsAsync(run.Run);
         var data = await RunReport.FillAsync(store, new RunReportData(run.Run, [.. run.Teachers.Select(t => t.Name)], run.SelectionTeacher,
-            run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = RunRegistry.Costs(run, stats) }, cancellationToken);
+            run.ExportOptions(ExportPolicy.StageOne).Selection, run.Ladder) { Costs = RunRegistry.Costs(run, stats), Evaluation = run.Evaluation is not null }, cancellationToken);
+        if (run.Evaluation?.TrainingJob is { } job)
+        {
+            data.TrainingJob = job;
+            data.TrainingCurve = await runs.TrainingCurveAsync(job);
+        }
         data.JudgeDecided = RunRegistry.JudgeDecided(stats);
         data.DeadLettered = RunRegistry.DeadLettered(stats);
         data.UnknownQueries = RunRegistry.UnknownQueries(stats);

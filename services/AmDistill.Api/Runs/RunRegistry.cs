@@ -75,8 +75,10 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
 
     /// <summary>A new run in state <c>created</c>; its id must not be in use. A store directory left by an earlier Redis
     /// (a run of the same id that Redis no longer knows) is cleared.</summary>
-    public async Task<RunProblem?> CreateAsync(RunConfiguration configuration)
+    public async Task<RunProblem?> CreateAsync(RunConfiguration configuration, CancellationToken cancellationToken = default)
     {
+        if (configuration.Evaluation is { } evaluation && UnknownBenchmark(evaluation.Benchmarks) is { } unknown)
+            return new(400, $"evaluation.benchmarks: {unknown}");
         var key = RunKeys.Run(configuration.Run);
         var transaction = Db.CreateTransaction();
         transaction.AddCondition(Condition.KeyNotExists(key));
@@ -84,7 +86,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         _ = transaction.SortedSetAddAsync(RunKeys.Runs, configuration.Run, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         if (!await transaction.ExecuteAsync()) return new(409, $"run '{configuration.Run}' exists");
         store.DeleteRun(configuration.Run);
-        return null;
+        return configuration.Evaluation is null ? null : await IngestBenchmarksAsync(configuration.Run, cancellationToken);
     }
 
     /// <summary>
@@ -98,6 +100,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         if (info is null) return (null, new(404, $"no run '{run}'"));
         if (info.State != RunStates.Created) return (null, new(409, $"run '{run}' is {info.State}: queries are uploaded before it starts"));
         if (info.Imports is { Count: > 0 }) return (null, new(409, $"run '{run}' takes its queries from its imported responses"));
+        if (info.Configuration.Evaluation is not null) return (null, new(409, $"run '{run}' is an evaluation: its queries are its benchmark sets"));
         var input = Path.GetDirectoryName(InputQueries(run))!;
         Directory.CreateDirectory(input);
         var upload = Path.Combine(input, parquet ? "upload.parquet" : "upload.jsonl");
@@ -216,13 +219,9 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     {
         var options = info.Configuration.IngestOptions;
         // Named sets of the Api's own data/benchmarks (the configuration accepts names only).
-        var sets = Path.Combine(AppContext.BaseDirectory, "data", "benchmarks");
-        var names = info.Configuration.Ingestion.DecontaminateAgainst ?? ["decontamination"];
-        var unknown = names.FirstOrDefault(n => !RunIds.IsValid(n) || !File.Exists(Path.Combine(sets, n + ".jsonl")));
-        if (unknown is not null)
-            return (null, new(400, $"ingestion.decontaminateAgainst: '{unknown}' is not a benchmark set; known: " +
-                                   string.Join(", ", Directory.EnumerateFiles(sets, "*.jsonl").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))));
-        var benchmarks = names.Select(n => Path.Combine(sets, n + ".jsonl")).ToList();
+        var names = info.Configuration.DecontaminationSets;
+        if (UnknownBenchmark(names) is { } unknown) return (null, new(400, $"ingestion.decontaminateAgainst: {unknown}"));
+        var benchmarks = names.Select(BenchmarkFile).ToList();
         var decontaminator = benchmarks.Count > 0 ? QueryIngestion.LoadBenchmarks(benchmarks, options.DecontaminationNgram) : null;
         IngestReport report;
         try
@@ -241,6 +240,44 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         _ = transaction.HashSetAsync(RunKeys.Stats(run), [new("queries", report.Kept), new("expected_samples", report.Kept * info.Configuration.PassesPerQuery)]);
         if (!await transaction.ExecuteAsync()) return (null, new(409, $"run '{run}' left state created during the upload"));
         return (ingested, null);
+    }
+
+    /// <summary>The Api's own benchmark sets (a configuration names them, never a path).</summary>
+    private static readonly string BenchmarkSets = Path.Combine(AppContext.BaseDirectory, "data", "benchmarks");
+
+    private static string BenchmarkFile(string name) => Path.Combine(BenchmarkSets, name + ".jsonl");
+
+    /// <summary>Why one of <paramref name="names"/> is not a benchmark set, or null.</summary>
+    private static string? UnknownBenchmark(IEnumerable<string> names) =>
+        names.FirstOrDefault(n => !RunIds.IsValid(n) || !File.Exists(BenchmarkFile(n))) is { } unknown
+            ? $"'{unknown}' is not a benchmark set; known: " + string.Join(", ",
+                Directory.EnumerateFiles(BenchmarkSets, "*.jsonl").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))
+            : null;
+
+    /// <summary>
+    /// An evaluation run's queries: the first <c>limit</c> problems of each of its benchmark sets, each id prefixed with
+    /// its set's name (the report groups by it), ingested with nothing dropped.
+    /// </summary>
+    public async Task<RunProblem?> IngestBenchmarksAsync(string run, CancellationToken cancellationToken)
+    {
+        var info = await GetAsync(run);
+        if (info?.Configuration.Evaluation is not { } evaluation) return new(404, $"no evaluation run '{run}'");
+        var input = Path.GetDirectoryName(InputQueries(run))!;
+        Directory.CreateDirectory(input);
+        var upload = Path.Combine(input, "upload.jsonl");
+        await using (var writer = new StreamWriter(upload))
+            foreach (var name in evaluation.Benchmarks)
+            {
+                var taken = 0;
+                foreach (var line in File.ReadLines(BenchmarkFile(name)))
+                {
+                    if (line.Trim().Length == 0 || JsonNode.Parse(line) is not JsonObject problem) continue;
+                    problem["id"] = $"{name}/{problem["id"]}";
+                    await writer.WriteLineAsync(problem.ToJsonString());
+                    if (++taken == evaluation.Limit) break;
+                }
+            }
+        return (await IngestAsync(run, info, upload, parquet: false, input, cancellationToken)).Problem;
     }
 
     /// <summary>created → running, after checking the run's teachers against those the generation service registered
@@ -463,6 +500,21 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     }
 
     /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>
+    /// <summary>A training job's curve (<c>run/job</c>), one point per step (a resumed job's repeated steps: the last).</summary>
+    public async Task<IReadOnlyList<Dataset.Report.TrainingPoint>> TrainingCurveAsync(string job)
+    {
+        var (run, id) = (job.Split('/')[0], job.Split('/')[^1]);
+        var points = new SortedDictionary<int, Dataset.Report.TrainingPoint>();
+        foreach (var entry in await Db.ListRangeAsync(RunKeys.TrainingCurve(run, id)))
+        {
+            var step = JsonSerializer.Deserialize<Dictionary<string, double>>(entry.ToString())!;
+            double? Field(string name) => step.TryGetValue(name, out var v) ? v : null;
+            if (Field("step") is { } number)
+                points[(int)number] = new((int)number, Field("loss"), Field("lr"), Field("tokens_per_s"), Field("mfu"));
+        }
+        return [.. points.Values];
+    }
+
     public Task FinishedAsync(string run, string step) => Db.HashSetAsync(RunKeys.Run(run), $"finished:{step}", DateTimeOffset.UtcNow.ToString("O"));
 
     /// <summary>Saves a feeding position: <c>cursor</c>, <c>escalation</c> or <c>samplecursor</c>.</summary>

@@ -74,6 +74,7 @@ internal static class FeedBenchmark
 
             var services = new ServiceCollection().AddMetrics().AddHttpClient().BuildServiceProvider();
             using var feeder = new RunFeeder(runs, new RunOutputs(runs, new LocalDatasetStore(root), services.GetRequiredService<IHttpClientFactory>(), NullLogger<RunOutputs>.Instance),
+                new TrainingEvaluation(runs, services.GetRequiredService<IHttpClientFactory>(), redis, NullLogger<TrainingEvaluation>.Instance),
                 new StreamProducer<GenerationTask>(redis, Streams.Generation), new StreamProducer<GeneratedResponse>(redis, Streams.Verification), redis,
                 services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), TimeProvider.System, NullLogger<RunFeeder>.Instance);
             var feeding = Stopwatch.StartNew();

@@ -18,6 +18,9 @@ public sealed record IngestOptions
 
     /// <summary>Keep only these categories (math, code, science, if, other); null or empty: all.</summary>
     public IReadOnlyCollection<string>? Categories { get; init; }
+
+    /// <summary>A benchmark evaluated as it is: no filter, decontamination or deduplication drops a problem.</summary>
+    public bool KeepAll { get; init; }
 }
 
 public sealed class IngestReport
@@ -85,6 +88,7 @@ public sealed partial class QueryIngestion(IngestOptions options, Decontaminator
         var question = record["question"]!.GetValue<string>();
         var category = record["category"]!.GetValue<string>(); // its one name: Validate checked and normalised it
         return options.Categories is { Count: > 0 } kept && !kept.Contains(category) ? $"category: {category} is not in the run"
+            : options.KeepAll ? null
             : QueryFilters.Reject(question, options.MaxUnusualRatio) is { } filtered ? filtered
             : decontaminator?.Match(question) is { } benchmark ? $"contaminated: overlaps {benchmark}"
             : _exact.IsDuplicate(question) ? "duplicate: exact"

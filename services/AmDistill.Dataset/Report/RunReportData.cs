@@ -12,6 +12,9 @@ public sealed record QueryExample(string Question, string Teacher, bool Passed, 
 
 /// <summary>A teacher's cost so far (from the run's counters), for cost per selected sample.</summary>
 /// <param name="Batches">Batches the teacher answered the run through (Batch API, at the batch price); 0 for synchronous teachers.</param>
+/// <summary>One training step as the trainer reported it.</summary>
+public sealed record TrainingPoint(int Step, double? Loss, double? LearningRate, double? TokensPerSecond, double? Mfu);
+
 public sealed record TeacherCost(string Teacher, long Samples, long PromptTokens, long CompletionTokens, double CostUsd, long Batches = 0);
 
 /// <summary>
@@ -71,6 +74,17 @@ public sealed class RunReportData
     /// <summary>Samples whose teacher could not know the query (the simulator's guesses), by "teacher|reason".</summary>
     public IReadOnlyDictionary<string, long> UnknownQueries { get; set; } = new Dictionary<string, long>();
 
+    /// <summary>An evaluation run: its query ids are <c>{benchmark}/{id}</c>, and <see cref="Benchmarks"/> is filled.</summary>
+    public bool Evaluation { get; init; }
+
+    /// <summary>Per benchmark and teacher: samples passed and answered (avg@k), problems solved at least once and answered (pass@k).</summary>
+    public SortedDictionary<string, Dictionary<string, (long Passed, long Samples, long Solved, long Queries)>> Benchmarks { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The evaluated training job (<c>run/job</c>) and its curve, one point per step, when the run evaluates one.</summary>
+    public string? TrainingJob { get; set; }
+
+    public IReadOnlyList<TrainingPoint> TrainingCurve { get; set; } = [];
+
     public long SelectedSamples => Selected.Values.Sum(v => v.Samples);
     public double CostUsd => Costs.Sum(c => c.CostUsd);
     public double? CostPerSelectedSample => SelectedSamples > 0 ? CostUsd / SelectedSamples : null;
@@ -90,6 +104,13 @@ public sealed class RunReportData
             Passes[(teacher, query.Category)] = (passed + scores.Count(s => s > threshold), samples + scores.Count);
             var (solved, answered) = Solved.GetValueOrDefault((teacher, query.Category));
             Solved[(teacher, query.Category)] = (solved + (rate > 0 ? 1 : 0), answered + 1);
+            if (Evaluation)
+            {
+                var benchmark = query.QueryId.Split('/', 2)[0];
+                if (!Benchmarks.TryGetValue(benchmark, out var byTeacher)) Benchmarks[benchmark] = byTeacher = new(StringComparer.Ordinal);
+                var b = byTeacher.GetValueOrDefault(teacher);
+                byTeacher[teacher] = (b.Passed + scores.Count(s => s > threshold), b.Samples + scores.Count, b.Solved + (rate > 0 ? 1 : 0), b.Queries + 1);
+            }
         }
         var selectionScores = query.Scores(SelectionTeacher);
         if (selectionScores.Count > 0)

@@ -61,6 +61,9 @@ public static class RunReportHtml
                 string.Concat(data.UnknownQueries.OrderBy(u => u.Key, StringComparer.Ordinal).Select(u =>
                     $"<tr><td>{E(u.Key.Split('|', 2)[0])}</td><td>{E(UnknownReason(u.Key.Split('|', 2)[^1]))}</td><td>{u.Value}</td></tr>")) + "</table>");
 
+        if (data.Evaluation) Benchmarks(html, data);
+        if (data.TrainingCurve.Count > 0) Training(html, data);
+
         html.Append("<h2>Pass rates per teacher and category</h2><p class=\"muted\">Queries by the share of a teacher's passes that pass the category's threshold. " +
             "In the table: samples passed (avg@k over the queries, with k passes each) · queries passed at least once (pass@k).</p><div class=\"charts\">");
         foreach (var category in categories)
@@ -107,6 +110,66 @@ public static class RunReportHtml
         html.Append("</table></body></html>\n");
         return html.ToString();
     }
+
+    /// <summary>The paper's table: a row per benchmark, per model avg@k (the mean pass rate of its k answers — the paper's
+    /// pass@1 — over the problems) and pass@k (problems solved by any of the k).</summary>
+    private static void Benchmarks(StringBuilder html, RunReportData data)
+    {
+        html.Append("<h2>Benchmarks</h2><p class=\"muted\">Per benchmark and model: avg@k, the share of its k answers per problem that pass " +
+            "(the paper's pass@1, averaged over k), and pass@k, the share of problems at least one answer solves; verified like the training data.</p>");
+        html.Append("<table id=\"benchmarks\"><tr><th>benchmark</th><th>problems</th>");
+        foreach (var teacher in data.Teachers) html.Append($"<th>{E(teacher)} avg@k</th><th>{E(teacher)} pass@k</th>");
+        html.Append("</tr>");
+        foreach (var (benchmark, byTeacher) in data.Benchmarks)
+        {
+            html.Append($"<tr><td>{E(benchmark)}</td><td>{byTeacher.Values.Max(b => b.Queries)}</td>");
+            foreach (var teacher in data.Teachers)
+                html.Append(byTeacher.TryGetValue(teacher, out var b) && b.Samples > 0
+                    ? $"<td>{Percent(b.Passed, b.Samples)} <span class=\"muted\">(k={F((double)b.Samples / b.Queries)})</span></td><td>{Percent(b.Solved, b.Queries)}</td>"
+                    : "<td>–</td><td>–</td>");
+            html.Append("</tr>");
+        }
+        html.Append("</table>");
+    }
+
+    /// <summary>The evaluated training job's curve: loss per step, with its throughput and MFU.</summary>
+    private static void Training(StringBuilder html, RunReportData data)
+    {
+        var curve = data.TrainingCurve;
+        static string Mean(IEnumerable<double?> values, string format) =>
+            values.OfType<double>().DefaultIfEmpty(double.NaN).Average() is var mean && double.IsNaN(mean) ? "n/a" : mean.ToString(format, Invariant);
+        html.Append($"<h2>Training</h2><p id=\"training-summary\">Job <code>{E(data.TrainingJob ?? "")}</code>: {curve.Count} steps, loss " +
+            $"{(curve[0].Loss is { } first ? first.ToString("0.###", Invariant) : "n/a")} → {(curve[^1].Loss is { } last ? last.ToString("0.###", Invariant) : "n/a")}, " +
+            $"mean {Mean(curve.Select(p => p.TokensPerSecond), "0")} tokens/s, mean MFU {Mean(curve.Select(p => p.Mfu * 100), "0.0")} %.</p>");
+        html.Append(LineChart("training-curve", "Training loss per step", "step", "loss", [.. curve.Where(p => p.Loss is not null).Select(p => ((double)p.Step, p.Loss!.Value))]));
+    }
+
+    private static string LineChart(string id, string title, string xUnit, string yUnit, IReadOnlyList<(double X, double Y)> points)
+    {
+        const int width = 520, height = 250, left = 56, right = 14, top = 18, bottom = 40;
+        var plotWidth = width - left - right;
+        var plotHeight = height - top - bottom;
+        var (xMin, xMax) = (points.Min(p => p.X), Math.Max(points.Max(p => p.X), points.Min(p => p.X) + 1));
+        var yMax = 4 * TickStep(points.Max(p => p.Y) * 1000) / 1000; // ticks for losses below 1 too
+        double X(double x) => left + plotWidth * (x - xMin) / (xMax - xMin);
+        double Y(double y) => top + plotHeight - (yMax > 0 ? plotHeight * y / yMax : 0);
+        var svg = new StringBuilder($"<figure class=\"chart\" id=\"{id}\"><figcaption>{E(title)}</figcaption>");
+        svg.Append($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{E(title)}\">");
+        svg.Append($"<text transform=\"translate(12,{F(top + plotHeight / 2.0)}) rotate(-90)\" text-anchor=\"middle\">{E(yUnit)}</text>");
+        for (var tick = 0; tick <= 4; tick++)
+        {
+            var y = top + plotHeight - plotHeight * tick / 4.0;
+            svg.Append($"<line x1=\"{left}\" x2=\"{width - right}\" y1=\"{F(y)}\" y2=\"{F(y)}\" stroke=\"#e5e5e5\"/><text x=\"{left - 4}\" y=\"{F(y + 4)}\" text-anchor=\"end\">{F(yMax * tick / 4)}</text>");
+            var x = xMin + (xMax - xMin) * tick / 4;
+            svg.Append($"<text x=\"{F(X(x))}\" y=\"{height - bottom + 14}\" text-anchor=\"middle\">{F(Math.Round(x))}</text>");
+        }
+        svg.Append($"<text x=\"{F(left + plotWidth / 2.0)}\" y=\"{height - 6}\" text-anchor=\"middle\">{E(xUnit)}</text>");
+        svg.Append($"<polyline class=\"line\" fill=\"none\" stroke=\"{Palette[0]}\" stroke-width=\"1.5\" points=\"{string.Join(' ', points.Select(p => $"{F(X(p.X))},{F(Y(p.Y))}"))}\"/>");
+        svg.Append("</svg></figure>");
+        return svg.ToString();
+    }
+
+    private static string Percent(long part, long whole) => (100.0 * part / whole).ToString("0.0", Invariant) + " %";
 
     /// <summary>
     /// The query explorer: the hardest queries and those of the highest CV, in one table per order (difficulty, CV, mean

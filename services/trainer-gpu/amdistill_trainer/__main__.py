@@ -88,6 +88,8 @@ def run_train(args) -> None:
     if tiny.is_tiny(args.base_model):
         lm, tokenizer = tiny.load(args.base_model)
         formatter = tiny.formatter(tokenizer)
+        # Its learned positions end at max_positions: longer rows would index past them.
+        recipe = recipe.with_overrides(max_length=min(recipe.max_length, lm.config.max_positions))
 
         def save_model(state, directory):
             tiny.save(lm, directory, state)

@@ -285,6 +285,14 @@ def run(args) -> None:
     if command:
         print(json.dumps({"event": "serving", "engine": "vllm", "model": args.name, "port": args.port}), flush=True)
         os.execv(command[0], command)
+    parent = os.getppid()
+
+    def exit_with_parent():  # an orphaned server (its trainer service killed) would hold its port and memory for ever
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     served = load(args.model, args.name, args.max_batch)
     server = ThreadingHTTPServer((args.host, args.port), handler_for(served))
     server.daemon_threads = True
