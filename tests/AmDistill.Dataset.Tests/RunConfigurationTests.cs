@@ -76,6 +76,41 @@ public sealed class RunConfigurationTests
             RunConfiguration.Parse("""{ "run": "r", "teachers": [ { "name": "a", "temperature": 3, "topP": 0 } ] }""").Errors);
     }
 
+    /// <summary>training.evaluate becomes an evaluation run: the base and the trained model as its teachers, k answers
+    /// each at the given sampling, the benchmark sets kept whole (nothing decontaminated, filtered or deduplicated).</summary>
+    [Fact]
+    public void Training_evaluate_describes_the_evaluation_run_of_the_trained_model()
+    {
+        var (run, errors) = RunConfiguration.Parse("""
+            { "run": "distill", "teachers": [ { "name": "r1" } ],
+              "training": { "baseModel": "models/qwen", "jobId": "sft", "evaluate": { "benchmarks": ["aime24", "ifeval"], "limit": 5, "passes": 8, "maxTokens": 4096 } } }
+            """);
+        Assert.Empty(errors);
+        var evaluation = run!.EvaluationRun()!;
+        Assert.Equal("distill-eval", evaluation.Run);
+        Assert.Equal(["distill-base", "distill-sft"], evaluation.Teachers.Select(t => t.Name));
+        Assert.All(evaluation.Teachers, t => Assert.Equal((8, 4096, 0.6, 0.95), (t.Passes, t.MaxTokens!.Value, t.Temperature!.Value, t.TopP!.Value)));
+        Assert.Equal(["aime24", "ifeval"], evaluation.Evaluation!.Benchmarks);
+        Assert.Equal((5, "distill/sft"), (evaluation.Evaluation.Limit, evaluation.Evaluation.TrainingJob));
+        Assert.Empty(evaluation.Validate());
+        Assert.Empty(evaluation.DecontaminationSets);
+        Assert.True(evaluation.IngestOptions.KeepAll);
+        Assert.Null(RunConfiguration.Parse("""{ "run": "d", "teachers": [ { "name": "r1" } ] }""").Configuration!.EvaluationRun());
+
+        var (_, problems) = RunConfiguration.Parse("""
+            { "run": "e", "teachers": [ { "name": "m" } ], "feeder": { "cascade": true },
+              "evaluation": { "benchmarks": ["aime24", "aime24", "../etc"], "limit": -1, "trainingJob": "no-slash" } }
+            """);
+        Assert.Equal([
+            "feeder.cascade: needs at least two teachers",
+            "evaluation.benchmarks[2]: '../etc' is not the name of a benchmark set",
+            "evaluation.benchmarks: a set is named twice",
+            "evaluation.limit: must be ≥ 0 (0: every problem)",
+            "evaluation.trainingJob: must be 'run/job'",
+            "evaluation: asks every teacher every problem: no cascade",
+        ], problems);
+    }
+
     [Fact]
     public void Every_invalid_field_is_reported_with_its_path()
     {

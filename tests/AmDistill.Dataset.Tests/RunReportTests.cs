@@ -65,6 +65,37 @@ public sealed class RunReportTests
         Assert.Equal(0.25 / 3, data.Hardest[1].MeanPassRate, 9); // the L3 queries the strongest passes least
     }
 
+    /// <summary>An evaluation's table: per benchmark (the id's first segment) and model, avg@k over the answers and pass@k
+    /// over the problems; the evaluated job's curve beside it.</summary>
+    [Fact]
+    public void An_evaluation_reports_avg_and_pass_at_k_per_benchmark_and_model_with_the_training_curve()
+    {
+        var data = new RunReportData("r-eval", ["base", "sft"], "sft", Run.ExportOptions(Export.ExportPolicy.StageOne).Selection, Run.Ladder) { Evaluation = true };
+        QueryRecord Problem(string id, double[] @base, double[] sft) => new(id, QueryCategory.Math, new Dictionary<string, IReadOnlyList<ScoredResponse>>
+        {
+            ["base"] = [.. @base.Select((s, i) => new ScoredResponse($"{id}-b{i}", s))],
+            ["sft"] = [.. sft.Select((s, i) => new ScoredResponse($"{id}-s{i}", s))],
+        });
+        data.Add(Problem("aime24/aime2024-I-01", [0, 0, 0, 0], [1, 0, 1, 0]));
+        data.Add(Problem("aime24/aime2024-I-02", [1, 0, 0, 0], [1, 1, 1, 1]));
+        data.Add(Problem("math500/test/algebra/1.json", [1, 1, 1, 1], [1, 1, 1, 0]));
+        Assert.Equal((1L, 8L, 1L, 2L), data.Benchmarks["aime24"]["base"]);  // avg@4 1/8, pass@4 1/2
+        Assert.Equal((6L, 8L, 2L, 2L), data.Benchmarks["aime24"]["sft"]);   // avg@4 6/8, pass@4 2/2
+        Assert.Equal((3L, 4L, 1L, 1L), data.Benchmarks["math500"]["sft"]);
+        data.TrainingJob = "r/sft";
+        data.TrainingCurve = [new(1, 2.5, 1e-5, 900, 0.31), new(2, 1.25, 8e-5, 1100, 0.35)];
+
+        var html = RunReportHtml.Render(data);
+        var table = html[html.IndexOf("id=\"benchmarks\"", StringComparison.Ordinal)..];
+        table = table[..table.IndexOf("</table>", StringComparison.Ordinal)];
+        Assert.Contains("<th>base avg@k</th><th>base pass@k</th><th>sft avg@k</th><th>sft pass@k</th>", table, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>aime24</td><td>2</td><td>12.5 % <span class=\"muted\">(k=4)</span></td><td>50.0 %</td><td>75.0 % <span class=\"muted\">(k=4)</span></td><td>100.0 %</td></tr>", table, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>math500</td><td>1</td>", table, StringComparison.Ordinal);
+        Assert.Contains("Job <code>r/sft</code>: 2 steps, loss 2.5 → 1.25, mean 1000 tokens/s, mean MFU 33.0 %.", html, StringComparison.Ordinal);
+        Assert.Contains("id=\"training-curve\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"benchmarks\"", RunReportHtml.Render(Report()), StringComparison.Ordinal); // a distillation run has none
+    }
+
     [Fact]
     public void The_page_holds_every_chart_and_table()
     {
