@@ -64,6 +64,15 @@ def parse(argv):
     s.add_argument("--port", type=int, default=8000, help="0: any free port (printed in the 'serving' event)")
     s.add_argument("--engine", choices=["auto", "vllm", "torch"], default="auto", help="auto: vLLM where it is installed")
     s.add_argument("--max-batch", type=int, default=8, help="sequences sampled together by the torch engine")
+    e = commands.add_parser("eval-slice", help="k answers of a served model to a benchmark's first problems, as `amdistill verify math` reads them")
+    e.add_argument("--endpoint", required=True, help="the server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1")
+    e.add_argument("--model", required=True)
+    e.add_argument("--benchmark", required=True, help="a benchmark file in the repository's query schema (data/benchmarks/aime24.jsonl)")
+    e.add_argument("--output", required=True)
+    e.add_argument("--limit", type=int, default=8)
+    e.add_argument("--k", type=int, default=4)
+    e.add_argument("--max-tokens", type=int, default=2048)
+    e.add_argument("--concurrency", type=int, default=8)
     m = commands.add_parser("tiny-model", help="write a randomly initialised tiny model (char tokenizer, one layer): CPU runs")
     m.add_argument("--output", required=True)
     m.add_argument("--hidden", type=int, default=32)
@@ -122,6 +131,10 @@ def main(argv=None) -> int:
             run_train(args)
         elif args.command == "serve":
             from .serve import run
+
+            run(args)
+        elif args.command == "eval-slice":
+            from .eval_slice import run
 
             run(args)
         elif args.command == "tiny-model":

@@ -110,6 +110,33 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual((status, body["error"]["type"]), (404, "not_found_error"))
 
 
+class EvalSliceTest(unittest.TestCase):
+    """The GPU check's evaluation step against a served model: k answers per problem, written for the math verifier."""
+
+    def test_k_answers_per_problem_in_the_verifiers_format(self):
+        root = tempfile.mkdtemp()
+        tiny.create(os.path.join(root, "m"), seed=1)
+        bench = os.path.join(root, "bench.jsonl")
+        with open(bench, "w") as f:
+            for i in range(3):
+                f.write(json.dumps({"id": f"p{i}", "category": "math", "question": f"{i}+1?", "reference_answer": str(i + 1)}) + "\n")
+        server = Server(os.path.join(root, "m"), name="m")
+        try:
+            with redirect_stdout(io.StringIO()) as log:
+                code = main(["eval-slice", "--endpoint", server.url + "/v1", "--model", "m", "--benchmark", bench, "--output",
+                             os.path.join(root, "out.jsonl"), "--limit", "2", "--k", "3", "--max-tokens", "8"])
+        finally:
+            server.close()
+        self.assertEqual(code, 0)
+        summary = json.loads(log.getvalue().splitlines()[-1])
+        self.assertEqual((summary["problems"], summary["answers"]), (2, 6))
+        with open(os.path.join(root, "out.jsonl")) as f:
+            rows = [json.loads(line) for line in f]
+        self.assertEqual([r["id"] for r in rows], ["p0"] * 3 + ["p1"] * 3)
+        self.assertEqual({r["gold"] for r in rows}, {"1", "2"})
+        self.assertTrue(all(isinstance(r["pred"], str) for r in rows))
+
+
 class ReasoningTest(unittest.TestCase):
     def test_split_like_vllms_deepseek_r1_parser(self):
         self.assertEqual(split_reasoning("<think>\nplan\n</think>\n\n42", False), ("plan", "42"))
