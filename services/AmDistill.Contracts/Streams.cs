@@ -112,6 +112,10 @@ public static class RunKeys
     /// generation service besides its configured ones, for as long as they are served.</summary>
     public const string ServedTeachers = "amdistill:teachers:served";
 
+    /// <summary>What the trainer service was asked to serve (hash: name → <see cref="ServeRequest"/> JSON), until it is
+    /// asked to stop: a restarted trainer service serves them again, and generation waits for them meanwhile.</summary>
+    public const string ServeRequests = "amdistill:teachers:serve-requests";
+
     /// <summary>A training job's status (hash, written by the trainer service: state, step fields, model, message).</summary>
     public static string TrainingJob(string run, string job) => $"amdistill:training:{run}:{job}";
 

@@ -25,6 +25,7 @@ public sealed class GenerationHandler(
     {
         var task = context.Message;
         var registered = await teachers.FindAsync(task.Teacher)
+            ?? await teachers.WaitForServedAsync(task.Teacher, options.Value.TransientRetryBudget, cancellationToken)
             ?? throw new PermanentMessageException($"teacher '{task.Teacher}' is neither configured (Generation:Teachers) nor served by the trainer service");
         var teacher = registered.With(task.Settings);
         var db = redis.GetDatabase();

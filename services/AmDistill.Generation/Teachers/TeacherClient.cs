@@ -60,6 +60,20 @@ public sealed class TeacherClient
     public async ValueTask<TeacherOptions?> FindAsync(string teacher) =>
         _teachers.TryGetValue(teacher, out var t) ? t.Options : (await _served.FindAsync(teacher))?.Options;
 
+    /// <summary>A served teacher away for now (its trainer service restarting and loading it again): wait for it, within
+    /// <paramref name="budget"/>; null when it is not asked to be served at all.</summary>
+    public async Task<TeacherOptions?> WaitForServedAsync(string teacher, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (await _served.IsRequestedAsync(teacher))
+        {
+            if (await FindAsync(teacher) is { } found) return found;
+            if (Stopwatch.GetElapsedTime(started) > budget) throw new TeacherRequestException(teacher, 0, "the trainer service has not served it again yet", transient: true);
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+        return null;
+    }
+
     private async ValueTask<(TeacherOptions Options, ChatClient Chat)> ResolveAsync(string teacher) =>
         _teachers.TryGetValue(teacher, out var t) ? t
         : await _served.FindAsync(teacher) is { } served ? (served.Options, served.Chat)

@@ -46,7 +46,7 @@ public sealed class ModelServers(
             if (_servers.TryGetValue(request.Name, out var running))
             {
                 if (running.Teacher.ModelDirectory == directory && !running.Process.HasExited) return (running.Teacher, null);
-                await StopAsync(request.Name);
+                await StopAsync(request.Name, forGood: false);
             }
             return await StartAsync(request, directory, cancellationToken);
         }
@@ -96,7 +96,10 @@ public sealed class ModelServers(
         var teacher = new ServedTeacher(request.Name, $"http://{options.AdvertisedHost}:{port}/v1", directory,
             request.MaxTokens > 0 ? request.MaxTokens : options.MaxTokens);
         _servers[request.Name] = new Server(teacher, process);
-        await redis.GetDatabase().HashSetAsync(RunKeys.ServedTeachers, request.Name, JsonSerializer.Serialize(teacher, ContractsJsonContext.Default.ServedTeacher));
+        var transaction = redis.GetDatabase().CreateTransaction();
+        _ = transaction.HashSetAsync(RunKeys.ServedTeachers, request.Name, JsonSerializer.Serialize(teacher, ContractsJsonContext.Default.ServedTeacher));
+        _ = transaction.HashSetAsync(RunKeys.ServeRequests, request.Name, JsonSerializer.Serialize(request, ContractsJsonContext.Default.ServeRequest));
+        await transaction.ExecuteAsync();
         _ = UnregisterOnExitAsync(request.Name, process);
         logger.LogInformation("Serving {Directory} as teacher {Name} at {Endpoint}", directory, request.Name, teacher.Endpoint);
         return (teacher, null);
@@ -120,10 +123,14 @@ public sealed class ModelServers(
         return Directory.Exists(directory) ? (directory, null) : (null, $"no model directory {request.ModelDirectory}");
     }
 
-    public async Task<bool> StopAsync(string name)
+    /// <summary>Stops serving <paramref name="name"/>; <paramref name="forGood"/>: also forgets the request (else a restarted
+    /// service serves it again).</summary>
+    public async Task<bool> StopAsync(string name, bool forGood = true)
     {
-        if (!_servers.TryRemove(name, out var server)) return false;
-        await redis.GetDatabase().HashDeleteAsync(RunKeys.ServedTeachers, name);
+        var db = redis.GetDatabase();
+        var asked = forGood && await db.HashDeleteAsync(RunKeys.ServeRequests, name);
+        if (!_servers.TryRemove(name, out var server)) return asked;
+        await db.HashDeleteAsync(RunKeys.ServedTeachers, name);
         await server.Process.DisposeAsync();
         logger.LogInformation("Stopped serving teacher {Name}", name);
         return true;
@@ -167,14 +174,38 @@ public sealed class ModelServers(
 
     private static string Last(string tail) => tail.Length == 0 ? "(no output)" : string.Join('\n', tail.Split('\n').TakeLast(5));
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Serves again, in the background, what this service was asked to serve before it stopped.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                foreach (var entry in await redis.GetDatabase().HashGetAllAsync(RunKeys.ServeRequests))
+                {
+                    var request = JsonSerializer.Deserialize(entry.Value.ToString(), ContractsJsonContext.Default.ServeRequest)!;
+                    var (_, problem) = await ServeAsync(request, _stopping.Token);
+                    if (problem is not null) logger.LogWarning("Serving teacher {Name} again failed: {Problem}", request.Name, problem);
+                }
+            }
+            catch (Exception e) when (e is RedisException or OperationCanceledException)
+            {
+                logger.LogWarning("Serving the requested teachers again failed: {Error}", e.Message);
+            }
+        }, CancellationToken.None);
+        return Task.CompletedTask;
+    }
 
-    /// <summary>A stopped service serves nothing: its servers end and leave the teacher list.</summary>
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>A stopped service serves nothing: its servers end and leave the teacher list (their requests stay, for
+    /// its next start).</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync();
         foreach (var name in _servers.Keys.ToList())
         {
-            try { await StopAsync(name); }
+            try { await StopAsync(name, forGood: false); }
             catch (RedisException e) { logger.LogWarning("Unregistering teacher {Name} failed: {Error}", name, e.Message); }
         }
     }
