@@ -272,7 +272,8 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
                 foreach (var line in File.ReadLines(BenchmarkFile(name)))
                 {
                     if (line.Trim().Length == 0 || JsonNode.Parse(line) is not JsonObject problem) continue;
-                    problem["id"] = $"{name}/{problem["id"]}";
+                    var id = problem["id"]!.ToString();
+                    problem["id"] = id.StartsWith(name + "/", StringComparison.Ordinal) ? id : $"{name}/{id}";
                     await writer.WriteLineAsync(problem.ToJsonString());
                     if (++taken == evaluation.Limit) break;
                 }

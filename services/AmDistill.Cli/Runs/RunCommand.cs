@@ -77,12 +77,21 @@ internal static class RunCommand
     private static Command Start()
     {
         var config = new Option<FileInfo>("--config") { Description = "The run configuration (JSON).", Required = true };
-        var queries = new Option<FileInfo>("--queries") { Description = "Queries in the shared schema: JSONL or Parquet.", Required = true };
+        var queries = new Option<FileInfo>("--queries") { Description = "Queries in the shared schema: JSONL or Parquet (an evaluation run takes its benchmark sets instead)." };
         var noWatch = new Option<bool>("--no-watch") { Description = "Return once the run has started." };
         var command = new Command("start", "Create a run, upload and ingest its queries, start it and watch it to the end.") { config, queries, noWatch };
         command.SetAction((result, cancellationToken) => CreateFillStartAsync(result, result.GetValue(config)!, result.GetValue(noWatch), async (http, run) =>
         {
-            var file = result.GetValue(queries)!;
+            if (result.GetValue(queries) is not { } file)
+            {
+                if (RunConfiguration.Load(result.GetValue(config)!.FullName).Configuration?.Evaluation is { } evaluation)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[bold]{run}[/]: its queries are the benchmark sets {string.Join(", ", evaluation.Benchmarks)}");
+                    return true;
+                }
+                await Console.Error.WriteLineAsync("--queries is required (only an evaluation run takes its queries from its benchmark sets)");
+                return false;
+            }
             var ingest = await PutFileAsync<QueryUpload>(http, $"/api/runs/{run}/queries", file, cancellationToken);
             if (ingest is null) return false;
             foreach (var error in ingest.Errors) await Console.Error.WriteLineAsync($"{file.Name}: {error}");

@@ -138,9 +138,10 @@ public static class RunReportHtml
         var curve = data.TrainingCurve;
         static string Mean(IEnumerable<double?> values, string format) =>
             values.OfType<double>().DefaultIfEmpty(double.NaN).Average() is var mean && double.IsNaN(mean) ? "n/a" : mean.ToString(format, Invariant);
+        var mfu = Mean(curve.Select(p => p.Mfu * 100), "0.0");
         html.Append($"<h2>Training</h2><p id=\"training-summary\">Job <code>{E(data.TrainingJob ?? "")}</code>: {curve.Count} steps, loss " +
             $"{(curve[0].Loss is { } first ? first.ToString("0.###", Invariant) : "n/a")} → {(curve[^1].Loss is { } last ? last.ToString("0.###", Invariant) : "n/a")}, " +
-            $"mean {Mean(curve.Select(p => p.TokensPerSecond), "0")} tokens/s, mean MFU {Mean(curve.Select(p => p.Mfu * 100), "0.0")} %.</p>");
+            $"mean {Mean(curve.Select(p => p.TokensPerSecond), "0")} tokens/s, mean MFU {(mfu == "n/a" ? "n/a (no GPU peak known)" : mfu + " %")}.</p>");
         html.Append(LineChart("training-curve", "Training loss per step", "step", "loss", [.. curve.Where(p => p.Loss is not null).Select(p => ((double)p.Step, p.Loss!.Value))]));
     }
 
