@@ -113,10 +113,15 @@ public sealed record TrainingJob(
     string BaseModel,
     string? TrainingFile = null,
     int MaxSteps = 0,
-    string? Selection = null)
+    string? Selection = null,
+    TrainingOverrides? Overrides = null)
 {
     public string Key => $"{RunId}/{JobId}";
 }
+
+/// <summary>Departures from the recipe a job may ask for (null: the recipe's): a smaller context or batch where the GPUs
+/// are smaller, another learning rate for an ablation (the paper's 8e-5 against 8e-6).</summary>
+public sealed record TrainingOverrides(double? LearningRate = null, int? GlobalBatch = null, int? MaxLength = null);
 
 /// <summary>A model the trainer service serves over OpenAI chat completions: a teacher of the generation service named
 /// <see cref="Name"/> (the served model name too) at <see cref="Endpoint"/> (…/v1), for as long as it is served.</summary>

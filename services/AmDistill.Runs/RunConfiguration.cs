@@ -285,6 +285,9 @@ public sealed partial record RunConfiguration
             Check(training.Selection is null || DatasetExport.PolicyNames.Contains(training.Selection), "training.selection",
                 $"'{training.Selection}' is not one of {string.Join(", ", DatasetExport.PolicyNames)}");
             Check(training.MaxSteps >= 0, "training.maxSteps", "must be ≥ 0 (0: the recipe's epochs)");
+            Check(training.LearningRate is null or (> 0 and < 1), "training.learningRate", "must be in (0, 1)");
+            Check(training.GlobalBatch is null or >= 1, "training.globalBatch", "must be ≥ 1");
+            Check(training.MaxLength is null or >= 16, "training.maxLength", "must be ≥ 16 tokens");
             Check(RunIds.IsValid(training.JobId), "training.jobId", $"'{training.JobId}' is not a job id (1–64 of a-z, 0-9, '-', '_', starting with a letter or digit)");
             if (training.Evaluate is { } evaluate)
             {
@@ -423,7 +426,15 @@ public sealed record RunTraining
 
     public int MaxSteps { get; init; }
 
+    /// <summary>Departures from the recipe (null: the paper's): learning rate, rows per optimizer step, context length.</summary>
+    public double? LearningRate { get; init; }
+    public int? GlobalBatch { get; init; }
+    public int? MaxLength { get; init; }
+
     public string JobId { get; init; } = "sft";
+
+    [JsonIgnore]
+    public TrainingOverrides? Overrides => LearningRate is null && GlobalBatch is null && MaxLength is null ? null : new(LearningRate, GlobalBatch, MaxLength);
 
     /// <summary>When the job succeeds, serve the trained model (and the base) and evaluate them; null: no evaluation.</summary>
     public RunTrainingEvaluation? Evaluate { get; init; }

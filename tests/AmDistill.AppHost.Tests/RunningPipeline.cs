@@ -56,7 +56,7 @@ public sealed class RunningPipeline : IAsyncLifetime
             {"run": "aime24", "teachers": [{"name": "r1-distill-qwen-1.5b", "passes": 4}, {"name": "r1-distill-qwen-7b", "passes": 4}, {"name": "deepseek-r1", "passes": 4}],
              "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 7},
              "selection": {"teacher": "r1-distill-qwen-7b"},
-             "training": {"recipe": "stage1", "baseModel": {{System.Text.Json.JsonSerializer.Serialize(TinyBaseModel)}}, "maxSteps": 2,
+             "training": {"recipe": "stage1", "baseModel": {{System.Text.Json.JsonSerializer.Serialize(TinyBaseModel)}}, "maxSteps": 2, "globalBatch": 4,
                           "evaluate": {"benchmarks": ["aime24", "math500"], "limit": {{EvaluationLimit}}, "passes": {{EvaluationPasses}}, "maxTokens": 24 } } }
             """);
         AimeUpload = await UploadAsync("aime24", RepoFiles.Benchmark("aime24.jsonl"));

@@ -70,7 +70,8 @@ public sealed class TrainerServiceTests : IAsyncLifetime
         return (handler, status);
     }
 
-    private TrainingJob Job(string id, string? file = null) => new("run-1", id, "stage1", "/models/qwen2.5-7b", file ?? "train.jsonl", MaxSteps: 7);
+    private TrainingJob Job(string id, string? file = null) => new("run-1", id, "stage1", "/models/qwen2.5-7b", file ?? "train.jsonl", MaxSteps: 7,
+        Overrides: new TrainingOverrides(LearningRate: 8e-6, MaxLength: 16384));
 
     private static Task RunAsync(TrainingJobHandler handler, TrainingJob job, CancellationToken cancellationToken = default) =>
         handler.HandleAsync(new MessageContext<TrainingJob>(Streams.Training.Name, "1-0", job.Key, job, 1), cancellationToken);
@@ -106,7 +107,8 @@ public sealed class TrainerServiceTests : IAsyncLifetime
 
         // The placeholders reached the trainer's command line, and the job's step limit was passed on.
         var args = await File.ReadAllLinesAsync(Path.Combine(output, "args"));
-        Assert.Equal([output, "--data", TrainingFile, "--base-model", "/models/qwen2.5-7b", "--recipe", "stage1", "--max-steps", "7"], args);
+        Assert.Equal([output, "--data", TrainingFile, "--base-model", "/models/qwen2.5-7b", "--recipe", "stage1", "--max-steps", "7",
+            "--learning-rate", "8E-06", "--max-length", "16384"], args);
     }
 
     [Fact]

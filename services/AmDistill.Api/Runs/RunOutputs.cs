@@ -33,7 +33,8 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
     /// materialises the selection from the store with the run's selection settings.</summary>
     public async Task SubmitTrainingAsync(string run, RunTraining training, CancellationToken cancellationToken)
     {
-        var job = new TrainingJob(run, training.JobId, training.Recipe, training.BaseModel, MaxSteps: training.MaxSteps, Selection: training.Selection);
+        var job = new TrainingJob(run, training.JobId, training.Recipe, training.BaseModel, MaxSteps: training.MaxSteps, Selection: training.Selection,
+            Overrides: training.Overrides);
         using var response = await http.CreateClient(TrainerClient).PostAsJsonAsync("/api/training", job, ContractsJsonContext.Default.TrainingJob, cancellationToken);
         if (!response.IsSuccessStatusCode)
             throw new InvalidOperationException($"the trainer refused run {run}'s training job: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");

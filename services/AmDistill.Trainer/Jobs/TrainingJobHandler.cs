@@ -61,7 +61,11 @@ public sealed class TrainingJobHandler(
             ["trainingFile"] = trainingFile, ["baseModel"] = job.BaseModel, ["output"] = output,
             ["recipe"] = job.Recipe, ["run"] = job.RunId, ["job"] = job.JobId,
         };
-        string[] extra = job.MaxSteps > 0 ? ["--max-steps", job.MaxSteps.ToString(CultureInfo.InvariantCulture)] : [];
+        var extra = new List<string>();
+        if (job.MaxSteps > 0) extra.AddRange(["--max-steps", Format(job.MaxSteps)]);
+        if (job.Overrides?.LearningRate is { } learningRate) extra.AddRange(["--learning-rate", learningRate.ToString("R", CultureInfo.InvariantCulture)]);
+        if (job.Overrides?.GlobalBatch is { } globalBatch) extra.AddRange(["--global-batch", Format(globalBatch)]);
+        if (job.Overrides?.MaxLength is { } maxLength) extra.AddRange(["--max-length", Format(maxLength)]);
         var workingDirectory = Path.GetFullPath(Path.Combine(environment.ContentRootPath, launcher.WorkingDirectory));
         logger.LogInformation("Training {Job}: {Command} in {Directory}", job.Key, launcher.Command, workingDirectory);
 
