@@ -27,7 +27,7 @@ public sealed class RunningPipeline : IAsyncLifetime
     public CancellationToken Token => _timeout.Token;
 
     /// <summary>The AIME run's evaluation: problems per benchmark, answers per problem and model.</summary>
-    public const int EvaluationLimit = 3, EvaluationPasses = 2;
+    public const int EvaluationLimit = 2, EvaluationPasses = 2;
 
     public string TinyBaseModel => Path.Combine(Dataset, "_tiny-base");
 
@@ -56,8 +56,8 @@ public sealed class RunningPipeline : IAsyncLifetime
             {"run": "aime24", "teachers": [{"name": "r1-distill-qwen-1.5b", "passes": 4}, {"name": "r1-distill-qwen-7b", "passes": 4}, {"name": "deepseek-r1", "passes": 4}],
              "ingestion": {"decontaminateAgainst": []}, "feeder": {"batchQueries": 7},
              "selection": {"teacher": "r1-distill-qwen-7b"},
-             "training": {"recipe": "stage1", "baseModel": {{System.Text.Json.JsonSerializer.Serialize(TinyBaseModel)}}, "maxSteps": 2, "globalBatch": 4,
-                          "evaluate": {"benchmarks": ["aime24", "math500"], "limit": {{EvaluationLimit}}, "passes": {{EvaluationPasses}}, "maxTokens": 24 } } }
+             "training": {"recipe": "stage1", "baseModel": {{System.Text.Json.JsonSerializer.Serialize(TinyBaseModel)}}, "maxSteps": 1, "globalBatch": 2,
+                          "evaluate": {"benchmarks": ["aime24", "math500"], "limit": {{EvaluationLimit}}, "passes": {{EvaluationPasses}}, "maxTokens": 16 } } }
             """);
         AimeUpload = await UploadAsync("aime24", RepoFiles.Benchmark("aime24.jsonl"));
         await ApiCalls.StartAsync(Api, "aime24", Token);

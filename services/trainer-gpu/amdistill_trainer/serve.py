@@ -3,7 +3,8 @@ that the generation service can ask a trained model (or its base) like any teach
 
 With vLLM installed (and a Hugging Face model) the process becomes vLLM's own OpenAI server with the DeepSeek-R1
 reasoning parser. Otherwise this server answers with the model's own forward: requests that arrive together are
-sampled as one left-padded batch (``--max-batch`` sequences; a request's ``n`` choices are sequences of it). Either
+sampled as one left-padded batch (``--max-batch`` sequences; a request's ``n`` choices are sequences of it) by the
+model's own ``generate``, or, for an amdistill tiny model, by its forward token by token. Either
 way the thinking comes back as ``reasoning_content`` and the answer as ``content``, as vLLM and DeepSeek return them.
 """
 from __future__ import annotations
@@ -45,17 +46,16 @@ class Sequence:
 
 
 class TorchEngine:
-    """Batched sampling with the model's full forward at each token (no KV cache): exact for any causal LM with
-    ``base_model``/``get_output_embeddings`` (the tiny model, a Hugging Face model without vLLM), slow for long
-    outputs of large models — vLLM is the path for those."""
+    """Batched sampling with the tiny model's full forward at each token (no KV cache; it has no ``generate``), with a
+    seed per sequence."""
 
-    def __init__(self, lm: torch.nn.Module, stop_ids: set, pad_id: int, max_positions: int, device="cpu", padding_mask: bool = True):
+    def __init__(self, lm: torch.nn.Module, stop_ids: set, pad_id: int, max_positions: int, device="cpu"):
         self.lm, self.stop_ids, self.pad_id, self.max_positions, self.device = lm.eval().to(device), stop_ids, pad_id, max_positions, device
-        self.padding_mask = padding_mask
 
     @torch.no_grad()
-    def logits(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out = self.lm.base_model(input_ids=ids, position_ids=positions, attention_mask=mask if self.padding_mask and not mask.all() else None, use_cache=False)
+    def logits(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        # No mask: the tiny model starts a sequence at each position 0, so left pads (position 0 each) stay apart.
+        out = self.lm.base_model(input_ids=ids, position_ids=positions, use_cache=False)
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
         return self.lm.get_output_embeddings()(hidden[:, -1]).float()
 
@@ -69,11 +69,10 @@ class TorchEngine:
         while any(f is None for f in finish):
             rows = [s.prompt + o for s, o in zip(batch, outputs)]
             width = max(len(r) for r in rows)
-            # Left padding; a pad's position is 0 and it is masked out, so each real sequence starts at position 0.
+            # Left padding: every pad at position 0, each real sequence from position 0.
             ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows], device=self.device)
             mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = self.logits(ids, positions, mask.bool())
+            logits = self.logits(ids, (mask.cumsum(-1) - 1).clamp(min=0))
             for i, g in enumerate(generators):
                 if finish[i] is not None:
                     continue
@@ -85,6 +84,38 @@ class TorchEngine:
                 if len(outputs[i]) >= budget[i]:
                     finish[i] = "length"
         return list(zip(outputs, finish))
+
+
+class GenerateEngine:
+    """A Hugging Face model's own ``generate`` (KV cache) over a left-padded batch: the fallback for real models where vLLM
+    is not installed. One seed per batch (``generate`` draws from the global generator): the first sequence's."""
+
+    def __init__(self, lm: torch.nn.Module, stop_ids: set, pad_id: int, max_positions: int, device="cpu"):
+        self.lm, self.stop_ids, self.pad_id, self.max_positions, self.device = lm.eval().to(device), stop_ids, pad_id, max_positions, device
+
+    @torch.no_grad()
+    def generate(self, batch: list) -> list:
+        sampling = batch[0].sampling
+        width = max(len(s.prompt) for s in batch)
+        budget = min(sampling.max_tokens, self.max_positions - width)
+        if budget <= 0:
+            return [([], "length") for _ in batch]
+        ids = torch.tensor([[self.pad_id] * (width - len(s.prompt)) + s.prompt for s in batch], device=self.device)
+        mask = torch.tensor([[0] * (width - len(s.prompt)) + [1] * len(s.prompt) for s in batch], device=self.device)
+        torch.manual_seed(batch[0].seed if batch[0].seed is not None else int.from_bytes(os.urandom(4), "little"))
+        options = {"do_sample": sampling.temperature > 0, "max_new_tokens": budget, "eos_token_id": sorted(self.stop_ids), "pad_token_id": self.pad_id}
+        if sampling.temperature > 0:
+            options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        out = self.lm.generate(input_ids=ids, attention_mask=mask, **options)
+        return [until_stop(row, self.stop_ids) for row in out[:, width:].tolist()]
+
+
+def until_stop(tokens: list, stop_ids: set) -> tuple:
+    """A generated row up to its first stop token (after it: padding), and why it ended."""
+    for i, token in enumerate(tokens):
+        if token in stop_ids:
+            return tokens[:i], "stop"
+    return tokens, "length"
 
 
 def sample(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:
@@ -251,8 +282,7 @@ def load(model_dir: str, name: str, max_batch: int) -> ServedModel:
     if tiny.is_tiny(model_dir):
         lm, tokenizer = tiny.load(model_dir)
         formatter = tiny.formatter(tokenizer)
-        # The tiny model starts a sequence at each position 0, so left pads (position 0 each) need no mask.
-        engine = TorchEngine(lm, {tokenizer.end_of_turn_id}, pad_id=0, max_positions=lm.config.max_positions, padding_mask=False)
+        engine = TorchEngine(lm, {tokenizer.end_of_turn_id}, pad_id=0, max_positions=lm.config.max_positions)
         return ServedModel(name, formatter, tokenizer.encode, tokenizer.decode, Batcher(engine, max_batch), max_tokens_default=256)
     from .model import load_hf
 
@@ -263,7 +293,7 @@ def load(model_dir: str, name: str, max_batch: int) -> ServedModel:
     stop = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
     stop |= {i for i in tokenizer.convert_tokens_to_ids([formatter.end_of_turn]) if i is not None and i != tokenizer.unk_token_id} if formatter.end_of_turn else set()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(stop), 0)
-    engine = TorchEngine(lm, stop, pad, int(getattr(lm.config, "max_position_embeddings", 32768)), device)
+    engine = GenerateEngine(lm, stop, pad, int(getattr(lm.config, "max_position_embeddings", 32768)), device)
     return ServedModel(name, formatter, lambda t: tokenizer(t, add_special_tokens=False)["input_ids"],
                        lambda ids: tokenizer.decode(ids, skip_special_tokens=False), Batcher(engine, max_batch))
 

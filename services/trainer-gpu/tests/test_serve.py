@@ -13,7 +13,7 @@ import torch
 
 from amdistill_trainer import tiny
 from amdistill_trainer.__main__ import main
-from amdistill_trainer.serve import Batcher, Sampling, handler_for, load, sample, split_reasoning
+from amdistill_trainer.serve import Batcher, Sampling, handler_for, load, sample, split_reasoning, until_stop
 
 
 class Server:
@@ -144,6 +144,11 @@ class ReasoningTest(unittest.TestCase):
         self.assertEqual(split_reasoning("plan</think>42", False), ("plan", "42"))
         self.assertEqual(split_reasoning("<think>cut off mid-thought", False), ("cut off mid-thought", ""))
         self.assertEqual(split_reasoning("just an answer", False), (None, "just an answer"))
+
+    def test_a_generated_row_ends_at_its_first_stop_token(self):
+        self.assertEqual(until_stop([5, 6, 2, 0, 0], {2}), ([5, 6], "stop"))   # then padding
+        self.assertEqual(until_stop([5, 6, 7], {2, 3}), ([5, 6, 7], "length"))
+        self.assertEqual(until_stop([3], {2, 3}), ([], "stop"))
 
     def test_top_p_keeps_the_smallest_prefix(self):
         logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
