@@ -46,8 +46,10 @@ public sealed class TrainingEvaluation(RunRegistry runs, IHttpClientFactory http
             var training = run.Training!;
             var evaluate = training.Evaluate!;
             var (baseTeacher, trained) = run.EvaluatedTeachers;
-            if (evaluate.BaseModel) await ServeAsync(new ServeRequest(baseTeacher, ModelDirectory: training.BaseModel, MaxTokens: evaluate.MaxTokens ?? 0));
-            await ServeAsync(new ServeRequest(trained, Job: $"{run.Run}/{training.JobId}", MaxTokens: evaluate.MaxTokens ?? 0));
+            await Task.WhenAll([
+                ServeAsync(new ServeRequest(trained, Job: $"{run.Run}/{training.JobId}", MaxTokens: evaluate.MaxTokens ?? 0)),
+                .. evaluate.BaseModel ? [ServeAsync(new ServeRequest(baseTeacher, ModelDirectory: training.BaseModel, MaxTokens: evaluate.MaxTokens ?? 0))] : Array.Empty<Task>(),
+            ]);
             var evaluation = run.EvaluationRun()!;
             if (await runs.CreateAsync(evaluation) is { Status: not 409 } refused) throw new InvalidOperationException(refused.Message);
             if (await runs.StartAsync(evaluation.Run) is { Status: not 409 } notStarted) throw new InvalidOperationException(notStarted.Message);

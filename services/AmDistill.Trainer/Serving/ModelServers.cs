@@ -28,7 +28,8 @@ public sealed class ModelServers(
 
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(2) };
     private readonly ConcurrentDictionary<string, Server> _servers = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    // One start or stop at a time per name; different models load side by side.
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
     public IReadOnlyList<ServedTeacher> List() => [.. _servers.Values.Select(s => s.Teacher).OrderBy(t => t.Name, StringComparer.Ordinal)];
 
@@ -40,7 +41,8 @@ public sealed class ModelServers(
         var (directory, problem) = await ModelDirectoryAsync(request);
         if (directory is null) return (null, problem);
 
-        await _gate.WaitAsync(cancellationToken);
+        var gate = _gates.GetOrAdd(request.Name, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
         try
         {
             if (_servers.TryGetValue(request.Name, out var running))
@@ -52,7 +54,7 @@ public sealed class ModelServers(
         }
         finally
         {
-            _gate.Release();
+            gate.Release();
         }
     }
 
