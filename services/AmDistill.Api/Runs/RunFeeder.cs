@@ -95,6 +95,8 @@ public sealed class RunFeeder(
     private async Task<bool> StepAsync(string run, CancellationToken cancellationToken)
     {
         var info = await runs.GetAsync(run);
+        // A completed run whose trained model is to be evaluated stays in view until its evaluation run has started.
+        var evaluating = info?.State is RunStates.Completed && await evaluation.PendingAsync(info);
         if (info?.State is RunStates.Completed && !info.Finished.Contains("compacted"))
         {
             // A completed run stays in view until its history leaves Redis, once its last entries are surely acknowledged.
@@ -103,8 +105,7 @@ public sealed class RunFeeder(
             await runs.FinishedAsync(run, "compacted");
             logger.LogInformation("Run {Run}: {Keys} keys of its history removed from Redis (the store holds it)", run, removed);
         }
-        // A completed run whose trained model is to be evaluated stays in view until its evaluation run has started.
-        if (info?.State is RunStates.Completed && await evaluation.PendingAsync(info)) return false;
+        if (evaluating) return false;
         if (info is null || info.State is RunStates.Cancelled or RunStates.Completed)
         {
             Close(run);
