@@ -128,6 +128,11 @@ public sealed class RunFeeder(
             await outputs.SubmitTrainingAsync(run, training, cancellationToken);
             await runs.FinishedAsync(run, "training");
         }
+        if (info.Configuration.Evaluation?.TrainingJob is not null && !info.Finished.Contains("unserved"))
+        {
+            await evaluation.StopServingAsync(info.Configuration, cancellationToken);
+            await runs.FinishedAsync(run, "unserved");
+        }
         await redis.GetDatabase().KeyDeleteAsync(RunKeys.Cascade(run)); // decisions are needed only while feeding
         if (await runs.MoveAsync(run, RunStates.Completed, RunStates.Running) is null)
             logger.LogInformation("Run {Run} completed: {Queries} queries final", run, info.Queries);

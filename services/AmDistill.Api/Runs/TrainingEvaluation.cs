@@ -9,7 +9,7 @@ namespace AmDistill.Api.Runs;
 /// <summary>
 /// A completed run's <c>training.evaluate</c>: once its training job has succeeded, the trainer service serves the base
 /// model and the trained one as teachers (<c>{run}-base</c>, <c>{run}-{job}</c>), and the evaluation run
-/// <c>{run}-eval</c> is created on the named benchmarks and started. Each step may be repeated (serving the same model
+/// <c>{run}-eval</c> is created on the named benchmarks and started; when it completes, the models stop. Each step may be repeated (serving the same model
 /// under the same name, creating a run that exists), so a failure or a restart retries only what is left.
 /// </summary>
 public sealed class TrainingEvaluation(RunRegistry runs, IHttpClientFactory http, IConnectionMultiplexer redis, ILogger<TrainingEvaluation> logger)
@@ -61,6 +61,19 @@ public sealed class TrainingEvaluation(RunRegistry runs, IHttpClientFactory http
             logger.LogWarning("Run {Run}: starting its evaluation failed ({Error}); retrying in {Delay}", run.Run, e.Message, RetryAfter);
             await Task.Delay(RetryAfter);
         }
+    }
+
+    /// <summary>An evaluation of a training job is over: its served models stop (they hold a GPU each); serve one again
+    /// with <c>POST /api/serving</c> to ask it more.</summary>
+    public async Task StopServingAsync(RunConfiguration evaluationRun, CancellationToken cancellationToken)
+    {
+        foreach (var teacher in evaluationRun.Teachers)
+        {
+            using var response = await http.CreateClient(ServingClient).DeleteAsync($"/api/serving/{teacher.Name}", cancellationToken);
+            if (!response.IsSuccessStatusCode && response.StatusCode != System.Net.HttpStatusCode.NotFound)
+                throw new InvalidOperationException($"the trainer did not stop serving {teacher.Name}: {(int)response.StatusCode}");
+        }
+        logger.LogInformation("Run {Run}: its served models stopped", evaluationRun.Run);
     }
 
     private async Task ServeAsync(ServeRequest request)
