@@ -500,7 +500,6 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         return (redriven, null);
     }
 
-    /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>
     /// <summary>A training job's curve (<c>run/job</c>), one point per step (a resumed job's repeated steps: the last).</summary>
     public async Task<IReadOnlyList<Dataset.Report.TrainingPoint>> TrainingCurveAsync(string job)
     {
@@ -516,6 +515,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
         return [.. points.Values];
     }
 
+    /// <summary>Records a step of the run's completion as done, so a retry after a failure skips it.</summary>
     public Task FinishedAsync(string run, string step) => Db.HashSetAsync(RunKeys.Run(run), $"finished:{step}", DateTimeOffset.UtcNow.ToString("O"));
 
     /// <summary>Saves a feeding position: <c>cursor</c>, <c>escalation</c> or <c>samplecursor</c>.</summary>
