@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using AmDistill.Contracts;
-using AmDistill.Dataset.Report;
 using AmDistill.Runs;
 using StackExchange.Redis;
 
@@ -9,8 +8,9 @@ namespace AmDistill.Api.Runs;
 /// <summary>
 /// A completed run's <c>training.evaluate</c>: once its training job has succeeded, the trainer service serves the base
 /// model and the trained one as teachers (<c>{run}-base</c>, <c>{run}-{job}</c>), and the evaluation run
-/// <c>{run}-eval</c> is created on the named benchmarks and started; when it completes, the models stop. Each step may be repeated (serving the same model
-/// under the same name, creating a run that exists), so a failure or a restart retries only what is left.
+/// <c>{run}-eval</c> is created on the named benchmarks and started; when it completes, the models stop. Each step may
+/// be repeated (serving the same model under the same name, creating a run that exists), so a failure or a restart
+/// retries only what is left.
 /// </summary>
 public sealed class TrainingEvaluation(RunRegistry runs, IHttpClientFactory http, IConnectionMultiplexer redis, ILogger<TrainingEvaluation> logger)
 {

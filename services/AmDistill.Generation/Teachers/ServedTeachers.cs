@@ -21,14 +21,14 @@ public sealed class ServedTeachers(IConnectionMultiplexer redis, IHttpClientFact
 
     public sealed record Entry(TeacherOptions Options, ChatClient Chat, string Json, DateTimeOffset Read);
 
-    private readonly ConcurrentDictionary<string, Entry?> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     /// <summary>Whether the trainer service was asked to serve <paramref name="name"/> (it may be loading it again).</summary>
     public async Task<bool> IsRequestedAsync(string name) => await redis.GetDatabase().HashExistsAsync(RunKeys.ServeRequests, name);
 
     public async ValueTask<Entry?> FindAsync(string name)
     {
-        if (_entries.TryGetValue(name, out var known) && known is not null && DateTimeOffset.UtcNow - known.Read < Refresh) return known;
+        if (_entries.TryGetValue(name, out var known) && DateTimeOffset.UtcNow - known.Read < Refresh) return known;
         var json = (string?)await redis.GetDatabase().HashGetAsync(RunKeys.ServedTeachers, name);
         if (json is null)
         {
