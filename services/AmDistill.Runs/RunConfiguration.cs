@@ -272,8 +272,7 @@ public sealed partial record RunConfiguration
                 Check(RunIds.IsValid(evaluation.Benchmarks[i]), $"evaluation.benchmarks[{i}]", $"'{evaluation.Benchmarks[i]}' is not the name of a benchmark set");
             Check(evaluation.Benchmarks.Distinct().Count() == evaluation.Benchmarks.Count, "evaluation.benchmarks", "a set is named twice");
             Check(evaluation.Limit >= 0, "evaluation.limit", "must be ≥ 0 (0: every problem)");
-            Check(evaluation.TrainingJob is null || evaluation.TrainingJob.Split('/') is [var r, var j] && RunIds.IsValid(r) && RunIds.IsValid(j),
-                "evaluation.trainingJob", "must be 'run/job'");
+            Check(evaluation.TrainingJob is null || RunIds.TryParseJob(evaluation.TrainingJob, out _, out _), "evaluation.trainingJob", "must be 'run/job'");
             Check(Teachers.All(t => !t.Imported), "evaluation", "evaluates teachers that answer: none may be imported");
             Check(!Feeder.Cascade, "evaluation", "asks every teacher every problem: no cascade");
             Check(Training is null, "evaluation", "an evaluation run trains nothing (training belongs to the distillation run)");
@@ -475,6 +474,13 @@ public sealed record RunTrainingEvaluation
 public static partial class RunIds
 {
     public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
+
+    /// <summary>A training job's key <c>run/job</c>, both parts valid ids.</summary>
+    public static bool TryParseJob(string? key, out string run, out string job)
+    {
+        (run, job) = key?.Split('/') is [var r, var j] && IsValid(r) && IsValid(j) ? (r, j) : ("", "");
+        return run.Length > 0;
+    }
 
     /// <summary><paramref name="relative"/> under <paramref name="root"/>, checked after resolving ("..", absolute paths,
     /// and a link's name are refused); null when it would leave the root.</summary>

@@ -503,7 +503,7 @@ public sealed class RunRegistry(IConnectionMultiplexer redis, IDatasetStore stor
     /// <summary>A training job's curve (<c>run/job</c>), one point per step (a resumed job's repeated steps: the last).</summary>
     public async Task<IReadOnlyList<Dataset.Report.TrainingPoint>> TrainingCurveAsync(string job)
     {
-        var (run, id) = (job.Split('/')[0], job.Split('/')[^1]);
+        if (!RunIds.TryParseJob(job, out var run, out var id)) return [];
         var points = new SortedDictionary<int, Dataset.Report.TrainingPoint>();
         foreach (var entry in await Db.ListRangeAsync(RunKeys.TrainingCurve(run, id)))
         {

@@ -113,9 +113,8 @@ public sealed class ModelServers(
     {
         if (request.Job is { } job)
         {
-            var parts = job.Split('/');
-            if (parts.Length != 2 || !RunIds.IsValid(parts[0]) || !RunIds.IsValid(parts[1])) return (null, $"job must be 'run/job' (got '{job}')");
-            var status = await jobs.ReadAsync(parts[0], parts[1]);
+            if (!RunIds.TryParseJob(job, out var runId, out var jobId)) return (null, $"job must be 'run/job' (got '{job}')");
+            var status = await jobs.ReadAsync(runId, jobId);
             if (status is null) return (null, $"no training job {job}");
             return status.State == TrainingState.Succeeded && status.Fields.TryGetValue("model", out var model)
                 ? (model, null) : (null, $"training job {job} is {status.State}, not Succeeded");
