@@ -21,6 +21,9 @@ public static class MessagingHostingExtensions
         {
             // Keep retrying while Redis restarts instead of failing the process.
             options.AbortOnConnectFail = false;
+            // Socket reads on the .NET thread pool instead of the client's own scheduler threads: on a small node those
+            // threads' wake-ups and hand-offs to the pool cost more CPU than the commands (amdistill-bench pipeline).
+            options.SocketManager = StackExchange.Redis.SocketManager.ThreadPool;
         });
         return builder;
     }

@@ -70,6 +70,22 @@ public sealed class DatasetTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_appends_are_each_on_disk_when_they_return_and_read_once()
+    {
+        // Appends that meet are flushed together (group commit); each must still be readable as soon as its own call
+        // returns, before the writer is closed, across part rolls.
+        var samples = Enumerable.Range(0, 40).SelectMany(q => Crafted().Select(s => s with { SampleId = $"{q}/{s.SampleId}", QueryId = $"{q}-{s.QueryId}" })).ToList();
+        var writer = new LocalDatasetStore(_root, maxPartBytes: 4_000).OpenWriter(Run, "busy");
+        await Parallel.ForEachAsync(samples, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (sample, _) => await writer.AppendAsync(sample));
+        var read = await ReadAsync();
+        Assert.Equal(samples.Select(s => s.SampleId).Order(StringComparer.Ordinal), read.Select(s => s.SampleId).Order(StringComparer.Ordinal));
+        Assert.True(new LocalDatasetStore(_root).Parts(Run).Count > 3);
+        await writer.DisposeAsync();
+        Assert.Equal(samples.Count, (await ReadAsync()).Count);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => writer.AppendAsync(samples[0]));
+    }
+
+    [Fact]
     public async Task A_torn_tail_loses_only_the_unfinished_sample()
     {
         var samples = Crafted().Take(10).ToList();

@@ -49,6 +49,7 @@ internal static class PipelineBenchmark
             var baseline = await UsedMemoryAsync(redis);
             var cpuBefore = processes.ToDictionary(p => p.Key, p => p.Value.CpuTime);
             var redisCpuBefore = redisServer.Process!.TotalProcessorTime;
+            var commandsBefore = await CommandCallsAsync(redis);
             var clock = Stopwatch.StartNew();
             await StartAsync(http, run, cancellationToken);
             var progress = new List<(double Seconds, long Verified)>();
@@ -60,6 +61,9 @@ internal static class PipelineBenchmark
             var rss = processes.ToDictionary(p => p.Key, p => p.Value.PeakResidentBytes);
             var peak = long.Parse(await InfoFieldAsync(redis, "used_memory_peak"));
             var atCompletion = await UsedMemoryAsync(redis) - baseline;
+            var commands = (await CommandCallsAsync(redis))
+                .Select(c => (c.Key, Calls: c.Value - commandsBefore.GetValueOrDefault(c.Key)))
+                .Where(c => c.Calls > 0).OrderByDescending(c => c.Calls).ToList();
 
             // What stays after the run: finished runs are compacted a while after they complete (done-markers, records).
             var end = atCompletion;
@@ -85,6 +89,8 @@ internal static class PipelineBenchmark
                 await output.WriteLineAsync($"  {name,-14} {ms / samples,14:N3} {ms / cpuTotal,10:P0} {(rss.TryGetValue(name, out var bytes) ? (bytes / 1e6).ToString("N0") : "-"),12}");
             await output.WriteLineAsync($"  Redis: used_memory_peak {peak / 1e6:N1} MB; after the run {atCompletion / (double)samples:N0} B/sample at completion, " +
                 $"{end / (double)samples:N1} B/sample after {settings.SettleSeconds} s");
+            await output.WriteLineAsync($"  Redis commands: {commands.Sum(c => c.Calls) / (double)samples:N1} per sample (" +
+                string.Join(", ", commands.Take(8).Select(c => $"{c.Key} {c.Calls / (double)samples:N2}")) + ")");
             await output.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["queries"] = settings.Queries,
@@ -98,6 +104,7 @@ internal static class PipelineBenchmark
                 ["redis_bytes_per_sample_at_completion"] = Math.Round(atCompletion / (double)samples, 1),
                 ["redis_bytes_per_sample_end"] = Math.Round(end / (double)samples, 1),
                 ["store_bytes_per_sample"] = Math.Round(storeBytes / (double)samples, 1),
+                ["redis_commands_per_sample"] = Math.Round(commands.Sum(c => c.Calls) / (double)samples, 2),
                 ["telemetry"] = settings.Telemetry,
             }));
             return status.Verified == (long)settings.Queries * Teachers.Length * settings.Passes ? 0 : 1;
@@ -238,6 +245,12 @@ internal static class PipelineBenchmark
     }
 
     private static async Task<long> UsedMemoryAsync(ConnectionMultiplexer redis) => long.Parse(await InfoFieldAsync(redis, "used_memory"));
+
+    /// <summary>Calls per Redis command so far (INFO commandstats), e.g. xadd → 36,000.</summary>
+    private static async Task<Dictionary<string, long>> CommandCallsAsync(ConnectionMultiplexer redis) =>
+        (await redis.GetServers()[0].InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(
+            p => p.Key["cmdstat_".Length..],
+            p => long.Parse(p.Value.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task<string> InfoFieldAsync(ConnectionMultiplexer redis, string field) =>
         (await redis.GetServers()[0].InfoAsync("memory")).SelectMany(g => g).Single(p => p.Key == field).Value;

@@ -9,6 +9,8 @@ namespace AmDistill.Dataset.Store;
 /// part past the size limit. Each append is flushed through the compressor to the file before it returns, so an
 /// acknowledged message's sample survives the process; the compressor keeps its window across flushes, so the ratio
 /// stays that of one stream. A crash can leave a torn last frame, which readers skip.
+/// Appends that arrive while a flush is under way are written and flushed together by the next one (group commit):
+/// one compressor flush and one write per group instead of per line, which is what a busy service's appends cost.
 /// </summary>
 public sealed class PartWriter : IAsyncDisposable
 {
@@ -16,10 +18,16 @@ public sealed class PartWriter : IAsyncDisposable
     private readonly string _directory;
     private readonly string _name;
     private readonly long _maxPartBytes;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly object _gate = new();
+    private List<Pending> _pending = [];
+    private List<Pending> _spare = [];
+    private bool _flushing;
+    private bool _disposed;
     private FileStream? _file;
     private CompressionStream? _zstd;
     private int _part;
+
+    private readonly record struct Pending(byte[] Line, TaskCompletionSource Written);
 
     internal PartWriter(string directory, string name, long maxPartBytes)
     {
@@ -33,43 +41,96 @@ public sealed class PartWriter : IAsyncDisposable
     public Task AppendAsync(StoredSample sample, CancellationToken cancellationToken = default) =>
         AppendLineAsync(JsonSerializer.SerializeToUtf8Bytes(sample, DatasetJsonContext.Default.StoredSample), cancellationToken);
 
-    /// <summary>Appends one JSON value (UTF-8, no newline) as a line.</summary>
-    public async Task AppendLineAsync(byte[] line, CancellationToken cancellationToken = default)
+    /// <summary>Appends one JSON value (UTF-8, no newline) as a line; returns once it is flushed to the file.</summary>
+    public Task AppendLineAsync(byte[] line, CancellationToken cancellationToken = default)
     {
-        await _lock.WaitAsync(cancellationToken);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        // Completed off the flushing thread: a waiter's continuation must not hold up the next group.
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool lead;
+        lock (_gate)
         {
-            if (_file is null || _file.Length >= _maxPartBytes) await RollAsync();
-            await _zstd!.WriteAsync(line, cancellationToken);
-            _zstd.WriteByte((byte)'\n');
-            await _zstd.FlushAsync(cancellationToken);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _pending.Add(new Pending(line, written));
+            lead = !_flushing;
+            _flushing = true;
         }
-        finally
-        {
-            _lock.Release();
-        }
+        // The first to arrive writes its group; whoever arrived meanwhile is written by the next group.
+        if (lead) FlushGroup();
+        return written.Task;
     }
 
-    private async Task RollAsync()
+    private void FlushGroup()
     {
-        await CloseAsync();
+        List<Pending> group;
+        lock (_gate)
+        {
+            group = _pending;
+            _pending = _spare;
+            _spare = group;
+        }
+        try
+        {
+            if (_file is null || _file.Length >= _maxPartBytes) Roll();
+            foreach (var pending in group)
+            {
+                _zstd!.Write(pending.Line);
+                _zstd.WriteByte((byte)'\n');
+            }
+            _zstd!.Flush();
+            _file!.Flush();
+            foreach (var pending in group) pending.Written.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in group) pending.Written.TrySetException(e);
+            // What the compressor holds is unknown now: the next group starts a new part.
+            Close();
+        }
+        group.Clear();
+        lock (_gate)
+        {
+            if (_pending.Count == 0)
+            {
+                _flushing = false;
+                Monitor.PulseAll(_gate);
+                return;
+            }
+        }
+        // Not on this caller's time: it has its own work to go on with.
+        ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.FlushGroup(), this, preferLocal: false);
+    }
+
+    private void Roll()
+    {
+        Close();
         var path = Path.Combine(_directory, $"{_name}-{_part++:D6}{Extension}");
         _file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
         _zstd = new CompressionStream(_file, level: 3, leaveOpen: true);
     }
 
-    private async Task CloseAsync()
+    private void Close()
     {
-        if (_zstd is not null) await _zstd.DisposeAsync();
-        if (_file is not null) await _file.DisposeAsync();
-        _zstd = null;
-        _file = null;
+        try
+        {
+            _zstd?.Dispose();
+            _file?.Dispose();
+        }
+        finally
+        {
+            _zstd = null;
+            _file = null;
+        }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await _lock.WaitAsync();
-        try { await CloseAsync(); }
-        finally { _lock.Release(); }
+        lock (_gate)
+        {
+            _disposed = true;
+            while (_flushing) Monitor.Wait(_gate);
+        }
+        Close();
+        return ValueTask.CompletedTask;
     }
 }
