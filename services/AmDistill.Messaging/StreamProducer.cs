@@ -103,6 +103,17 @@ public sealed class StreamProducer<T>
         _ = transaction.StreamAddAsync(Stream.Name, BuildFields(message, key, activity));
     }
 
+    /// <summary>
+    /// Records the entry on <paramref name="writes"/>, so that it is added if and only if they apply: the way a handler
+    /// publishes its result exactly once together with its <see cref="ProcessOnce"/> marker.
+    /// Call <see cref="WaitForCapacityAsync"/> first to respect backpressure.
+    /// </summary>
+    public void AddTo(OnceWrites writes, T message, string key)
+    {
+        using var activity = StartActivity();
+        writes.StreamAdd(Stream.Name, BuildFields(message, key, activity));
+    }
+
     private Activity? StartActivity()
     {
         var activity = MessagingTelemetry.Source.StartActivity($"publish {Stream.Name}", ActivityKind.Producer);

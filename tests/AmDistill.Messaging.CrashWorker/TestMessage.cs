@@ -29,7 +29,7 @@ public sealed class CountingHandler(IConnectionMultiplexer redis, string results
         Interlocked.Increment(ref _invocations);
         if (delay > TimeSpan.Zero) await Task.Delay(delay, cancellationToken);
         var applied = await ProcessOnce.ExecuteAsync(redis.GetDatabase(), resultsKey, context.Key,
-            transaction => _ = transaction.HashIncrementAsync(resultsKey, context.Key));
+            writes => writes.HashIncrement(resultsKey, context.Key));
         if (!applied) Interlocked.Increment(ref _duplicates);
     }
 }

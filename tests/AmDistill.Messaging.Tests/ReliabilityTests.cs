@@ -336,10 +336,43 @@ public sealed class ReliabilityTests(RedisFixture fx, ITestOutputHelper output) 
     {
         var key = $"once-test:{Guid.NewGuid():N}";
         var attempts = await Task.WhenAll(Enumerable.Range(0, 20).Select(attempt =>
-            ProcessOnce.ExecuteAsync(Db, key, "k", t => _ = t.StringIncrementAsync(key))));
+            ProcessOnce.ExecuteAsync(Db, key, "k", writes => writes.StringIncrement(key))));
         Assert.Single(attempts, applied => applied);
         Assert.Equal(1, (int)await Db.StringGetAsync(key));
         Assert.True(await ProcessOnce.IsDoneAsync(Db, key, "k"));
+    }
+
+    [Fact]
+    public async Task ProcessOnce_applies_all_or_nothing_and_a_settled_key_changes_nothing()
+    {
+        var scope = $"once-all:{Guid.NewGuid():N}";
+        var (stream, counters, final) = ($"{scope}:stream", $"{scope}:counters", $"{scope}:final");
+        byte[] payload = [0, 255, 10, 13, (byte)'"', 0xC3, 0x28];
+        void Writes(OnceWrites writes)
+        {
+            writes.StreamAdd(stream, [new("key", "a/b"), new("payload", payload)]);
+            writes.HashIncrement(counters, "samples", 3);
+        }
+
+        Assert.True(await ProcessOnce.ExecuteAllAsync(Db, scope, ["a", "b"], Writes, retention: TimeSpan.FromMinutes(5)));
+        var entry = Assert.Single(await Db.StreamRangeAsync(stream));
+        Assert.Equal("a/b", entry["key"].ToString());
+        Assert.Equal(payload, (byte[])entry["payload"]!);
+        Assert.Equal(3, (long)await Db.HashGetAsync(counters, "samples"));
+        Assert.InRange((await Db.KeyTimeToLiveAsync(ProcessOnce.MarkerKey(scope, "b")))!.Value, TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
+
+        // One of the keys done before: none of the writes, and the new key stays unmarked.
+        Assert.False(await ProcessOnce.ExecuteAllAsync(Db, scope, ["b", "c"], Writes));
+        Assert.False(await ProcessOnce.IsDoneAsync(Db, scope, "c"));
+        // Settled (its query final, markers gone): nothing either.
+        await Db.SetAddAsync(final, "q");
+        Assert.False(await ProcessOnce.ExecuteAsync(Db, scope, "d", Writes, settled: new SetMember(final, "q")));
+        Assert.False(await ProcessOnce.IsDoneAsync(Db, scope, "d"));
+        Assert.Equal(1, await Db.StreamLengthAsync(stream));
+        Assert.Equal(3, (long)await Db.HashGetAsync(counters, "samples"));
+        // Not settled for another member: applied.
+        Assert.True(await ProcessOnce.ExecuteAsync(Db, scope, "d", Writes, settled: new SetMember(final, "other")));
+        Assert.Equal(2, await Db.StreamLengthAsync(stream));
     }
 
     private Process StartCrashWorker(string stream, string results, int handlerDelayMs)

@@ -54,16 +54,16 @@ public sealed class SampleCommitter(
         var db = redis.GetDatabase();
         var responses = Split(task, teacher, samples, answer, priceFactor);
         var once = RunKeys.OnceScope("generation", task.RunId);
-        if (await ProcessOnce.ExecuteAllAsync(db, once, [.. responses.Select(r => r.SampleId)], transaction =>
+        if (await ProcessOnce.ExecuteAllAsync(db, once, [.. responses.Select(r => r.SampleId)], writes =>
             {
-                foreach (var response in responses) Record(transaction, task.RunId, teacher, response, answer.UnknownQuery);
+                foreach (var response in responses) Record(writes, task.RunId, teacher, response, answer.UnknownQuery);
             }, settled: Final(task)))
         {
             foreach (var response in responses) Counted(teacher, response);
             return;
         }
         foreach (var response in responses)
-            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, transaction => Record(transaction, task.RunId, teacher, response, answer.UnknownQuery),
+            if (await ProcessOnce.ExecuteAsync(db, once, response.SampleId, writes => Record(writes, task.RunId, teacher, response, answer.UnknownQuery),
                     settled: Final(task)))
                 Counted(teacher, response);
     }
@@ -109,15 +109,15 @@ public sealed class SampleCommitter(
         return responses;
     }
 
-    private void Record(ITransaction transaction, string run, TeacherOptions teacher, GeneratedResponse response, string? unknownQuery)
+    private void Record(OnceWrites writes, string run, TeacherOptions teacher, GeneratedResponse response, string? unknownQuery)
     {
-        verification.AddTo(transaction, response, response.Key);
+        verification.AddTo(writes, response, response.Key);
         var stats = RunKeys.Stats(run);
-        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:samples");
-        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:prompt_tokens", response.PromptTokens);
-        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:completion_tokens", response.CompletionTokens);
-        _ = transaction.HashIncrementAsync(stats, $"{teacher.Name}:cost_micro_usd", (long)Math.Round(response.CostUsd * 1_000_000m));
-        if (unknownQuery is not null) _ = transaction.HashIncrementAsync(stats, RunKeys.UnknownQueryStat(teacher.Name, unknownQuery));
+        writes.HashIncrement(stats, $"{teacher.Name}:samples");
+        writes.HashIncrement(stats, $"{teacher.Name}:prompt_tokens", response.PromptTokens);
+        writes.HashIncrement(stats, $"{teacher.Name}:completion_tokens", response.CompletionTokens);
+        writes.HashIncrement(stats, $"{teacher.Name}:cost_micro_usd", (long)Math.Round(response.CostUsd * 1_000_000m));
+        if (unknownQuery is not null) writes.HashIncrement(stats, RunKeys.UnknownQueryStat(teacher.Name, unknownQuery));
     }
 
     private void Counted(TeacherOptions teacher, GeneratedResponse response)

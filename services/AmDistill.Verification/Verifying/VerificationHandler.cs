@@ -33,11 +33,11 @@ public sealed class VerificationHandler(StreamProducer<VerifiedResponse> scoring
         await dataset.AppendAsync(StoredSample.From(sample, result, redelivered: context.DeliveryCount > 1), cancellationToken);
         await scoring.WaitForCapacityAsync(1, cancellationToken);
         var outcome = verdict.Scored ? (passed ? "passed" : "failed") : "unscored";
-        if (await ProcessOnce.ExecuteAsync(db, once, sample.SampleId, transaction =>
+        if (await ProcessOnce.ExecuteAsync(db, once, sample.SampleId, writes =>
             {
-                scoring.AddTo(transaction, result, result.Key);
-                _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
-                if (verdict.ByJudge) _ = transaction.HashIncrementAsync(RunKeys.Stats(sample.RunId), RunKeys.JudgeDecidedStat(sample.Category));
+                scoring.AddTo(writes, result, result.Key);
+                writes.HashIncrement(RunKeys.Stats(sample.RunId), $"{sample.Teacher}:{outcome}");
+                if (verdict.ByJudge) writes.HashIncrement(RunKeys.Stats(sample.RunId), RunKeys.JudgeDecidedStat(sample.Category));
             }, settled: final))
             metrics.Verdict(sample.Category, sample.Teacher, outcome);
     }
