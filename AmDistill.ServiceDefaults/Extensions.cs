@@ -31,6 +31,9 @@ public static class Extensions
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
+            // The factory's per-request logging handlers log below Warning only, which is filtered out (see
+            // ConfigureOpenTelemetry), yet cost a scope and four log calls per teacher request.
+            http.RemoveAllLoggers();
             http.AddStandardResilienceHandler();
             http.AddServiceDiscovery();
         });
