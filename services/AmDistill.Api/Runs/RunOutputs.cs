@@ -19,13 +19,16 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
     {
         var directory = runs.ExportDirectory(run.Run);
         Directory.CreateDirectory(directory);
-        foreach (var export in run.Selection.Exports)
+        // The report's figures are gathered while the exports are written (each reads the store on its own: the run's
+        // last step, with the pipeline drained and the cores free); its file is written after them.
+        var reportData = Task.Run(() => BuildReportAsync(run, cancellationToken), cancellationToken);
+        await Task.WhenAll(run.Selection.Exports.Select(export => Task.Run(async () =>
         {
             var report = await DatasetExport.ToFileAsync(store, run.Run, run.ExportOptions(DatasetExport.ParsePolicy(export.Policy)),
                 DatasetExport.ParseFormat(export.Format), Path.Combine(directory, export.FileName), cancellationToken);
             logger.LogInformation("Run {Run}: {File} holds {Exported} of {Samples} samples", run.Run, export.FileName, report.Exported, report.Samples);
-        }
-        await RunReport.WriteAsync(await BuildReportAsync(run, cancellationToken), Path.Combine(directory, ReportFile), cancellationToken);
+        }, cancellationToken)));
+        await RunReport.WriteAsync(await reportData, Path.Combine(directory, ReportFile), cancellationToken);
         logger.LogInformation("Run {Run} exported with its report to {Directory}", run.Run, directory);
     }
 

@@ -83,6 +83,9 @@ internal static class PipelineBenchmark
                 $"{System.Environment.ProcessorCount} cores, telemetry {(settings.Telemetry ? $"on (OTLP exported: {sink!.Summary})" : "off")}");
             await output.WriteLineAsync($"  {samples:N0} samples verified, {status.FinalQueries:N0} queries final in {seconds:N1} s = {samples / seconds:N0} samples/s " +
                 $"({steady:N0} samples/s from 10 % to 90 % of the samples); dataset store {storeBytes / (double)samples:N0} B/sample on disk");
+            double At(long verified) => progress.FirstOrDefault(p => p.Verified >= verified, (seconds, 0)).Seconds;
+            await output.WriteLineAsync($"  timeline: first sample verified at {At(1):N1} s, 10 % at {At(samples / 10):N1} s, 90 % at {At(samples * 9 / 10):N1} s, " +
+                $"all at {At(samples):N1} s; completed (exports and report written) at {seconds:N1} s");
             await output.WriteLineAsync($"  {"process",-14} {"CPU ms/sample",14} {"CPU share",10} {"peak RSS MB",12}");
             var cpuTotal = cpu.Values.Sum();
             foreach (var (name, ms) in cpu.OrderByDescending(c => c.Value))
