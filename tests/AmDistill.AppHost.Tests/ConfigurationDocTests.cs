@@ -24,6 +24,7 @@ public sealed partial class ConfigurationDocTests
         (AmDistill.Verification.VerificationOptions.Section, typeof(AmDistill.Verification.VerificationOptions)),
         (AmDistill.Verification.Verifying.JudgeOptions.Section, typeof(AmDistill.Verification.Verifying.JudgeOptions)),
         (AmDistill.Verification.Verifying.RewardModelOptions.Section, typeof(AmDistill.Verification.Verifying.RewardModelOptions)),
+        (AmDistill.Scoring.ScoringOptions.Section, typeof(AmDistill.Scoring.ScoringOptions)),
         (AmDistill.Trainer.Launching.TrainerOptions.Section, typeof(AmDistill.Trainer.Launching.TrainerOptions)),
         (AmDistill.Trainer.Serving.ServingOptions.Section, typeof(AmDistill.Trainer.Serving.ServingOptions)),
         (AmDistill.TeacherSim.Models.TeacherSimOptions.Section, typeof(AmDistill.TeacherSim.Models.TeacherSimOptions)),

@@ -49,12 +49,15 @@ public sealed class RunFeeder(
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            var busy = false;
+            var (busy, active) = (false, false);
             try
             {
                 if (await HoldLeaseAsync())
                     foreach (var run in await runs.ListActiveAsync())
+                    {
+                        active = true;
                         busy |= await StepAsync(run, stoppingToken);
+                    }
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
@@ -63,7 +66,8 @@ public sealed class RunFeeder(
                 await Task.Delay(TimeSpan.FromSeconds(5), time, stoppingToken);
             }
             Interlocked.Increment(ref _passes);
-            if (!busy) await Task.Delay(TimeSpan.FromMilliseconds(500), time, stoppingToken);
+            // A run in progress is looked at often (its last query turning final starts its exports at once); none, seldom.
+            if (!busy) await Task.Delay(TimeSpan.FromMilliseconds(active ? 100 : 500), time, stoppingToken);
         }
     }
 

@@ -19,6 +19,7 @@ public sealed class RunOutputs(RunRegistry runs, IDatasetStore store, IHttpClien
     {
         var directory = runs.ExportDirectory(run.Run);
         Directory.CreateDirectory(directory);
+        logger.LogInformation("Run {Run}: every query final; writing its exports and report", run.Run);
         // The report's figures are gathered while the exports are written (each reads the store on its own: the run's
         // last step, with the pipeline drained and the cores free); its file is written after them.
         var reportData = Task.Run(() => BuildReportAsync(run, cancellationToken), cancellationToken);
