@@ -47,8 +47,8 @@ public static class Extensions
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
         });
-        // Per-request lines on the hot path (4 from HttpClient and 1–3 from the resilience pipeline per teacher or judge
-        // call) buried the logs: only their warnings and errors are kept. The metrics count every request anyway.
+        // Per-request lines on the hot path (1–3 from the resilience pipeline per teacher or judge call; HttpClient's own
+        // logging handlers are removed below) buried the logs: only warnings and errors are kept. The metrics count every request.
         builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
 

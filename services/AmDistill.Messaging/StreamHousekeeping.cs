@@ -25,8 +25,11 @@ internal static class StreamHousekeeping
             }
             if (keepFrom is null || needed < keepFrom) keepFrom = needed;
         }
-        if (keepFrom is { } id && id > StreamId.Zero)
-            await db.ExecuteAsync("XTRIM", stream, "MINID", "~", id.ToString()).ConfigureAwait(false);
+        if (keepFrom is not { } id || id <= StreamId.Zero) return;
+        // An approximate trim removes at most 10,000 entries per call (Redis' default LIMIT): more than that arrive between
+        // two passes at a few thousand samples/s, so trim again until a call removes nothing (each call stays short).
+        for (var call = 0; call < 100; call++)
+            if ((long)await db.ExecuteAsync("XTRIM", stream, "MINID", "~", id.ToString()).ConfigureAwait(false) == 0) return;
     }
 
     /// <summary>Forgets consumers of dead processes once they hold nothing, so XINFO stays readable.</summary>

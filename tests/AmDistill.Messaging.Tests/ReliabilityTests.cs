@@ -288,6 +288,33 @@ public sealed class ReliabilityTests(RedisFixture fx, ITestOutputHelper output) 
     }
 
     [Fact]
+    public async Task One_housekeeping_pass_trims_beyond_the_approximate_trims_limit()
+    {
+        // Redis removes at most 10,000 entries per approximate XTRIM; a busy pipeline acknowledges more than that between
+        // two passes, and its streams grew with the run until a pass trimmed again and again.
+        var stream = New();
+        var results = $"{stream.Name}:results";
+        await PublishAsync(new StreamProducer<TestMessage>(fx.Redis, stream, new StreamProducerOptions { HighWaterMark = 0 }), 25_000);
+        var options = FastOptions("c");
+        options.MaintenanceInterval = TimeSpan.FromHours(1); // one pass as the consumer starts, none after
+        using (var stop = new CancellationTokenSource())
+        {
+            var consumer = new StreamConsumer<TestMessage>(fx.Redis, stream, new CountingHandler(fx.Redis, results, TimeSpan.Zero), options, Log).RunAsync(stop.Token);
+            await WaitUntilAsync(async () => await Db.HashLengthAsync(results) == 25_000, TimeSpan.FromSeconds(60), "all handled");
+            await stop.CancelAsync();
+            await consumer;
+        }
+        Assert.True(await Db.StreamLengthAsync(stream.Name) > 20_000, "acknowledged but not trimmed yet");
+        using (var stop = new CancellationTokenSource())
+        {
+            var consumer = new StreamConsumer<TestMessage>(fx.Redis, stream, new CountingHandler(fx.Redis, results, TimeSpan.Zero), options, Log).RunAsync(stop.Token);
+            await WaitUntilAsync(async () => await Db.StreamLengthAsync(stream.Name) < 200, TimeSpan.FromSeconds(10), "the next start's single pass trims them all");
+            await stop.CancelAsync();
+            await consumer;
+        }
+    }
+
+    [Fact]
     public async Task Acknowledged_entries_are_trimmed_so_the_stream_holds_only_the_backlog()
     {
         var stream = New();

@@ -73,6 +73,8 @@ internal static class PipelineBenchmark
                 await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
                 end = Math.Min(end, await UsedMemoryAsync(redis) - baseline);
             }
+            var kept = await KeptKeysAsync(redis);
+            var memory = (await redis.GetServers()[0].InfoAsync("memory")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
 
             var samples = status.Verified;
             var seconds = clock.Elapsed.TotalSeconds;
@@ -92,6 +94,9 @@ internal static class PipelineBenchmark
                 await output.WriteLineAsync($"  {name,-14} {ms / samples,14:N3} {ms / cpuTotal,10:P0} {(rss.TryGetValue(name, out var bytes) ? (bytes / 1e6).ToString("N0") : "-"),12}");
             await output.WriteLineAsync($"  Redis: used_memory_peak {peak / 1e6:N1} MB; after the run {atCompletion / (double)samples:N0} B/sample at completion, " +
                 $"{end / (double)samples:N1} B/sample after {settings.SettleSeconds} s");
+            await output.WriteLineAsync($"  Redis keys left: {string.Join(", ", kept.Take(6).Select(k => $"{k.Prefix} {k.Keys:N0} keys {k.Bytes / 1e3:N0} kB"))}; " +
+                string.Join(", ", new[] { "used_memory_dataset", "mem_clients_normal", "used_memory_scripts", "mem_replication_backlog", "used_memory_startup" }
+                    .Where(memory.ContainsKey).Select(f => $"{f} {long.Parse(memory[f]) / 1e3:N0} kB")));
             await output.WriteLineAsync($"  Redis commands: {commands.Sum(c => c.Calls) / (double)samples:N1} per sample (" +
                 string.Join(", ", commands.Take(8).Select(c => $"{c.Key} {c.Calls / (double)samples:N2}")) + ")");
             await output.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -248,6 +253,22 @@ internal static class PipelineBenchmark
     }
 
     private static async Task<long> UsedMemoryAsync(ConnectionMultiplexer redis) => long.Parse(await InfoFieldAsync(redis, "used_memory"));
+
+    /// <summary>The keys left in Redis, by prefix (up to the run's name or the stream's), largest first: what the run kept.</summary>
+    private static async Task<List<(string Prefix, long Keys, long Bytes)>> KeptKeysAsync(ConnectionMultiplexer redis)
+    {
+        var db = redis.GetDatabase();
+        var totals = new Dictionary<string, (long Keys, long Bytes)>();
+        await foreach (var key in redis.GetServers()[0].KeysAsync(pattern: "*", pageSize: 1000))
+        {
+            var name = key.ToString();
+            var prefix = string.Join(':', name.Split(':').Take(3));
+            var bytes = (long)await db.ExecuteAsync("MEMORY", "USAGE", key);
+            var (keys, sum) = totals.GetValueOrDefault(prefix);
+            totals[prefix] = (keys + 1, sum + bytes);
+        }
+        return [.. totals.Select(t => (t.Key, t.Value.Keys, t.Value.Bytes)).OrderByDescending(t => t.Bytes)];
+    }
 
     /// <summary>Calls per Redis command so far (INFO commandstats), e.g. xadd → 36,000.</summary>
     private static async Task<Dictionary<string, long>> CommandCallsAsync(ConnectionMultiplexer redis) =>
