@@ -23,8 +23,9 @@ public sealed class StreamConsumerOptions
     /// </summary>
     public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often abandoned entries are looked for, the lag is read and the stream is trimmed.</summary>
-    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often abandoned entries are looked for, the lag is read and the stream is trimmed. Every second: what
+    /// a stream holds beyond its backlog is what arrived since the last trim (at 5,000 samples/s and 5 s, 125 MB of Redis).</summary>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>After this many deliveries without success an entry goes to the dead-letter stream.</summary>
     public int MaxDeliveries { get; set; } = 5;

@@ -53,7 +53,13 @@ internal static class PipelineBenchmark
             var clock = Stopwatch.StartNew();
             await StartAsync(http, run, cancellationToken);
             var progress = new List<(double Seconds, long Verified)>();
-            var status = await WatchAsync(http, run, clock, progress, output, cancellationToken);
+            // Resident memory while samples flow, apart from the finished run's exports (their own peak, in the Api).
+            var flowing = processes.ToDictionary(p => p.Key, _ => 0L);
+            var status = await WatchAsync(http, run, clock, progress, output, verified =>
+            {
+                if (verified < (long)settings.Queries * Teachers.Length * settings.Passes)
+                    foreach (var (name, process) in processes) flowing[name] = Math.Max(flowing[name], process.ResidentBytes);
+            }, cancellationToken);
             clock.Stop();
             var cpu = processes.ToDictionary(p => p.Key, p => (p.Value.CpuTime - cpuBefore[p.Key]).TotalMilliseconds);
             redisServer.Process.Refresh();
@@ -88,10 +94,11 @@ internal static class PipelineBenchmark
             double At(long verified) => progress.FirstOrDefault(p => p.Verified >= verified, (seconds, 0)).Seconds;
             await output.WriteLineAsync($"  timeline: first sample verified at {At(1):N1} s, 10 % at {At(samples / 10):N1} s, 90 % at {At(samples * 9 / 10):N1} s, " +
                 $"all at {At(samples):N1} s; completed (exports and report written) at {seconds:N1} s");
-            await output.WriteLineAsync($"  {"process",-14} {"CPU ms/sample",14} {"CPU share",10} {"peak RSS MB",12}");
+            await output.WriteLineAsync($"  {"process",-14} {"CPU ms/sample",14} {"CPU share",10} {"peak RSS MB",12} {"while flowing",14}");
             var cpuTotal = cpu.Values.Sum();
             foreach (var (name, ms) in cpu.OrderByDescending(c => c.Value))
-                await output.WriteLineAsync($"  {name,-14} {ms / samples,14:N3} {ms / cpuTotal,10:P0} {(rss.TryGetValue(name, out var bytes) ? (bytes / 1e6).ToString("N0") : "-"),12}");
+                await output.WriteLineAsync($"  {name,-14} {ms / samples,14:N3} {ms / cpuTotal,10:P0} {(rss.TryGetValue(name, out var bytes) ? (bytes / 1e6).ToString("N0") : "-"),12} " +
+                    $"{(flowing.TryGetValue(name, out var resident) ? (resident / 1e6).ToString("N0") : "-"),14}");
             await output.WriteLineAsync($"  Redis: used_memory_peak {peak / 1e6:N1} MB; after the run {atCompletion / (double)samples:N0} B/sample at completion, " +
                 $"{end / (double)samples:N1} B/sample after {settings.SettleSeconds} s");
             await output.WriteLineAsync($"  Redis keys left: {string.Join(", ", kept.Take(6).Select(k => $"{k.Prefix} {k.Keys:N0} keys {k.Bytes / 1e3:N0} kB"))}; " +
@@ -108,6 +115,7 @@ internal static class PipelineBenchmark
                 ["steady_samples_per_s"] = Math.Round(steady, 1),
                 ["cpu_ms_per_sample"] = cpu.ToDictionary(c => c.Key, c => Math.Round(c.Value / samples, 4)),
                 ["peak_rss_bytes"] = rss,
+                ["peak_rss_bytes_while_flowing"] = flowing,
                 ["redis_used_memory_peak_bytes"] = peak,
                 ["redis_bytes_per_sample_at_completion"] = Math.Round(atCompletion / (double)samples, 1),
                 ["redis_bytes_per_sample_end"] = Math.Round(end / (double)samples, 1),
@@ -203,13 +211,15 @@ internal static class PipelineBenchmark
         }
     }
 
-    private static async Task<RunStatus> WatchAsync(HttpClient http, string run, Stopwatch clock, List<(double, long)> progress, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<RunStatus> WatchAsync(HttpClient http, string run, Stopwatch clock, List<(double, long)> progress, TextWriter output,
+        Action<long> onProgress, CancellationToken cancellationToken)
     {
         var shown = Stopwatch.StartNew();
         while (true)
         {
             var status = (await http.GetFromJsonAsync<RunStatus>($"/api/runs/{run}", ApiJson.Options, cancellationToken))!;
             progress.Add((clock.Elapsed.TotalSeconds, status.Verified));
+            onProgress(status.Verified);
             if (status.Ended) return status;
             if (shown.Elapsed > TimeSpan.FromSeconds(10))
             {
@@ -323,8 +333,13 @@ internal static class PipelineBenchmark
         }
 
         /// <summary>VmHWM: the most resident memory the process ever had.</summary>
-        public long PeakResidentBytes =>
-            File.ReadLines($"/proc/{_process.Id}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+        public long PeakResidentBytes => Status("VmHWM:");
+
+        /// <summary>VmRSS: its resident memory now.</summary>
+        public long ResidentBytes => Status("VmRSS:");
+
+        private long Status(string field) =>
+            File.ReadLines($"/proc/{_process.Id}/status").Where(l => l.StartsWith(field, StringComparison.Ordinal))
                 .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024).FirstOrDefault();
 
         public void Dispose()
