@@ -29,30 +29,44 @@ public sealed class GenerationCrashTests(ITestOutputHelper output)
         for (var attempt = 0; attempt < 6; attempt++)
         {
             using var generation = StartGeneration(redisServer.ConnectionString, sim.V1);
-            var before = await db.StreamLengthAsync(Streams.Verification.Name);
             try
             {
-                // Some progress to kill in the middle of, or the end (a fast process finishes what the last kill left).
-                await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) is var now && (now > before + 40 || now >= expected) || generation.HasExited,
-                    TimeSpan.FromSeconds(60), "the generation process publishes");
+                var before = await db.StreamLengthAsync(Streams.Verification.Name);
+                try
+                {
+                    // Some progress to kill in the middle of, or the end (a fast process finishes what the last kill left).
+                    await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) is var now && (now > before + 40 || now >= expected) || generation.HasExited,
+                        TimeSpan.FromSeconds(60), "the generation process publishes");
+                }
+                catch (TimeoutException)
+                {
+                    output.WriteLine($"after {kills} kills: {before} samples; pending {(await db.StreamPendingAsync(Streams.Generation.Name, "generation")).PendingMessageCount}, dead {await db.StreamLengthAsync(Streams.Generation.DeadLetterName)}");
+                    foreach (var line in Log.TakeLast(40)) output.WriteLine(line);
+                    throw;
+                }
+                Assert.False(generation.HasExited, "the generation process exited by itself");
+                if (await db.StreamLengthAsync(Streams.Verification.Name) >= expected - 200) break;
+                await Task.Delay(Random.Shared.Next(50, 300));
+                generation.Kill(); // SIGKILL: mid-request, mid-commit, wherever it is
+                await generation.WaitForExitAsync();
+                kills++;
             }
-            catch (TimeoutException)
+            finally
             {
-                output.WriteLine($"after {kills} kills: {before} samples; pending {(await db.StreamPendingAsync(Streams.Generation.Name, "generation")).PendingMessageCount}, dead {await db.StreamLengthAsync(Streams.Generation.DeadLetterName)}");
-                foreach (var line in Log.TakeLast(40)) output.WriteLine(line);
-                throw;
+                // Also when the loop ends early or fails: a process left running would outlive the test run.
+                if (!generation.HasExited) generation.Kill();
             }
-            Assert.False(generation.HasExited, "the generation process exited by itself");
-            if (await db.StreamLengthAsync(Streams.Verification.Name) >= expected - 200) break;
-            await Task.Delay(Random.Shared.Next(50, 300));
-            generation.Kill(); // SIGKILL: mid-request, mid-commit, wherever it is
-            await generation.WaitForExitAsync();
-            kills++;
         }
         using (var last = StartGeneration(redisServer.ConnectionString, sim.V1))
         {
-            await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= expected, TimeSpan.FromSeconds(120), "every sample published");
-            last.Kill();
+            try
+            {
+                await WaitUntilAsync(async () => await db.StreamLengthAsync(Streams.Verification.Name) >= expected, TimeSpan.FromSeconds(120), "every sample published");
+            }
+            finally
+            {
+                last.Kill();
+            }
         }
 
         // Every sample published once, and the samples of each task come from one answer (one request, one latency):
