@@ -20,7 +20,6 @@ public sealed class PartWriter : IAsyncDisposable
     private readonly long _maxPartBytes;
     private readonly object _gate = new();
     private List<Pending> _pending = [];
-    private List<Pending> _spare = [];
     private bool _flushing;
     private bool _disposed;
     private FileStream? _file;
@@ -66,8 +65,7 @@ public sealed class PartWriter : IAsyncDisposable
         lock (_gate)
         {
             group = _pending;
-            _pending = _spare;
-            _spare = group;
+            _pending = [];
         }
         try
         {
@@ -84,10 +82,10 @@ public sealed class PartWriter : IAsyncDisposable
         catch (Exception e)
         {
             foreach (var pending in group) pending.Written.TrySetException(e);
-            // What the compressor holds is unknown now: the next group starts a new part.
-            Close();
+            // What the compressor holds is unknown now: the next group starts a new part. Closing a broken part may fail
+            // too; that must not leave the writer flushing for ever.
+            try { Close(); } catch (Exception) { }
         }
-        group.Clear();
         lock (_gate)
         {
             if (_pending.Count == 0)
